@@ -1,0 +1,54 @@
+# silt — the two commands a newcomer needs are `make run` and `make test`.
+
+GO      ?= go
+BIN     := $(CURDIR)/.bin
+PKGS    ?= ./...
+# TESTFLAGS can add e.g. -run or -count; CI sets nothing.
+TESTFLAGS ?=
+VERSITYGW_VERSION := v1.8.0
+
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run build test test-short fuzz bench lint tools clean
+
+## run: one agent on localhost:9092 storing into ./silt-data
+run:
+	$(GO) run ./cmd/silt agent
+
+## build: the silt binary in ./bin
+build:
+	$(GO) build -o bin/silt ./cmd/silt
+
+## tools: test-only programs (versitygw, the S3 server the tests start)
+tools: $(BIN)/versitygw
+
+$(BIN)/versitygw:
+	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+## test: vet, then every test with the race detector, and a short fuzz pass
+test: tools
+	$(GO) vet ./...
+	set -o pipefail; $(GO) test -race -json -timeout 20m $(TESTFLAGS) $(PKGS) | $(GO) run ./internal/testsummary
+	$(MAKE) fuzz
+
+## fuzz: each fuzz target for a few seconds (FUZZTIME to change)
+FUZZTIME ?= 5s
+fuzz:
+	@for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -h '^func Fuzz' $$spec/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "fuzz $$spec $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec || exit 1; \
+		done; \
+	done
+
+## bench: silt bench (in process, with kfake as the reference)
+bench:
+	$(GO) run ./cmd/silt bench
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin silt-data
