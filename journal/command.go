@@ -1,0 +1,197 @@
+package journal
+
+import "fmt"
+
+// Command is one decision proposed to the journal. Exactly one field is set;
+// in JSON it reads as {"create_topic": {...}}. New commands are added as new
+// fields, so an old entry always decodes the same way.
+type Command struct {
+	InitCluster         *InitCluster         `json:"init_cluster,omitempty"`
+	CreateTopic         *CreateTopic         `json:"create_topic,omitempty"`
+	DeleteTopic         *DeleteTopic         `json:"delete_topic,omitempty"`
+	CreatePartitions    *CreatePartitions    `json:"create_partitions,omitempty"`
+	AlterConfigs        *AlterConfigs        `json:"alter_configs,omitempty"`
+	CommitSegment       *CommitSegment       `json:"commit_segment,omitempty"`
+	DeleteRecords       *DeleteRecords       `json:"delete_records,omitempty"`
+	AllocateProducerIDs *AllocateProducerIDs `json:"allocate_producer_ids,omitempty"`
+	CommitOffsets       *CommitOffsets       `json:"commit_offsets,omitempty"`
+	DeleteGroupOffsets  *DeleteGroupOffsets  `json:"delete_group_offsets,omitempty"`
+}
+
+// kind names the command for errors and logs.
+func (c *Command) kind() string {
+	switch {
+	case c.InitCluster != nil:
+		return "init_cluster"
+	case c.CreateTopic != nil:
+		return "create_topic"
+	case c.DeleteTopic != nil:
+		return "delete_topic"
+	case c.CreatePartitions != nil:
+		return "create_partitions"
+	case c.AlterConfigs != nil:
+		return "alter_configs"
+	case c.CommitSegment != nil:
+		return "commit_segment"
+	case c.DeleteRecords != nil:
+		return "delete_records"
+	case c.AllocateProducerIDs != nil:
+		return "allocate_producer_ids"
+	case c.CommitOffsets != nil:
+		return "commit_offsets"
+	case c.DeleteGroupOffsets != nil:
+		return "delete_group_offsets"
+	}
+	return "unknown"
+}
+
+// InitCluster names the cluster. Only the first entry of a journal may hold
+// it; whoever writes entry 1 decides the cluster id.
+type InitCluster struct {
+	ClusterID string `json:"cluster_id"`
+}
+
+// CreateTopic creates a topic. Fails with TOPIC_ALREADY_EXISTS,
+// INVALID_PARTITIONS or INVALID_TOPIC_EXCEPTION.
+type CreateTopic struct {
+	Name       string            `json:"name"`
+	Partitions int32             `json:"partitions"`
+	Configs    map[string]string `json:"configs,omitempty"`
+}
+
+// DeleteTopic deletes a topic and the group offsets committed for it. Its
+// objects become garbage for the compactor to collect.
+type DeleteTopic struct {
+	Name string `json:"name"`
+}
+
+// CreatePartitions grows a topic to Count partitions.
+type CreatePartitions struct {
+	Name  string `json:"name"`
+	Count int32  `json:"count"`
+}
+
+// AlterConfigs sets and removes a topic's explicit configs. Values are
+// validated by the agent before it proposes the command.
+type AlterConfigs struct {
+	Topic  string            `json:"topic"`
+	Set    map[string]string `json:"set,omitempty"`
+	Delete []string          `json:"delete,omitempty"`
+}
+
+// CommitSegment commits the chunks of one uploaded segment object. Each
+// chunk is given offsets in the order listed, after its batches pass the
+// idempotent-producer checks.
+type CommitSegment struct {
+	Object string        `json:"obj"`
+	Chunks []ChunkCommit `json:"chunks"`
+}
+
+// ChunkCommit describes one partition's chunk in a segment.
+type ChunkCommit struct {
+	Topic     string  `json:"topic"`
+	TopicID   TopicID `json:"topic_id"` // the topic the producer wrote to; a recreated topic rejects the chunk
+	Partition int32   `json:"part"`
+	Pos       int64   `json:"pos"`
+	Len       int64   `json:"len"`
+	RawLen    int64   `json:"raw"`
+	Codec     uint8   `json:"codec,omitempty"`
+	CRC       uint32  `json:"crc"`
+	Batches   []Batch `json:"batches"`
+}
+
+// Batch is what the journal needs of one record batch in a chunk.
+type Batch struct {
+	Records      int32 `json:"n"` // LastOffsetDelta+1: the offsets it takes
+	MaxTimestamp int64 `json:"maxts"`
+	// ProducerID is -1 for a producer that is not idempotent.
+	ProducerID    int64 `json:"pid"`
+	ProducerEpoch int16 `json:"epoch,omitempty"`
+	BaseSequence  int32 `json:"seq,omitempty"`
+}
+
+// DeleteRecords advances a partition's log start offset (Kafka's
+// DeleteRecords; retention uses it too). Offset -1 means the high watermark.
+type DeleteRecords struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"part"`
+	Offset    int64  `json:"offset"`
+}
+
+// AllocateProducerIDs reserves a block of Count producer ids; the result
+// carries the first. Agents hand ids out of the block without a journal
+// write per client.
+type AllocateProducerIDs struct {
+	Count int64 `json:"count"`
+}
+
+// CommitOffsets commits consumer-group offsets.
+type CommitOffsets struct {
+	Group   string         `json:"group"`
+	Offsets []OffsetCommit `json:"offsets"`
+}
+
+// OffsetCommit is one partition's committed offset.
+type OffsetCommit struct {
+	Topic       string `json:"topic"`
+	Partition   int32  `json:"part"`
+	Offset      int64  `json:"offset"`
+	LeaderEpoch int32  `json:"epoch"`
+	Metadata    string `json:"meta,omitempty"`
+}
+
+// DeleteGroupOffsets removes a group's offsets: all of them (DeleteGroups,
+// expiry) or the listed partitions (OffsetDelete).
+type DeleteGroupOffsets struct {
+	Group      string           `json:"group"`
+	Partitions []TopicPartition `json:"parts,omitempty"` // empty: the whole group
+}
+
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"part"`
+}
+
+// Result is the outcome of applying one command.
+type Result struct {
+	// Code is the Kafka error code for the command as a whole (0: applied).
+	Code int16 `json:"code,omitempty"`
+	// Chunks holds, for CommitSegment, each chunk's batch outcomes in order.
+	Chunks [][]BatchResult `json:"chunks,omitempty"`
+	// FirstProducerID is the first id of an AllocateProducerIDs block.
+	FirstProducerID int64 `json:"first_pid,omitempty"`
+	// Offset is the new log start offset of DeleteRecords.
+	Offset int64 `json:"offset,omitempty"`
+	// TopicID is the id of a created topic.
+	TopicID TopicID `json:"topic_id,omitzero"`
+	// Partitions holds per-partition codes for CommitOffsets.
+	Partitions []int16 `json:"parts,omitempty"`
+}
+
+// BatchResult is the outcome of committing one batch.
+type BatchResult struct {
+	Code int16 `json:"code,omitempty"`
+	// BaseOffset is the batch's first offset; for a duplicate, the offset
+	// the original was given.
+	BaseOffset int64 `json:"offset"`
+	// Duplicate reports an idempotent retry of a batch already committed.
+	Duplicate bool `json:"dup,omitempty"`
+	// LogStartOffset is the partition's log start offset after the commit.
+	LogStartOffset int64 `json:"start"`
+}
+
+func (c *Command) validate() error {
+	n := 0
+	for _, set := range []bool{c.InitCluster != nil, c.CreateTopic != nil, c.DeleteTopic != nil,
+		c.CreatePartitions != nil, c.AlterConfigs != nil, c.CommitSegment != nil, c.DeleteRecords != nil,
+		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("command has %d kinds set, want 1", n)
+	}
+	return nil
+}

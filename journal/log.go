@@ -1,0 +1,275 @@
+package journal
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/silt-io/silt/objstore"
+)
+
+// maxEntrySize bounds what is read of one entry, so a corrupt object cannot
+// exhaust memory.
+const maxEntrySize = 256 << 20
+
+// Options configures a Log. The zero value works.
+type Options struct {
+	// WriterID names this writer in the entries it writes; default a
+	// random id. Agents use their node name.
+	WriterID string
+	// Now is the clock entries are stamped with; default time.Now.
+	Now func() time.Time
+	// SnapshotEvery is the number of entries between snapshots written by
+	// MaybeSnapshot; default 1000.
+	SnapshotEvery uint64
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.WriterID == "" {
+		o.WriterID = "writer-" + randomHex(4)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SnapshotEvery == 0 {
+		o.SnapshotEvery = 1000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	crand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Log is the journal in a bucket together with the state it replays to.
+// Readers use View; Append and CatchUp, which apply entries, are serialised.
+type Log struct {
+	bucket objstore.Bucket
+	opts   Options
+
+	// writeMu serialises everything that applies entries, so the state
+	// only moves forward one entry at a time.
+	writeMu sync.Mutex
+
+	mu struct {
+		sync.RWMutex
+		state        *State
+		changed      chan struct{} // closed after each apply, then replaced
+		lastSnapshot uint64
+	}
+}
+
+// Open loads the newest snapshot and replays the entries after it.
+func Open(ctx context.Context, bucket objstore.Bucket, opts Options) (*Log, error) {
+	l := &Log{bucket: bucket, opts: opts.withDefaults()}
+	l.mu.changed = make(chan struct{})
+	state, err := l.loadSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.state = state
+	l.mu.lastSnapshot = state.Seq
+	if err := l.replayListed(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := l.CatchUp(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// View calls fn with the current state under a read lock. fn must not keep
+// references into the state after it returns, nor modify it.
+func (l *Log) View(fn func(s *State)) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	fn(l.mu.state)
+}
+
+// Seq returns the number of the last entry applied.
+func (l *Log) Seq() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.state.Seq
+}
+
+// Changed returns a channel closed when the next entry is applied: fetches
+// waiting at the end of a log select on it.
+func (l *Log) Changed() <-chan struct{} {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.changed
+}
+
+// apply applies e under the state lock and wakes waiters. The caller holds
+// writeMu.
+func (l *Log) apply(e *Entry) ([]Result, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	results, err := l.mu.state.Apply(e)
+	if err != nil {
+		return nil, err
+	}
+	close(l.mu.changed)
+	l.mu.changed = make(chan struct{})
+	return results, nil
+}
+
+func (l *Log) readEntry(ctx context.Context, seq uint64) (*Entry, error) {
+	rc, err := l.bucket.Get(ctx, EntryKey(seq))
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxEntrySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read journal entry %d: %w", seq, err)
+	}
+	if len(data) > maxEntrySize {
+		return nil, fmt.Errorf("journal entry %d is over %d bytes", seq, maxEntrySize)
+	}
+	return DecodeEntry(seq, data)
+}
+
+// replayListed applies the entries a listing finds after the state.
+func (l *Log) replayListed(ctx context.Context) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	start := l.Seq()
+	for info, err := range l.bucket.List(ctx, entryPrefix, EntryKey(start)) {
+		if err != nil {
+			return fmt.Errorf("list journal: %w", err)
+		}
+		seq, ok := parseSeqKey(info.Key, entryPrefix)
+		if !ok {
+			continue
+		}
+		if seq != l.Seq()+1 {
+			break // CatchUp reads on from here one entry at a time
+		}
+		e, err := l.readEntry(ctx, seq)
+		if err != nil {
+			return err
+		}
+		if _, err := l.apply(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CatchUp reads and applies the entries written since the state, until the
+// next one does not exist. It returns how many it applied.
+func (l *Log) CatchUp(ctx context.Context) (int, error) {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	n := 0
+	for {
+		seq := l.Seq() + 1
+		e, err := l.readEntry(ctx, seq)
+		if errors.Is(err, objstore.ErrNotFound) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if _, err := l.apply(e); err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+// Append writes cmds as the next entry and returns its number and the
+// outcome of each command. If another writer took the number, Append
+// applies that writer's entry and tries the next one. Transient bucket
+// errors are retried until ctx ends; an error return means the commands
+// may or may not have been written (a later CatchUp or Append will find out).
+func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, error) {
+	if len(cmds) == 0 {
+		return 0, nil, errors.New("append: no commands")
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	nonce := randomHex(8)
+	backoff := newBackoff()
+	var (
+		e    *Entry
+		data []byte
+	)
+	for {
+		seq := l.Seq() + 1
+		if e == nil || e.Seq != seq {
+			// A new number: a fresh entry. Retrying the same number
+			// re-sends the same bytes, so a delayed first attempt that
+			// lands later is still recognised as ours.
+			e = &Entry{Version: EntryVersion, Seq: seq, Writer: l.opts.WriterID, Nonce: nonce,
+				Time: l.opts.Now().UnixMilli(), Commands: cmds}
+			var err error
+			if data, err = e.Encode(); err != nil {
+				return 0, nil, fmt.Errorf("append: encode entry %d: %w", seq, err)
+			}
+		}
+		_, err := l.bucket.PutIfAbsent(ctx, EntryKey(seq), data)
+		if err == nil {
+			results, err := l.apply(e)
+			return seq, results, err
+		}
+		if ctx.Err() != nil {
+			return 0, nil, fmt.Errorf("append entry %d: %w", seq, err)
+		}
+		// We lost the race, or do not know: read entry seq back.
+		got, rerr := l.readEntry(ctx, seq)
+		switch {
+		case rerr == nil && got.Writer == e.Writer && got.Nonce == e.Nonce:
+			results, err := l.apply(got)
+			return seq, results, err
+		case rerr == nil:
+			if _, err := l.apply(got); err != nil {
+				return 0, nil, err
+			}
+			l.opts.Logger.Debug("journal entry taken by another writer", "seq", seq, "writer", got.Writer)
+			continue // propose again at the next number, without waiting
+		case errors.Is(rerr, objstore.ErrNotFound):
+			// Not written (yet): retry the same bytes at the same number.
+			l.opts.Logger.Warn("journal append failed; retrying", "seq", seq, "err", err)
+		default:
+			l.opts.Logger.Warn("journal append: cannot read back entry; retrying", "seq", seq, "err", err, "read_err", rerr)
+		}
+		if err := backoff.wait(ctx); err != nil {
+			return 0, nil, fmt.Errorf("append entry %d: %w (last error: %w)", seq, err, rerr)
+		}
+	}
+}
+
+// backoff is exponential with full jitter, from 20ms up to 2s.
+type backoff struct{ next time.Duration }
+
+func newBackoff() *backoff { return &backoff{next: 20 * time.Millisecond} }
+
+func (b *backoff) wait(ctx context.Context) error {
+	d := time.Duration(rand.Int64N(int64(b.next)) + 1)
+	b.next = min(b.next*2, 2*time.Second)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,125 @@
+package journal
+
+import (
+	"sort"
+)
+
+// State is the cluster state after applying entries 1..Seq. It is changed
+// only by Apply; everything else reads it. A State is not safe for
+// concurrent use: Log guards the one it owns.
+type State struct {
+	// Seq is the number of the last entry applied (0: none).
+	Seq uint64 `json:"seq"`
+	// Time is the writer's clock (unix ms) in the last entry applied. It is
+	// the only notion of time Apply has.
+	Time      int64  `json:"time"`
+	ClusterID string `json:"cluster_id"`
+
+	Topics map[string]*Topic `json:"topics"`
+
+	// NextProducerID is the first producer id not yet allocated.
+	NextProducerID int64               `json:"next_pid"`
+	Producers      map[int64]*Producer `json:"producers,omitempty"`
+	// LastExpiry is when producer state was last expired (entry time).
+	LastExpiry int64 `json:"last_expiry"`
+
+	// Groups maps group → topic → partition → committed offset.
+	Groups map[string]map[string]map[int32]GroupOffset `json:"groups,omitempty"`
+
+	byID map[TopicID]*Topic // derived from Topics
+}
+
+// NewState returns the state before entry 1.
+func NewState() *State {
+	s := &State{}
+	s.init()
+	return s
+}
+
+// init makes the maps and the derived indexes; Apply and snapshot decoding
+// rely on it.
+func (s *State) init() {
+	if s.Topics == nil {
+		s.Topics = map[string]*Topic{}
+	}
+	if s.Producers == nil {
+		s.Producers = map[int64]*Producer{}
+	}
+	if s.Groups == nil {
+		s.Groups = map[string]map[string]map[int32]GroupOffset{}
+	}
+	s.byID = make(map[TopicID]*Topic, len(s.Topics))
+	for _, t := range s.Topics {
+		s.byID[t.ID] = t
+	}
+}
+
+// Topic returns the named topic, or nil.
+func (s *State) Topic(name string) *Topic { return s.Topics[name] }
+
+// TopicByID returns the topic with that id, or nil.
+func (s *State) TopicByID(id TopicID) *Topic { return s.byID[id] }
+
+// Partition returns a partition, or nil if the topic or partition does not
+// exist.
+func (s *State) Partition(topic string, partition int32) *Partition {
+	t := s.Topics[topic]
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+		return nil
+	}
+	return t.Partitions[partition]
+}
+
+// TopicNames returns the topic names, sorted.
+func (s *State) TopicNames() []string {
+	names := make([]string, 0, len(s.Topics))
+	for n := range s.Topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// FindChunk returns the index of the chunk holding offset, or -1 if offset
+// is outside [StartOffset, NextOffset). A fetch at an offset reads from that
+// chunk onwards.
+func (p *Partition) FindChunk(offset int64) int {
+	if offset < p.StartOffset || offset >= p.NextOffset {
+		return -1
+	}
+	// The first chunk whose NextOffset is past offset holds it.
+	i := sort.Search(len(p.Chunks), func(i int) bool { return p.Chunks[i].NextOffset > offset })
+	if i == len(p.Chunks) {
+		return -1
+	}
+	return i
+}
+
+// OffsetForTimestamp returns the offset of the first chunk whose batches
+// may hold a record with a timestamp at or after ts, and whether there is
+// one. Chunk timestamps are only maxima, so the caller refines the answer
+// by reading the chunk's records.
+func (p *Partition) OffsetForTimestamp(ts int64) (chunk int, ok bool) {
+	for i := range p.Chunks {
+		if p.Chunks[i].MaxTimestamp >= ts && p.Chunks[i].NextOffset > p.StartOffset {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// Bytes returns the partition's stored size (decoded chunk lengths), for
+// retention.bytes and DescribeLogDirs.
+func (p *Partition) Bytes() int64 {
+	var n int64
+	for i := range p.Chunks {
+		n += p.Chunks[i].RawLen
+	}
+	return n
+}
+
+// GroupOffset returns a committed offset.
+func (s *State) GroupOffset(group, topic string, partition int32) (GroupOffset, bool) {
+	o, ok := s.Groups[group][topic][partition]
+	return o, ok
+}

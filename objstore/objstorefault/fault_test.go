@@ -1,0 +1,53 @@
+package objstorefault_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/silt-io/silt/objstore"
+	"github.com/silt-io/silt/objstore/mem"
+	"github.com/silt-io/silt/objstore/objstorefault"
+	"github.com/silt-io/silt/objstore/objstoretest"
+)
+
+// With no faults set, the wrapper keeps the whole contract.
+func TestConformance(t *testing.T) {
+	objstoretest.RunWithOptions(t, func(t *testing.T) objstore.Bucket {
+		return objstorefault.Wrap(mem.New())
+	}, objstoretest.Options{LargeObjectSize: 4 << 20})
+}
+
+func TestFaults(t *testing.T) {
+	ctx := context.Background()
+	inner := mem.New()
+	f := objstorefault.Wrap(inner)
+
+	f.SetDown(true)
+	if _, err := f.Put(ctx, "a", []byte("x")); !errors.Is(err, objstorefault.ErrInjected) {
+		t.Errorf("Put while down: err = %v", err)
+	}
+	if _, err := f.Get(ctx, "a"); !errors.Is(err, objstorefault.ErrInjected) {
+		t.Errorf("Get while down: err = %v", err)
+	}
+	f.SetDown(false)
+
+	f.FailPuts("j/", 1, objstorefault.FailBefore)
+	if _, err := f.PutIfAbsent(ctx, "j/1", []byte("x")); !errors.Is(err, objstorefault.ErrInjected) {
+		t.Errorf("failed put: err = %v", err)
+	}
+	if _, err := inner.Head(ctx, "j/1"); !errors.Is(err, objstore.ErrNotFound) {
+		t.Errorf("a put failed before the request was written anyway: %v", err)
+	}
+
+	f.FailPuts("j/", 1, objstorefault.LoseResponse)
+	if _, err := f.PutIfAbsent(ctx, "j/1", []byte("x")); !errors.Is(err, objstorefault.ErrInjected) {
+		t.Errorf("lost response: err = %v", err)
+	}
+	if _, err := inner.Head(ctx, "j/1"); err != nil {
+		t.Errorf("a put whose response was lost was not written: %v", err)
+	}
+	if _, err := f.PutIfAbsent(ctx, "j/2", []byte("x")); err != nil {
+		t.Errorf("put after the faults were used up: %v", err)
+	}
+}
