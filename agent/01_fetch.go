@@ -1,0 +1,222 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/journal"
+	"github.com/silt-io/silt/recordbatch"
+)
+
+// Fetch (key 1), versions 4-16.
+//
+// Behavior: returns whole record batches from the batch holding each
+// partition's fetch offset, read from the cache or the bucket, with the
+// committed offsets patched in. Limits are Kafka's: MaxBytes for the
+// response and PartitionMaxBytes per partition, except that the first batch
+// of the first partition with data is returned even if larger, so a
+// consumer always progresses. If fewer than MinBytes are ready, the fetch
+// waits up to MaxWaitMillis and is woken by every journal entry applied.
+// An offset outside [log start, high watermark] is OFFSET_OUT_OF_RANGE.
+// There are no transactions, so READ_COMMITTED reads the same as
+// READ_UNCOMMITTED and the last stable offset is the high watermark. Fetch
+// sessions (KIP-227) are declined: session id 0 is always answered, and a
+// request naming a session gets FETCH_SESSION_ID_NOT_FOUND, after which
+// clients send full fetches. v13+ names topics by id (UNKNOWN_TOPIC_ID
+// when unknown).
+func handleFetch(c *conn, req *request) reply {
+	r := req.body.(*kmsg.FetchRequest)
+	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.fetch(ctx, r) }}
+}
+
+// defaultFetchMaxBytes is Kafka's fetch.max.bytes default, used when a
+// request does not set MaxBytes.
+const defaultFetchMaxBytes = 52428800
+
+func (a *Agent) fetch(ctx context.Context, r *kmsg.FetchRequest) *kmsg.FetchResponse {
+	if r.SessionID != 0 && r.SessionEpoch != -1 {
+		resp := r.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp
+	}
+	wait := time.Duration(r.MaxWaitMillis) * time.Millisecond
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		// Take the wake-up channel before reading, so an entry applied
+		// while this fetch reads is not missed.
+		changed := a.journal.Changed()
+		resp, bytes, failed := a.fetchOnce(ctx, r)
+		if bytes >= int(r.MinBytes) || failed || wait <= 0 {
+			return resp
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			wait = 0 // answer with whatever the next read finds
+		case <-ctx.Done():
+			return resp
+		}
+	}
+}
+
+// fetchPlan is what one partition's fetch reads, decided under the state
+// lock and carried out without it.
+type fetchPlan struct {
+	code      int16
+	hw, start int64
+	chunks    []journal.Chunk
+	next      *journal.Chunk // the chunk after the last planned, to prefetch
+}
+
+func (a *Agent) planFetch(s *journal.State, topic string, partition int32, offset int64, limit int) fetchPlan {
+	p := s.Partition(topic, partition)
+	if p == nil {
+		return fetchPlan{code: kerr.UnknownTopicOrPartition.Code, hw: -1, start: -1}
+	}
+	plan := fetchPlan{hw: p.NextOffset, start: p.StartOffset}
+	if offset == p.NextOffset {
+		return plan
+	}
+	i := p.FindChunk(offset)
+	if i < 0 {
+		plan.code = kerr.OffsetOutOfRange.Code
+		return plan
+	}
+	planned := int64(0)
+	for ; i < len(p.Chunks) && (planned < int64(limit) || len(plan.chunks) == 0); i++ {
+		plan.chunks = append(plan.chunks, p.Chunks[i])
+		planned += p.Chunks[i].RawLen
+	}
+	if i < len(p.Chunks) {
+		next := p.Chunks[i]
+		plan.next = &next
+	}
+	return plan
+}
+
+// fetchOnce reads what is available now. It returns the response, the
+// bytes of record batches in it, and whether any partition failed (which
+// answers the fetch at once, as Kafka does).
+func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	budget := int(r.MaxBytes)
+	if budget <= 0 {
+		budget = defaultFetchMaxBytes
+	}
+	total, failed := 0, false
+	for _, rt := range r.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name, known := rt.Topic, true
+		if r.Version >= 13 {
+			a.journal.View(func(s *journal.State) {
+				if t := s.TopicByID(journal.TopicID(rt.TopicID)); t != nil {
+					name = t.Name
+				} else {
+					known = false
+				}
+			})
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.PreferredReadReplica = -1
+			sp.RecordBatches = []byte{} // never null: librdkafka refuses a null record set
+			if !known {
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+				failed = true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			limit := min(int(rp.PartitionMaxBytes), budget-total)
+			var plan fetchPlan
+			a.journal.View(func(s *journal.State) { plan = a.planFetch(s, name, rp.Partition, rp.FetchOffset, limit) })
+			sp.ErrorCode = plan.code
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = plan.hw, plan.hw, plan.start
+			if plan.code != 0 {
+				failed = true
+			} else if limit > 0 || total == 0 {
+				batches, code := a.readPlan(ctx, plan, rp.FetchOffset, limit, total == 0)
+				if code != 0 {
+					sp.ErrorCode, failed = code, true
+				}
+				if batches != nil {
+					sp.RecordBatches = batches
+				}
+				total += len(batches)
+				a.metrics.fetchBytes.Add(float64(len(batches)))
+				a.metrics.fetchRecords.Add(float64(countRecords(batches)))
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, total, failed
+}
+
+// readPlan reads a plan's chunks and returns whole batches from offset,
+// at most limit bytes of them unless atLeastOne lets the first exceed it.
+func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limit int, atLeastOne bool) ([]byte, int16) {
+	var parts [][]byte
+	size := 0
+	for i, ch := range plan.chunks {
+		data, err := a.readChunk(ctx, ch)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Error("fetch: read chunk", "err", err)
+			}
+			if size > 0 {
+				break // serve what was read
+			}
+			return nil, kerr.KafkaStorageError.Code
+		}
+		if i == 0 {
+			data = batchesFrom(data, offset)
+		}
+		data = takeBatches(data, limit-size, atLeastOne && size == 0)
+		if len(data) == 0 {
+			break
+		}
+		parts = append(parts, data)
+		size += len(data)
+		if size >= limit {
+			break
+		}
+	}
+	if plan.next != nil {
+		a.prefetchChunk(*plan.next)
+	}
+	switch len(parts) {
+	case 0:
+		return nil, 0
+	case 1:
+		return parts[0], 0
+	}
+	out := make([]byte, 0, size)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out, 0
+}
+
+// takeBatches returns the longest prefix of whole batches of b that fits in
+// limit bytes; with atLeastOne, at least the first batch.
+func takeBatches(b []byte, limit int, atLeastOne bool) []byte {
+	n := 0
+	for n < len(b) {
+		h, err := recordbatch.ParseHeader(b[n:])
+		if err != nil || h.Size() > len(b)-n {
+			break
+		}
+		if n+h.Size() > limit && !(atLeastOne && n == 0) {
+			break
+		}
+		n += h.Size()
+	}
+	return b[:n]
+}

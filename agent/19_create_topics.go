@@ -1,0 +1,112 @@
+package agent
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/journal"
+)
+
+// CreateTopics (key 19), versions 2-7.
+//
+// Behavior: creates each topic with its configs in one journal entry.
+// NumPartitions -1 takes the agent's default partition count. Any
+// replication factor is accepted (the object store is the replication);
+// explicit replica assignments are refused with INVALID_REQUEST. Configs
+// are validated as IncrementalAlterConfigs does (INVALID_CONFIG). With
+// ValidateOnly nothing is written. v5+ returns the topic's partitions,
+// replication factor (1) and configs; v7 its id.
+func handleCreateTopics(c *conn, req *request) reply {
+	r := req.body.(*kmsg.CreateTopicsRequest)
+	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.createTopics(ctx, r) }}
+}
+
+func (a *Agent) createTopics(ctx context.Context, r *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
+	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
+	var cmds []journal.Command
+	var cmdTopic []int // index in resp.Topics of each command
+	seen := map[string]bool{}
+	for _, rt := range r.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		st.NumPartitions, st.ReplicationFactor = -1, -1
+		fail := func(code int16, msg string) {
+			st.ErrorCode = code
+			if msg != "" {
+				st.ErrorMessage = &msg
+			}
+		}
+		parts := rt.NumPartitions
+		if parts == -1 {
+			parts = a.cfg.DefaultPartitions
+		}
+		configs := map[string]string{}
+		for _, cfg := range rt.Configs {
+			if cfg.Value == nil {
+				continue
+			}
+			if msg := validateTopicConfig(cfg.Name, *cfg.Value); msg != "" && st.ErrorCode == 0 {
+				fail(kerr.InvalidConfig.Code, msg)
+			}
+			configs[cfg.Name] = *cfg.Value
+		}
+		switch {
+		case st.ErrorCode != 0:
+		case seen[rt.Topic]:
+			fail(kerr.InvalidRequest.Code, "topic named twice in one request")
+		case !journal.ValidTopicName(rt.Topic):
+			fail(kerr.InvalidTopicException.Code, "")
+		case len(rt.ReplicaAssignment) > 0:
+			fail(kerr.InvalidRequest.Code, "silt places partitions itself; replica assignments are not accepted")
+		case parts < 1 || parts > journal.MaxPartitions:
+			fail(kerr.InvalidPartitions.Code, "partitions must be between 1 and "+strconv.Itoa(journal.MaxPartitions))
+		case rt.ReplicationFactor == 0 || rt.ReplicationFactor < -1:
+			fail(kerr.InvalidReplicationFactor.Code, "")
+		}
+		seen[rt.Topic] = true
+		if st.ErrorCode == 0 {
+			var exists bool
+			a.journal.View(func(s *journal.State) { exists = s.Topic(rt.Topic) != nil })
+			if exists {
+				fail(kerr.TopicAlreadyExists.Code, "")
+			}
+		}
+		if st.ErrorCode == 0 {
+			st.NumPartitions, st.ReplicationFactor = parts, 1
+			if !r.ValidateOnly {
+				cmds = append(cmds, journal.Command{CreateTopic: &journal.CreateTopic{Name: rt.Topic, Partitions: parts, Configs: configs}})
+				cmdTopic = append(cmdTopic, len(resp.Topics))
+			}
+			if r.Version >= 5 {
+				cfgs, _ := a.describeTopicConfigs(configs, nil, false, false)
+				for _, c := range cfgs {
+					tc := kmsg.NewCreateTopicsResponseTopicConfig()
+					tc.Name, tc.Value, tc.ReadOnly, tc.Source, tc.IsSensitive = c.Name, c.Value, c.ReadOnly, int8(c.Source), false
+					st.Configs = append(st.Configs, tc)
+				}
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if len(cmds) == 0 {
+		return resp
+	}
+	res, code := a.submit(ctx, cmds...)
+	for i, ti := range cmdTopic {
+		st := &resp.Topics[ti]
+		if code != 0 {
+			st.ErrorCode = code
+		} else {
+			st.ErrorCode, st.TopicID = res[i].Code, res[i].TopicID
+		}
+		if st.ErrorCode != 0 {
+			st.NumPartitions, st.ReplicationFactor, st.Configs = -1, -1, nil
+		} else {
+			a.log.Info("created topic", "topic", st.Topic, "partitions", st.NumPartitions)
+		}
+	}
+	return resp
+}

@@ -1,0 +1,62 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/journal"
+)
+
+// CreatePartitions (key 37), versions 0-3.
+//
+// Behavior: grows each topic to Count partitions in one journal entry.
+// Shrinking or keeping the count is INVALID_PARTITIONS, explicit
+// assignments INVALID_REQUEST; ValidateOnly writes nothing.
+func handleCreatePartitions(c *conn, req *request) reply {
+	r := req.body.(*kmsg.CreatePartitionsRequest)
+	return reply{wait: func(ctx context.Context) kmsg.Response {
+		a := c.a
+		resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
+		var cmds []journal.Command
+		var idx []int
+		for _, rt := range r.Topics {
+			st := kmsg.NewCreatePartitionsResponseTopic()
+			st.Topic = rt.Topic
+			var current int32 = -1
+			a.journal.View(func(s *journal.State) {
+				if t := s.Topic(rt.Topic); t != nil {
+					current = int32(len(t.Partitions))
+				}
+			})
+			msg := ""
+			switch {
+			case current < 0:
+				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case len(rt.Assignment) > 0:
+				st.ErrorCode, msg = kerr.InvalidRequest.Code, "silt places partitions itself; assignments are not accepted"
+			case rt.Count <= current || rt.Count > journal.MaxPartitions:
+				st.ErrorCode, msg = kerr.InvalidPartitions.Code, "the new partition count must be above the current one"
+			case !r.ValidateOnly:
+				cmds = append(cmds, journal.Command{CreatePartitions: &journal.CreatePartitions{Name: rt.Topic, Count: rt.Count}})
+				idx = append(idx, len(resp.Topics))
+			}
+			if msg != "" {
+				st.ErrorMessage = &msg
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		if len(cmds) > 0 {
+			res, code := a.submit(ctx, cmds...)
+			for i, ti := range idx {
+				if code != 0 {
+					resp.Topics[ti].ErrorCode = code
+				} else {
+					resp.Topics[ti].ErrorCode = res[i].Code
+				}
+			}
+		}
+		return resp
+	}}
+}

@@ -1,0 +1,246 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/silt-io/silt/cache"
+	"github.com/silt-io/silt/journal"
+	"github.com/silt-io/silt/objstore"
+)
+
+// Agent is one silt agent. Create it with New, start it with Start, stop it
+// with Close.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	bucket objstore.Bucket
+	nodeID int32
+
+	journal   *journal.Log
+	committer *journal.Committer
+	cache     *cache.Cache
+	writer    *writer
+	pids      *pidAllocator
+	metrics   *metrics
+	registry  *prometheus.Registry
+
+	listener      net.Listener
+	httpServer    *http.Server
+	httpAddr      string
+	advertiseHost string
+	advertisePort int32
+
+	ready atomic.Bool
+
+	// ctx ends when Close begins; background loops and connections watch it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background loops and connections
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns an agent on bucket. It does no I/O; Start does.
+func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("agent config: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &Agent{
+		cfg:    cfg,
+		log:    cfg.Logger.With("node", cfg.NodeName),
+		bucket: bucket,
+		nodeID: NodeID(cfg.NodeName),
+	}
+	a.registry = cfg.Registry
+	if a.registry == nil {
+		a.registry = prometheus.NewRegistry()
+	}
+	a.metrics = newMetrics(a.registry)
+	c, err := cache.New(cache.Options{MemoryBytes: max(cfg.CacheBytes, 1), Dir: cfg.CacheDir, Registerer: a.registry})
+	if err != nil {
+		return nil, fmt.Errorf("agent cache: %w", err)
+	}
+	a.cache = c
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	return a, nil
+}
+
+// Start replays the journal, then opens the Kafka and HTTP listeners. The
+// agent reports ready on /readyz once the state is replayed.
+func (a *Agent) Start(ctx context.Context) error {
+	if a.cfg.HTTPListen != "" {
+		if err := a.startHTTP(); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	log, err := journal.Open(ctx, a.bucket, journal.Options{WriterID: a.cfg.NodeName, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("replay journal from %s: %w", a.bucket.Name(), err)
+	}
+	a.journal = log
+	a.committer = journal.NewCommitter(log, journal.CommitterOptions{AppendTimeout: a.cfg.CommitTimeout})
+	a.pids = newPIDAllocator(a)
+	if err := a.initCluster(ctx); err != nil {
+		return err
+	}
+	a.log.Info("journal replayed", "seq", log.Seq(), "took", time.Since(start).Round(time.Millisecond))
+
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("kafka listener: %w", err)
+	}
+	a.listener = ln
+	if err := a.setAdvertised(); err != nil {
+		ln.Close()
+		return err
+	}
+	a.writer = newWriter(a)
+	a.wg.Go(a.writer.run)
+	a.wg.Go(a.acceptLoop)
+	a.wg.Go(a.followJournal)
+	a.ready.Store(true)
+	a.log.Info("silt agent ready", "kafka", a.Addr(), "advertise", a.advertised(), "http", a.httpAddr,
+		"bucket", a.bucket.Name(), "node_id", a.nodeID)
+	return nil
+}
+
+// initCluster writes the first journal entry of a new bucket.
+func (a *Agent) initCluster(ctx context.Context) error {
+	var id string
+	a.journal.View(func(s *journal.State) { id = s.ClusterID })
+	if id != "" {
+		return nil
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	_, _, err := a.committer.Submit(ctx, []journal.Command{{InitCluster: &journal.InitCluster{
+		ClusterID: base64.RawURLEncoding.EncodeToString(b),
+	}}})
+	if err != nil {
+		return fmt.Errorf("initialise cluster: %w", err)
+	}
+	return nil
+}
+
+func (a *Agent) setAdvertised() error {
+	adv := a.cfg.Advertise
+	if adv == "" {
+		adv = a.listener.Addr().String()
+		if host, _, err := net.SplitHostPort(a.cfg.Listen); err == nil && host != "" {
+			_, port, _ := net.SplitHostPort(adv)
+			adv = net.JoinHostPort(host, port)
+		}
+	}
+	host, port, err := net.SplitHostPort(adv)
+	if err != nil {
+		return fmt.Errorf("advertise address %q: %w", adv, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return fmt.Errorf("advertise port %q: %w", port, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	a.advertiseHost, a.advertisePort = host, int32(p)
+	return nil
+}
+
+func (a *Agent) advertised() string {
+	return net.JoinHostPort(a.advertiseHost, strconv.Itoa(int(a.advertisePort)))
+}
+
+// Addr returns the address the Kafka listener is bound to.
+func (a *Agent) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// HTTPAddr returns the address of the HTTP listener, or "".
+func (a *Agent) HTTPAddr() string { return a.httpAddr }
+
+// NodeID returns the agent's Kafka node id.
+func (a *Agent) NodeID() int32 { return a.nodeID }
+
+// Journal returns the agent's replayed journal, for tools and tests.
+func (a *Agent) Journal() *journal.Log { return a.journal }
+
+func (a *Agent) acceptLoop() {
+	for {
+		nc, err := a.listener.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				a.log.Error("kafka listener failed", "err", err)
+			}
+			return
+		}
+		a.wg.Go(func() { a.serveConn(a.ctx, nc) })
+	}
+}
+
+// followJournal applies entries that other writers (other agents, tools)
+// put in the bucket, so fetches see their records.
+func (a *Agent) followJournal() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		if _, err := a.journal.CatchUp(ctx); err != nil && a.ctx.Err() == nil {
+			a.log.Warn("journal catch-up failed", "err", err)
+		}
+		cancel()
+	}
+}
+
+// Close shuts the agent down gracefully: it stops accepting connections,
+// cuts, uploads and commits what is buffered, answers the clients waiting
+// for it, and closes everything. It is idempotent.
+func (a *Agent) Close() error {
+	a.closeOnce.Do(func() {
+		a.ready.Store(false)
+		if a.listener != nil {
+			a.listener.Close()
+		}
+		if a.writer != nil {
+			a.writer.close() // flushes and commits what is buffered
+		}
+		a.cancel() // wakes long polls; connections finish their replies
+		if a.httpServer != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			a.httpServer.Shutdown(ctx)
+			cancel()
+		}
+		a.wg.Wait()
+		if a.committer != nil {
+			a.committer.Close()
+		}
+		a.cache.Close()
+		a.log.Info("silt agent stopped")
+	})
+	return a.closeErr
+}

@@ -1,0 +1,64 @@
+package agent
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handler serves one API. It runs on the connection's reader goroutine in
+// request order and must not block for long: work that waits goes in the
+// reply's wait function.
+type handler func(c *conn, req *request) reply
+
+// api is one entry of the table of served APIs: a key, the versions served,
+// and the handler. ApiVersions answers from this table, so a version is
+// advertised exactly when it is handled.
+type api struct {
+	key        kmsg.Key
+	minVersion int16
+	maxVersion int16
+	handle     handler
+}
+
+// apis is every API silt serves. The versions are those whose behaviour the
+// handlers implement; each handler's file says what differs between them.
+// It is filled in init because ApiVersions' handler reads it.
+var apis []api
+
+// apiByKey indexes apis by key.
+var apiByKey map[int16]*api
+
+func init() {
+	apis = []api{
+		{kmsg.Produce, 3, 12, handleProduce},
+		{kmsg.Fetch, 4, 16, handleFetch},
+		{kmsg.ListOffsets, 1, 8, handleListOffsets},
+		{kmsg.Metadata, 1, 12, handleMetadata},
+		{kmsg.ApiVersions, 0, 4, handleApiVersions},
+		{kmsg.CreateTopics, 2, 7, handleCreateTopics},
+		{kmsg.DeleteTopics, 1, 6, handleDeleteTopics},
+		{kmsg.DeleteRecords, 0, 2, handleDeleteRecords},
+		{kmsg.InitProducerID, 0, 5, handleInitProducerID},
+		{kmsg.OffsetForLeaderEpoch, 2, 4, handleOffsetForLeaderEpoch},
+		{kmsg.DescribeConfigs, 1, 4, handleDescribeConfigs},
+		{kmsg.CreatePartitions, 0, 3, handleCreatePartitions},
+		{kmsg.IncrementalAlterConfigs, 0, 1, handleIncrementalAlterConfigs},
+		{kmsg.DescribeCluster, 0, 1, handleDescribeCluster},
+	}
+	apiByKey = make(map[int16]*api, len(apis))
+	for i := range apis {
+		apiByKey[apis[i].key.Int16()] = &apis[i]
+	}
+}
+
+// supported reports whether the table serves key at version.
+func supported(key, version int16) bool {
+	a := apiByKey[key]
+	return a != nil && version >= a.minVersion && version <= a.maxVersion
+}
+
+// dispatch calls the request's handler. parseRequest has already refused
+// unsupported requests, except ApiVersions at a newer version, which
+// handleApiVersions answers.
+func (a *Agent) dispatch(c *conn, req *request) reply {
+	return apiByKey[req.key].handle(c, req)
+}

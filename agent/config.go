@@ -1,0 +1,115 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config is an agent's configuration. Start from DefaultConfig, which holds
+// every default in one place.
+type Config struct {
+	// NodeName identifies the agent in the cluster and the journal; its
+	// 31-bit hash is the Kafka node id. Default: the host name.
+	NodeName string
+	// Listen is the Kafka listener address. Default "localhost:9092".
+	Listen string
+	// Advertise is the host:port given to clients in Metadata. Default:
+	// the listen address (with the bound port, if Listen used port 0).
+	Advertise string
+	// HTTPListen serves /metrics, /healthz and /readyz; empty disables it.
+	// Default "localhost:9644".
+	HTTPListen string
+	// FlushInterval is the longest a produced batch waits in the buffer
+	// before its segment is cut. Default 250ms.
+	FlushInterval time.Duration
+	// FlushBytes cuts a segment early once this much is buffered.
+	// Default 8 MiB.
+	FlushBytes int
+	// CacheBytes is the memory budget of the chunk cache. Default 1 GiB.
+	CacheBytes int64
+	// CacheDir, if set, adds a disk tier to the chunk cache.
+	CacheDir string
+	// AutoCreateTopics creates unknown topics on produce and metadata
+	// requests, as Kafka's auto.create.topics.enable. Default true.
+	AutoCreateTopics bool
+	// DefaultPartitions is the partition count of auto-created topics and
+	// of CreateTopics requests that leave it to the broker. Default 1.
+	DefaultPartitions int32
+	// MessageMaxBytes is the broker-wide default of max.message.bytes
+	// (Kafka's message.max.bytes). Default 1048588.
+	MessageMaxBytes int32
+	// CommitTimeout bounds how long a produce waits for its segment to be
+	// uploaded and committed (it is also bounded by the request's timeout).
+	// Default 30s.
+	CommitTimeout time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registry receives the agent's Prometheus metrics and is served on
+	// HTTPListen; nil means a new registry. Pass the one the bucket's
+	// objstore.Metrics are registered with to serve those too.
+	Registry *prometheus.Registry
+}
+
+// DefaultConfig returns the configuration `silt agent` runs with when given
+// no flags.
+func DefaultConfig() Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "silt"
+	}
+	return Config{
+		NodeName:          host,
+		Listen:            "localhost:9092",
+		HTTPListen:        "localhost:9644",
+		FlushInterval:     250 * time.Millisecond,
+		FlushBytes:        8 << 20,
+		CacheBytes:        1 << 30,
+		AutoCreateTopics:  true,
+		DefaultPartitions: 1,
+		MessageMaxBytes:   1048588,
+		CommitTimeout:     30 * time.Second,
+	}
+}
+
+// validate reports the first invalid field. It changes nothing.
+func (c *Config) validate() error {
+	switch {
+	case c.NodeName == "":
+		return errors.New("node name is empty")
+	case c.Listen == "":
+		return errors.New("listen address is empty")
+	case c.FlushInterval <= 0:
+		return fmt.Errorf("flush interval %v: must be positive", c.FlushInterval)
+	case c.FlushBytes <= 0:
+		return fmt.Errorf("flush bytes %d: must be positive", c.FlushBytes)
+	case c.CacheBytes < 0:
+		return fmt.Errorf("cache size %d: must not be negative", c.CacheBytes)
+	case c.DefaultPartitions < 1:
+		return fmt.Errorf("default partitions %d: must be at least 1", c.DefaultPartitions)
+	case c.MessageMaxBytes < 1:
+		return fmt.Errorf("message max bytes %d: must be positive", c.MessageMaxBytes)
+	case c.CommitTimeout <= 0:
+		return fmt.Errorf("commit timeout %v: must be positive", c.CommitTimeout)
+	}
+	if c.Advertise != "" {
+		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
+			return fmt.Errorf("advertise address %q: %w", c.Advertise, err)
+		}
+	}
+	return nil
+}
+
+// NodeID returns the Kafka node id of a node name: a stable 31-bit hash, so
+// an agent keeps its id across restarts without storing it anywhere.
+func NodeID(name string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int32(h.Sum32() & 0x7fffffff)
+}

@@ -1,0 +1,43 @@
+// Package agent is the silt agent: a Kafka broker whose log lives in an
+// object-store bucket, and which keeps nothing of its own that matters.
+//
+// # Request handling
+//
+// Each connection has a reader goroutine and a writer goroutine. The reader
+// decodes a request with kmsg and calls its API's handler, in the order the
+// requests arrived; that is where a produce appends its batches to the
+// buffer, so one connection's batches keep their order. A handler returns a
+// reply: either the response, or a wait function for work that takes time
+// (a produce waits for its commit, a fetch long-polls for new records). The
+// writer goroutine sends replies in request order, as Kafka requires,
+// calling each wait function in turn. Pipelined produces from one client
+// therefore join the same flush instead of waiting for each other.
+//
+// The APIs served are one table (apis.go): each entry holds an API key's
+// version range and its handler, and ApiVersions is generated from that
+// table, so silt never advertises what it does not handle. Each handler
+// lives in a file named by its key (00_produce.go, 01_fetch.go…) that opens
+// with the versions served and the behaviour.
+//
+// # The write path
+//
+// Produced batches are validated (magic 2, CRC, sizes) and buffered for all
+// partitions together. Every flush interval (or sooner once flush-bytes are
+// buffered) the buffer is cut into one segment object with one chunk per
+// partition, uploaded, and then committed through the journal, which gives
+// the chunks their offsets. Uploads may overlap, but segments are committed
+// in the order they were cut, so a producer's batches keep their order; if
+// a segment fails, the segments cut before the failure was known fail too,
+// rather than commit out of order. Only when the commit is applied are the
+// producers answered: an acknowledgement means the bytes are in the bucket
+// and the journal says where.
+//
+// # The read path
+//
+// A fetch finds the chunks holding the requested offsets in the replayed
+// journal state, reads them from the cache (or with a ranged GET of the
+// segment), patches the committed offsets into the batch headers, and
+// returns whole batches. The agent that wrote a chunk puts it in its cache
+// already patched, so consumers tailing a partition cost no GET. At the end
+// of the log a fetch waits for the next journal entry, up to MaxWaitMs.
+package agent

@@ -1,0 +1,255 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// MaxFrameSize bounds one request. A larger length prefix closes the
+// connection before anything is allocated for it.
+const MaxFrameSize = 100 << 20
+
+// maxInFlight bounds the requests one connection may have between decoding
+// and answering; the reader stops reading while it is reached.
+const maxInFlight = 64
+
+// reply is what a handler returns for one request.
+type reply struct {
+	// resp is the response, if it is ready.
+	resp kmsg.Response
+	// wait, if set, is called by the connection's writer (in request
+	// order) to produce the response; it must return when ctx ends.
+	wait func(ctx context.Context) kmsg.Response
+	// none: send nothing back (a produce with acks=0).
+	none bool
+}
+
+// request is one decoded request and what came with it.
+type request struct {
+	key, version  int16
+	correlationID int32
+	clientID      string
+	body          kmsg.Request
+	received      time.Time
+}
+
+// conn is one client connection.
+type conn struct {
+	a      *Agent
+	nc     net.Conn
+	ctx    context.Context // cancelled when the connection closes
+	cancel context.CancelFunc
+	log    *slog.Logger
+
+	replies chan pendingReply
+}
+
+type pendingReply struct {
+	req   *request
+	reply reply
+}
+
+// serveConn runs a connection until the client or the agent closes it.
+func (a *Agent) serveConn(ctx context.Context, nc net.Conn) {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &conn{
+		a: a, nc: nc, ctx: ctx, cancel: cancel,
+		log:     a.log.With("client", nc.RemoteAddr().String()),
+		replies: make(chan pendingReply, maxInFlight),
+	}
+	var wg sync.WaitGroup
+	wg.Go(c.writeLoop)
+	// When the agent closes, stop reading; replies already owed are
+	// still written before the connection closes.
+	stop := context.AfterFunc(ctx, func() { nc.SetReadDeadline(time.Now()) })
+	defer stop()
+	err := c.readLoop()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
+		c.log.Info("closing connection", "err", err)
+	}
+	close(c.replies)
+	wg.Wait()
+	cancel()
+	nc.Close()
+}
+
+// readLoop decodes requests and dispatches them in order. It returns when
+// the connection fails or a frame cannot be decoded: a malformed frame
+// closes this connection and nothing else.
+func (c *conn) readLoop() error {
+	r := bufio.NewReaderSize(c.nc, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+			return err
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > MaxFrameSize {
+			return fmt.Errorf("frame of %d bytes (limit %d)", size, MaxFrameSize)
+		}
+		// Read the frame in pieces so that a client that announces 100 MiB
+		// and sends 10 bytes costs 10 bytes, not 100 MiB.
+		frame, err := readFrame(r, int(size))
+		if err != nil {
+			return err
+		}
+		req, err := parseRequest(frame)
+		if err != nil {
+			return err
+		}
+		rep := c.a.dispatch(c, req)
+		select {
+		case c.replies <- pendingReply{req: req, reply: rep}:
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		}
+	}
+}
+
+func readFrame(r io.Reader, size int) ([]byte, error) {
+	const step = 1 << 20
+	buf := make([]byte, 0, min(size, step))
+	for len(buf) < size {
+		n := min(size-len(buf), step)
+		if cap(buf)-len(buf) < n {
+			grown := make([]byte, len(buf), min(size, 2*cap(buf)+n))
+			copy(grown, buf)
+			buf = grown
+		}
+		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+n]); err != nil {
+			return nil, fmt.Errorf("read frame: %w", err)
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
+}
+
+// parseRequest decodes the request header and body. Header v1 (client id)
+// is used by every request silt serves; flexible versions add tagged
+// fields (header v2).
+func parseRequest(frame []byte) (*request, error) {
+	if len(frame) < 8 {
+		return nil, errors.New("request header truncated")
+	}
+	req := &request{
+		key:           int16(binary.BigEndian.Uint16(frame[0:])),
+		version:       int16(binary.BigEndian.Uint16(frame[2:])),
+		correlationID: int32(binary.BigEndian.Uint32(frame[4:])),
+		received:      time.Now(),
+	}
+	b := frame[8:]
+	if len(b) < 2 {
+		return nil, errors.New("request header truncated")
+	}
+	idLen := int16(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	if idLen > 0 {
+		if int(idLen) > len(b) {
+			return nil, errors.New("client id truncated")
+		}
+		req.clientID = string(b[:idLen])
+		b = b[idLen:]
+	}
+	body := kmsg.RequestForKey(req.key)
+	if !supported(req.key, req.version) {
+		// A client must ask for ApiVersions at a version it does not
+		// know is served; it is answered at v0 with the versions. Kafka
+		// closes the connection on any other unsupported request.
+		if req.key == kmsg.ApiVersions.Int16() {
+			return req, nil
+		}
+		return nil, fmt.Errorf("unsupported request: key %d (%s) v%d", req.key, kmsg.NameForKey(req.key), req.version)
+	}
+	body.SetVersion(req.version)
+	if body.IsFlexible() {
+		var err error
+		if b, err = skipTags(b); err != nil {
+			return nil, fmt.Errorf("%s v%d header: %w", kmsg.NameForKey(req.key), req.version, err)
+		}
+	}
+	if err := body.ReadFrom(b); err != nil {
+		return nil, fmt.Errorf("%s v%d: %w", kmsg.NameForKey(req.key), req.version, err)
+	}
+	req.body = body
+	return req, nil
+}
+
+// skipTags skips a tagged-field section: a uvarint count, then for each a
+// uvarint tag, a uvarint size and that many bytes.
+func skipTags(b []byte) ([]byte, error) {
+	n, l := binary.Uvarint(b)
+	if l <= 0 || n > uint64(len(b)) {
+		return nil, errors.New("bad tagged fields")
+	}
+	b = b[l:]
+	for range n {
+		_, l := binary.Uvarint(b)
+		if l <= 0 {
+			return nil, errors.New("bad tag")
+		}
+		b = b[l:]
+		size, l := binary.Uvarint(b)
+		if l <= 0 || size > uint64(len(b)-l) {
+			return nil, errors.New("bad tag size")
+		}
+		b = b[l+int(size):]
+	}
+	return b, nil
+}
+
+// writeLoop sends replies in request order.
+func (c *conn) writeLoop() {
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	broken := false
+	for p := range c.replies {
+		resp := p.reply.resp
+		if p.reply.wait != nil {
+			resp = p.reply.wait(c.ctx)
+		}
+		c.a.metrics.observeRequest(p.req, time.Since(p.req.received))
+		if p.reply.none || resp == nil || broken {
+			continue
+		}
+		buf = appendResponse(buf[:0], p.req, resp)
+		if _, err := w.Write(buf); err != nil {
+			broken = true
+			c.cancel()
+			continue
+		}
+		// Flush when nothing else is ready to go out with this response.
+		if len(c.replies) == 0 {
+			if err := w.Flush(); err != nil {
+				broken = true
+				c.cancel()
+			}
+		}
+	}
+	if !broken {
+		w.Flush()
+	}
+}
+
+// appendResponse frames a response: size, correlation id, header tags
+// (flexible responses, except ApiVersions, whose header is always v0 so a
+// client can read it before it knows the versions), then the body.
+func appendResponse(dst []byte, req *request, resp kmsg.Response) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(req.correlationID))
+	if resp.IsFlexible() && resp.Key() != kmsg.ApiVersions.Int16() {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst, uint32(len(dst)-4))
+	return dst
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+
+	"github.com/silt-io/silt/agent"
+	"github.com/silt-io/silt/objstore"
+	_ "github.com/silt-io/silt/objstore/drivers"
+)
+
+func init() {
+	commands["agent"] = command{summary: "run an agent (Kafka on localhost:9092, storing in ./silt-data)", run: runAgent}
+}
+
+// bucketFlags are the flags of every command that opens a bucket.
+type bucketFlags struct {
+	url      string
+	endpoint string
+}
+
+func (b *bucketFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&b.url, "bucket", "./silt-data", "bucket URL: a directory, file:///dir, s3://bucket/prefix or minio://bucket/prefix")
+	fs.StringVar(&b.endpoint, "s3-endpoint", "", "endpoint of an S3-compatible server, e.g. http://127.0.0.1:9000 (default $SILT_S3_ENDPOINT, else AWS)")
+}
+
+func (b *bucketFlags) open(ctx context.Context, m *objstore.Metrics) (objstore.Bucket, error) {
+	return objstore.Open(ctx, b.url, objstore.Config{Endpoint: b.endpoint, Metrics: m})
+}
+
+// logFlags configure the slog logger.
+type logFlags struct {
+	level  string
+	format string
+}
+
+func (l *logFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&l.level, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&l.format, "log-format", "text", "text or json")
+}
+
+func (l *logFlags) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch l.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", l.format)
+}
+
+func runAgent(ctx context.Context, args []string) error {
+	cfg := agent.DefaultConfig()
+	fs := pflag.NewFlagSet("silt agent", pflag.ContinueOnError)
+	var (
+		bf        bucketFlags
+		lf        logFlags
+		flushSize = byteSize(cfg.FlushBytes)
+		cacheSize = byteSize(cfg.CacheBytes)
+	)
+	bf.register(fs)
+	lf.register(fs)
+	fs.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "this agent's name in the cluster; its hash is the Kafka node id")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listener address")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "host:port given to clients (default: the listen address)")
+	fs.StringVar(&cfg.HTTPListen, "http", cfg.HTTPListen, "address for /metrics, /healthz and /readyz (empty: off)")
+	fs.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "longest a produced batch waits before its segment is written")
+	fs.Var(&flushSize, "flush-bytes", "write a segment early once this much is buffered (e.g. 8MiB)")
+	fs.Var(&cacheSize, "cache-size", "memory budget of the chunk cache (e.g. 1GiB)")
+	fs.StringVar(&cfg.CacheDir, "cache-dir", "", "directory for a disk tier of the chunk cache (default: none)")
+	fs.BoolVar(&cfg.AutoCreateTopics, "auto-create-topics", cfg.AutoCreateTopics, "create unknown topics on first use")
+	fs.Int32Var(&cfg.DefaultPartitions, "default-partitions", cfg.DefaultPartitions, "partitions of auto-created topics")
+	fs.Int32Var(&cfg.MessageMaxBytes, "message-max-bytes", cfg.MessageMaxBytes, "default max.message.bytes of topics")
+	fs.DurationVar(&cfg.CommitTimeout, "commit-timeout", cfg.CommitTimeout, "longest a produce waits for its segment to be stored and committed")
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	cfg.FlushBytes, cfg.CacheBytes = int(flushSize), int64(cacheSize)
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	slog.SetDefault(log)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Registry = reg
+	bucket, err := bf.open(ctx, objstore.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+	a, err := agent.New(cfg, bucket)
+	if err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := a.Start(startCtx); err != nil {
+		a.Close()
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down: flushing buffered records")
+	return a.Close()
+}
