@@ -1,5 +1,6 @@
 # silt — the two commands a newcomer needs are `make run` and `make test`.
 
+SHELL   := /bin/bash
 GO      ?= go
 BIN     := $(CURDIR)/.bin
 PKGS    ?= ./...
