@@ -34,6 +34,7 @@ type Agent struct {
 	cache     *cache.Cache
 	writer    *writer
 	pids      *pidAllocator
+	groups    *groups
 	metrics   *metrics
 	registry  *prometheus.Registry
 
@@ -98,6 +99,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.journal = log
 	a.committer = journal.NewCommitter(log, journal.CommitterOptions{AppendTimeout: a.cfg.CommitTimeout})
 	a.pids = newPIDAllocator(a)
+	a.groups = newGroups(a)
 	if err := a.initCluster(ctx); err != nil {
 		return err
 	}
@@ -228,6 +230,9 @@ func (a *Agent) Close() error {
 		}
 		if a.writer != nil {
 			a.writer.close() // flushes and commits what is buffered
+		}
+		if a.groups != nil {
+			a.groups.close() // members waiting in joins are told NOT_COORDINATOR
 		}
 		a.cancel() // wakes long polls; connections finish their replies
 		if a.httpServer != nil {

@@ -43,6 +43,17 @@ func init() {
 		{kmsg.CreatePartitions, 0, 3, handleCreatePartitions},
 		{kmsg.IncrementalAlterConfigs, 0, 1, handleIncrementalAlterConfigs},
 		{kmsg.DescribeCluster, 0, 1, handleDescribeCluster},
+		{kmsg.OffsetCommit, 2, 8, handleOffsetCommit},
+		{kmsg.OffsetFetch, 1, 8, handleOffsetFetch},
+		{kmsg.FindCoordinator, 0, 5, handleFindCoordinator},
+		{kmsg.JoinGroup, 0, 9, handleJoinGroup},
+		{kmsg.Heartbeat, 0, 4, handleHeartbeat},
+		{kmsg.LeaveGroup, 0, 5, handleLeaveGroup},
+		{kmsg.SyncGroup, 0, 5, handleSyncGroup},
+		{kmsg.DescribeGroups, 0, 5, handleDescribeGroups},
+		{kmsg.ListGroups, 0, 5, handleListGroups},
+		{kmsg.DeleteGroups, 0, 2, handleDeleteGroups},
+		{kmsg.OffsetDelete, 0, 0, handleOffsetDelete},
 	}
 	apiByKey = make(map[int16]*api, len(apis))
 	for i := range apis {

@@ -49,6 +49,10 @@ type Config struct {
 	// uploaded and committed (it is also bounded by the request's timeout).
 	// Default 30s.
 	CommitTimeout time.Duration
+	// GroupInitialRebalanceDelay is how long a consumer group that was
+	// empty waits for more members before its first generation (Kafka's
+	// group.initial.rebalance.delay.ms). Default 3s.
+	GroupInitialRebalanceDelay time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Registry receives the agent's Prometheus metrics and is served on
@@ -75,6 +79,8 @@ func DefaultConfig() Config {
 		DefaultPartitions: 1,
 		MessageMaxBytes:   1048588,
 		CommitTimeout:     30 * time.Second,
+
+		GroupInitialRebalanceDelay: 3 * time.Second,
 	}
 }
 

@@ -62,25 +62,50 @@ func NewCommitter(log *Log, opts CommitterOptions) *Committer {
 // entry that holds them and each command's result. An error means the
 // commands may or may not have been written.
 func (c *Committer) Submit(ctx context.Context, cmds []Command) (uint64, []Result, error) {
+	return c.Propose(ctx, cmds).Wait(ctx)
+}
+
+// Pending is a proposal on its way into the journal.
+type Pending struct {
+	c   *Committer
+	p   *proposal
+	err error // set if the proposal was never queued
+}
+
+// Propose queues cmds without waiting for them to be written. Proposals
+// are written in the order Propose is called, so a caller that must keep
+// its commands in order proposes them from one goroutine and waits for the
+// outcomes wherever it likes. ctx bounds the wait for room in the queue;
+// if ctx is done before the entry is written, the commands are left out.
+func (c *Committer) Propose(ctx context.Context, cmds []Command) *Pending {
 	p := &proposal{ctx: ctx, cmds: cmds, reply: make(chan proposalResult, 1)}
 	select {
 	case <-c.done:
-		return 0, nil, ErrClosed
+		return &Pending{err: ErrClosed}
 	default:
 	}
 	select {
 	case c.queue <- p:
+		return &Pending{c: c, p: p}
 	case <-c.done:
-		return 0, nil, ErrClosed
+		return &Pending{err: ErrClosed}
 	case <-ctx.Done():
-		return 0, nil, ctx.Err()
+		return &Pending{err: ctx.Err()}
 	}
+}
+
+// Wait returns the proposal's entry and results, once it is applied.
+func (pd *Pending) Wait(ctx context.Context) (uint64, []Result, error) {
+	if pd.err != nil {
+		return 0, nil, pd.err
+	}
+	c, p := pd.c, pd.p
 	select {
 	case r := <-p.reply:
 		return r.seq, r.results, r.err
 	case <-c.done:
 		// The run loop answers what it has taken; what it has not is
-		// failed here (Close drained the queue, or will).
+		// failed by Close, which drains the queue.
 		select {
 		case r := <-p.reply:
 			return r.seq, r.results, r.err

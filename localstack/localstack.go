@@ -32,9 +32,13 @@ type Options struct {
 	// S3 stores the bucket in a versitygw server started on loopback,
 	// reached through the s3 driver, instead of a directory.
 	S3 bool
-	// Bucket, if set, is used as is (for fault injection); Dir and S3 are
-	// then ignored.
+	// Bucket, if set, is used as is (for fault injection); Dir, S3 and
+	// Metrics are then ignored.
 	Bucket objstore.Bucket
+	// Metrics, if set, counts the requests of the bucket the cluster
+	// opens, so benchmarks can report requests per MiB; default a private
+	// counter.
+	Metrics *objstore.Metrics
 	// Configure adjusts agent i's configuration before it starts.
 	Configure func(i int, cfg *agent.Config)
 	// Logger for the agents; default one that prints warnings and errors.
@@ -88,7 +92,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 		c.S3Env = srv.Env()
 		c.BucketURL = "s3://" + s3server.TestBucket + "/cluster"
-		c.Bucket, err = objstore.Open(ctx, c.BucketURL, objstore.Config{Endpoint: srv.Endpoint(), Region: srv.Region()})
+		c.Bucket, err = objstore.Open(ctx, c.BucketURL, objstore.Config{Endpoint: srv.Endpoint(), Region: srv.Region(), Metrics: opts.Metrics})
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +105,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			c.tempDir = dir
 		}
 		c.BucketURL = dir
-		if c.Bucket, err = objstore.Open(ctx, dir, objstore.Config{}); err != nil {
+		if c.Bucket, err = objstore.Open(ctx, dir, objstore.Config{Metrics: opts.Metrics}); err != nil {
 			return nil, err
 		}
 	}
@@ -123,6 +127,7 @@ func (c *Cluster) AgentConfig(i int) agent.Config {
 	cfg.HTTPListen = "127.0.0.1:0"
 	cfg.FlushInterval = 20 * time.Millisecond
 	cfg.CacheBytes = 256 << 20
+	cfg.GroupInitialRebalanceDelay = 100 * time.Millisecond
 	cfg.Logger = c.opts.Logger
 	if c.opts.Configure != nil {
 		c.opts.Configure(i, &cfg)

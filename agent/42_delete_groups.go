@@ -1,0 +1,62 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/journal"
+)
+
+// DeleteGroups (key 42), versions 0-2.
+//
+// Behavior: deletes an empty group and its committed offsets (through the
+// journal). A group with members is NON_EMPTY_GROUP; a group with neither
+// members nor offsets GROUP_ID_NOT_FOUND.
+func handleDeleteGroups(c *conn, req *request) reply {
+	r := req.body.(*kmsg.DeleteGroupsRequest)
+	return reply{wait: func(ctx context.Context) kmsg.Response {
+		a := c.a
+		resp := r.ResponseKind().(*kmsg.DeleteGroupsResponse)
+		for _, name := range r.Groups {
+			rg := kmsg.NewDeleteGroupsResponseGroup()
+			rg.Group = name
+			rg.ErrorCode = a.deleteGroup(ctx, name)
+			resp.Groups = append(resp.Groups, rg)
+		}
+		return resp
+	}}
+}
+
+func (a *Agent) deleteGroup(ctx context.Context, name string) int16 {
+	if !a.ownsGroup(name) {
+		return kerr.NotCoordinator.Code
+	}
+	inMemory := false
+	if g := a.groups.lookup(name); g != nil {
+		var members int
+		if g.do(func() { members = len(g.members) }) {
+			if members > 0 {
+				return kerr.NonEmptyGroup.Code
+			}
+			inMemory = true
+		}
+	}
+	var hasOffsets bool
+	a.journal.View(func(s *journal.State) { _, hasOffsets = s.Groups[name] })
+	if !hasOffsets {
+		if inMemory {
+			return 0
+		}
+		return kerr.GroupIDNotFound.Code
+	}
+	res, code := a.submit(ctx, journal.Command{DeleteGroupOffsets: &journal.DeleteGroupOffsets{Group: name}})
+	if code != 0 {
+		return code
+	}
+	if res[0].Code == kerr.GroupIDNotFound.Code && inMemory {
+		return 0
+	}
+	return res[0].Code
+}
