@@ -9,7 +9,7 @@ import (
 	"github.com/silt-io/silt/journal"
 )
 
-// OffsetCommit (key 8), versions 2-8.
+// OffsetCommit (key 8), versions 2-9.
 //
 // Behavior: a member of the group's current generation commits offsets
 // through the journal, so they survive any restart; the response waits for
@@ -19,7 +19,10 @@ import (
 // UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS (between join and sync),
 // FENCED_INSTANCE_ID, OFFSET_METADATA_TOO_LARGE (over 4096 bytes),
 // UNKNOWN_TOPIC_OR_PARTITION. Retention times (v2-4) are ignored: offsets
-// expire by offsets.retention.minutes once the group is empty.
+// expire by offsets.retention.minutes once the group is empty. For a
+// KIP-848 group the generation field carries the member epoch (v9 names it
+// so; older versions are accepted the same way): an older epoch is
+// STALE_MEMBER_EPOCH, a newer one FENCED_MEMBER_EPOCH.
 func handleOffsetCommit(c *conn, req *request) reply {
 	r := req.body.(*kmsg.OffsetCommitRequest)
 	a := c.a

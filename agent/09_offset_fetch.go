@@ -9,13 +9,14 @@ import (
 	"github.com/silt-io/silt/journal"
 )
 
-// OffsetFetch (key 9), versions 1-8.
+// OffsetFetch (key 9), versions 1-9.
 //
 // Behavior: committed offsets from the journal state. A partition with no
 // commit answers offset -1; a null topic list (v2+) answers every
 // partition the group has committed. v8+ asks for several groups at once.
 // RequireStable (v7+) needs nothing here: commits are applied before they
-// are acknowledged, so there are never pending ones to wait for.
+// are acknowledged, so there are never pending ones to wait for. v9 may
+// name a KIP-848 member and epoch, which are checked as for a commit.
 func handleOffsetFetch(c *conn, req *request) reply {
 	r := req.body.(*kmsg.OffsetFetchRequest)
 	a := c.a
@@ -57,6 +58,18 @@ func (a *Agent) offsetFetchGroup(rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFet
 	if !a.ownsGroup(rg.Group) {
 		g.ErrorCode = kerr.NotCoordinator.Code
 		return g
+	}
+	if rg.MemberID != nil && rg.MemberEpoch >= 0 {
+		if cg := a.groups.lookup(rg.Group); cg != nil {
+			cg.do(func() {
+				if cg.hasConsumers() {
+					g.ErrorCode = cg.checkConsumerCommit(*rg.MemberID, rg.MemberEpoch)
+				}
+			})
+			if g.ErrorCode != 0 {
+				return g
+			}
+		}
 	}
 	a.journal.View(func(s *journal.State) {
 		committed := s.Groups[rg.Group]

@@ -39,9 +39,15 @@ func handleDescribeGroups(c *conn, req *request) reply {
 	return reply{resp: resp}
 }
 
-// describe runs on the group goroutine.
+// describe runs on the group goroutine. A KIP-848 group is described as
+// Kafka does to classic clients: its state and protocol type, without
+// members (ConsumerGroupDescribe has them).
 func (g *group) describe() kmsg.DescribeGroupsResponseGroup {
 	dg := kmsg.NewDescribeGroupsResponseGroup()
+	if g.hasConsumers() {
+		dg.Group, dg.State, dg.ProtocolType = g.name, g.consumerState(), "consumer"
+		return dg
+	}
 	dg.Group, dg.State, dg.ProtocolType, dg.Protocol = g.name, string(g.state), g.protocolType, g.protocol
 	if g.state == groupEmpty && dg.ProtocolType == "" {
 		dg.ProtocolType = "consumer"

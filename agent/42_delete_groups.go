@@ -36,7 +36,12 @@ func (a *Agent) deleteGroup(ctx context.Context, name string) int16 {
 	inMemory := false
 	if g := a.groups.lookup(name); g != nil {
 		var members int
-		if g.do(func() { members = len(g.members) }) {
+		if g.do(func() {
+			members = len(g.members)
+			if g.hasConsumers() {
+				members += len(g.cg.members)
+			}
+		}) {
 			if members > 0 {
 				return kerr.NonEmptyGroup.Code
 			}

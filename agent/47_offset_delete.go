@@ -35,6 +35,13 @@ func handleOffsetDelete(c *conn, req *request) reply {
 						}
 					}
 				}
+				if g.hasConsumers() {
+					for _, m := range g.cg.members {
+						for _, t := range m.subscribed {
+							subscribed[t] = true
+						}
+					}
+				}
 			})
 		}
 		var known bool

@@ -43,8 +43,8 @@ func init() {
 		{kmsg.CreatePartitions, 0, 3, handleCreatePartitions},
 		{kmsg.IncrementalAlterConfigs, 0, 1, handleIncrementalAlterConfigs},
 		{kmsg.DescribeCluster, 0, 1, handleDescribeCluster},
-		{kmsg.OffsetCommit, 2, 8, handleOffsetCommit},
-		{kmsg.OffsetFetch, 1, 8, handleOffsetFetch},
+		{kmsg.OffsetCommit, 2, 9, handleOffsetCommit},
+		{kmsg.OffsetFetch, 1, 9, handleOffsetFetch},
 		{kmsg.FindCoordinator, 0, 5, handleFindCoordinator},
 		{kmsg.JoinGroup, 0, 9, handleJoinGroup},
 		{kmsg.Heartbeat, 0, 4, handleHeartbeat},
@@ -54,6 +54,8 @@ func init() {
 		{kmsg.ListGroups, 0, 5, handleListGroups},
 		{kmsg.DeleteGroups, 0, 2, handleDeleteGroups},
 		{kmsg.OffsetDelete, 0, 0, handleOffsetDelete},
+		{kmsg.ConsumerGroupHeartbeat, 0, 1, handleConsumerGroupHeartbeat},
+		{kmsg.ConsumerGroupDescribe, 0, 1, handleConsumerGroupDescribe},
 	}
 	apiByKey = make(map[int16]*api, len(apis))
 	for i := range apis {

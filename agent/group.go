@@ -142,7 +142,12 @@ type group struct {
 	delaying     bool                   // in the initial delay of a group that was empty
 	phase        int                    // counts join phases, so stale timers do nothing
 	idle         *time.Timer            // drops an empty group
+
+	cg *consumerGroup // KIP-848 state, once a member has used ConsumerGroupHeartbeat
 }
+
+// hasConsumers reports whether the group has KIP-848 members.
+func (g *group) hasConsumers() bool { return g.cg != nil && len(g.cg.members) > 0 }
 
 // member is one member of a classic group.
 type member struct {
@@ -219,7 +224,7 @@ func (g *group) armIdle() {
 		g.idle.Stop()
 	}
 	g.idle = g.after(idleGroupLifetime, func() {
-		if g.state != groupEmpty || len(g.members) > 0 || len(g.pending) > 0 {
+		if g.state != groupEmpty || len(g.members) > 0 || len(g.pending) > 0 || g.hasConsumers() {
 			return
 		}
 		gs := g.gs

@@ -30,6 +30,8 @@ func (g *group) join(r *kmsg.JoinGroupRequest, clientID, clientHost string) chan
 		return fail(kerr.InconsistentGroupProtocol.Code, r.MemberID)
 	case g.state == groupDead:
 		return fail(kerr.CoordinatorNotAvailable.Code, r.MemberID)
+	case g.hasConsumers():
+		return fail(kerr.InconsistentGroupProtocol.Code, r.MemberID)
 	case len(g.members) > 0 && (r.ProtocolType != g.protocolType || !g.supportsAny(r.Protocols)):
 		return fail(kerr.InconsistentGroupProtocol.Code, r.MemberID)
 	}
@@ -466,6 +468,9 @@ func (g *group) leave(memberID string, instanceID *string) int16 {
 
 // checkCommit says whether a member may commit offsets now.
 func (g *group) checkCommit(memberID string, instanceID *string, generation int32) int16 {
+	if g.hasConsumers() {
+		return g.checkConsumerCommit(memberID, generation)
+	}
 	if generation < 0 && memberID == "" {
 		// A commit from outside the group (admin tools, manual
 		// assignment) is only allowed while nobody consumes.
@@ -510,6 +515,13 @@ func (g *group) shutdown() {
 	}
 	for _, t := range g.pending {
 		t.Stop()
+	}
+	if g.cg != nil {
+		for _, m := range g.cg.members {
+			if m.session != nil {
+				m.session.Stop()
+			}
+		}
 	}
 	for _, t := range []*time.Timer{g.rebalance, g.idle} {
 		if t != nil {

@@ -1,0 +1,559 @@
+package agent
+
+import (
+	"cmp"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/journal"
+)
+
+// Consumer groups of the KIP-848 protocol (ConsumerGroupHeartbeat).
+//
+// The coordinator assigns partitions itself. Every change to the group
+// (a member joins, leaves or changes its subscription; a subscribed topic
+// gains partitions) bumps the group epoch and recomputes the target
+// assignment. Each member then reconciles towards its target on its own
+// heartbeats, in two steps that never let two members own a partition at
+// once: first it is told to drop the partitions it must give up (its epoch
+// stays), and once it confirms (its heartbeat's owned partitions no longer
+// list them) it moves to the group epoch and is given the partitions of its
+// target that no other member holds or is still giving up. A member that
+// does not release partitions within its rebalance timeout is fenced.
+//
+// A group is either classic or consumer: the protocols do not mix in one
+// group while it has members (INCONSISTENT_GROUP_PROTOCOL).
+
+// consumerHeartbeatInterval is the interval members are told to heartbeat
+// at; shorter than Kafka's 5 s default, so reassignments propagate
+// quickly, at the cost of a cheap in-memory request per member per second.
+const consumerHeartbeatInterval = time.Second
+
+// consumerSessionTimeout is group.consumer.session.timeout.ms.
+const consumerSessionTimeout = 45 * time.Second
+
+// assignors are the server-side assignors offered, the default first.
+var assignors = []string{"uniform", "range"}
+
+// tp names a partition.
+type tp struct {
+	topic     string
+	partition int32
+}
+
+type tpSet map[tp]struct{}
+
+func (s tpSet) has(p tp) bool { _, ok := s[p]; return ok }
+
+func (s tpSet) clone() tpSet {
+	c := make(tpSet, len(s))
+	for p := range s {
+		c[p] = struct{}{}
+	}
+	return c
+}
+
+func (s tpSet) equal(o tpSet) bool {
+	if len(s) != len(o) {
+		return false
+	}
+	for p := range s {
+		if !o.has(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// consumerGroup is the KIP-848 state of a group, owned by its goroutine.
+type consumerGroup struct {
+	epoch           int32
+	assignmentEpoch int32
+	assignor        string
+	members         map[string]*cmember
+	order           []string // member ids in join order
+	topicsSeen      string   // the subscribed topics and sizes the target was computed for
+}
+
+// cmember is one member of a consumer group.
+type cmember struct {
+	id               string
+	instanceID       *string
+	rackID           *string
+	clientID         string
+	clientHost       string
+	epoch, prevEpoch int32
+	rebalanceTimeout time.Duration
+	subscribed       []string
+	regex            *string
+	assignor         string
+
+	target   tpSet // what the assignor gives it
+	assigned tpSet // what it has been told it owns
+	revoking tpSet // told to drop, not yet confirmed
+	sent     bool  // assigned has been sent since it last changed
+
+	session    *time.Timer
+	sessionSeq int
+	revokeBy   time.Time // when revoking must be done
+}
+
+// consumerHeartbeat handles a ConsumerGroupHeartbeat on the group
+// goroutine.
+func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost string) *kmsg.ConsumerGroupHeartbeatResponse {
+	resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+	fail := func(code int16, msg string) *kmsg.ConsumerGroupHeartbeatResponse {
+		resp.ErrorCode = code
+		if msg != "" {
+			resp.ErrorMessage = &msg
+		}
+		return resp
+	}
+	if len(g.members) > 0 {
+		return fail(kerr.InconsistentGroupProtocol.Code, "the group uses the classic protocol")
+	}
+	if g.cg == nil {
+		g.cg = &consumerGroup{members: map[string]*cmember{}}
+	}
+	cg := g.cg
+	if g.idle != nil {
+		g.idle.Stop()
+	}
+	defer func() {
+		if len(cg.members) == 0 {
+			g.armIdle()
+		}
+	}()
+
+	var m *cmember
+	switch {
+	case r.MemberEpoch == -1 || r.MemberEpoch == -2:
+		m = cg.members[r.MemberID]
+		if m == nil {
+			return fail(kerr.UnknownMemberID.Code, "")
+		}
+		g.removeConsumer(m)
+		resp.MemberID, resp.MemberEpoch = &m.id, r.MemberEpoch
+		return resp
+	case r.MemberEpoch == 0:
+		id := r.MemberID
+		if id == "" {
+			id = newMemberID(clientID)
+		}
+		if r.InstanceID != nil {
+			if other := g.staticConsumer(*r.InstanceID); other != nil && other.id != id {
+				g.removeConsumer(other) // the instance came back under a new member id
+			}
+		}
+		if old := cg.members[id]; old != nil {
+			g.removeConsumer(old) // rejoining from scratch
+		}
+		if r.SubscribedTopicNames == nil && r.SubscribedTopicRegex == nil {
+			return fail(kerr.InvalidRequest.Code, "a joining member must subscribe to topics")
+		}
+		m = &cmember{id: id, target: tpSet{}, assigned: tpSet{}, revoking: tpSet{}}
+		cg.members[id] = m
+		cg.order = append(cg.order, id)
+		cg.epoch++
+	default:
+		m = cg.members[r.MemberID]
+		switch {
+		case m == nil:
+			return fail(kerr.UnknownMemberID.Code, "")
+		case r.MemberEpoch != m.epoch && r.MemberEpoch != m.prevEpoch:
+			return fail(kerr.FencedMemberEpoch.Code, "")
+		}
+	}
+	if r.ServerAssignor != nil && *r.ServerAssignor != "" {
+		if !slices.Contains(assignors, *r.ServerAssignor) {
+			return fail(kerr.UnsupportedAssignor.Code, "assignors: "+strings.Join(assignors, ", "))
+		}
+		m.assignor = *r.ServerAssignor
+	}
+	m.clientID, m.clientHost = clientID, clientHost
+	if r.InstanceID != nil {
+		m.instanceID = r.InstanceID
+	}
+	if r.RackID != nil {
+		m.rackID = r.RackID
+	}
+	if r.RebalanceTimeoutMillis > 0 {
+		m.rebalanceTimeout = time.Duration(r.RebalanceTimeoutMillis) * time.Millisecond
+	}
+	if r.SubscribedTopicNames != nil && !slices.Equal(r.SubscribedTopicNames, m.subscribed) {
+		m.subscribed = slices.Clone(r.SubscribedTopicNames)
+		cg.epoch++
+	}
+	if r.SubscribedTopicRegex != nil && (m.regex == nil || *m.regex != *r.SubscribedTopicRegex) {
+		if _, err := regexp.Compile(*r.SubscribedTopicRegex); err != nil {
+			return fail(kerr.InvalidRegularExpression.Code, err.Error())
+		}
+		re := *r.SubscribedTopicRegex
+		m.regex = &re
+		cg.epoch++
+	}
+	if r.Topics != nil {
+		owned := tpSet{}
+		g.gs.a.journal.View(func(s *journal.State) {
+			for _, t := range r.Topics {
+				if topic := s.TopicByID(journal.TopicID(t.TopicID)); topic != nil {
+					for _, p := range t.Partitions {
+						owned[tp{topic.Name, p}] = struct{}{}
+					}
+				}
+			}
+		})
+		for p := range m.revoking {
+			if !owned.has(p) {
+				delete(m.revoking, p)
+			}
+		}
+	}
+	g.refreshTarget()
+	g.reconcile(m)
+	g.touchConsumer(m)
+
+	resp.MemberID, resp.MemberEpoch = &m.id, m.epoch
+	resp.HeartbeatIntervalMillis = int32(consumerHeartbeatInterval / time.Millisecond)
+	if !m.sent {
+		resp.Assignment = g.assignmentOf(m.assigned)
+		m.sent = true
+	}
+	return resp
+}
+
+func (g *group) staticConsumer(instanceID string) *cmember {
+	for _, m := range g.cg.members {
+		if m.instanceID != nil && *m.instanceID == instanceID {
+			return m
+		}
+	}
+	return nil
+}
+
+// removeConsumer drops a member; its partitions are free at once (it is
+// gone, or fenced and told so), and the group epoch moves on.
+func (g *group) removeConsumer(m *cmember) {
+	cg := g.cg
+	if m.session != nil {
+		m.session.Stop()
+	}
+	delete(cg.members, m.id)
+	cg.order = slices.DeleteFunc(cg.order, func(id string) bool { return id == m.id })
+	cg.epoch++
+	g.refreshTarget()
+}
+
+// touchConsumer restarts a member's session timer, and fences a member that
+// has not released partitions within its rebalance timeout.
+func (g *group) touchConsumer(m *cmember) {
+	if m.session != nil {
+		m.session.Stop()
+	}
+	m.sessionSeq++
+	seq := m.sessionSeq
+	m.session = g.after(consumerSessionTimeout, func() {
+		if g.cg != nil && g.cg.members[m.id] == m && m.sessionSeq == seq {
+			g.gs.a.log.Info("consumer group member session expired", "group", g.name, "member", m.id)
+			g.removeConsumer(m)
+		}
+	})
+	if len(m.revoking) > 0 && !m.revokeBy.IsZero() && time.Now().After(m.revokeBy) {
+		g.gs.a.log.Info("consumer group member did not release partitions in time", "group", g.name, "member", m.id)
+		g.removeConsumer(m)
+	}
+}
+
+// subscribedTopics returns, for every topic some member subscribes to, its
+// partition count; and a string that changes when any of that changes.
+func (g *group) subscribedTopics() (map[string]int32, string) {
+	sizes := map[string]int32{}
+	g.gs.a.journal.View(func(s *journal.State) {
+		for _, m := range g.cg.members {
+			for _, name := range m.subscribed {
+				if t := s.Topic(name); t != nil {
+					sizes[name] = int32(len(t.Partitions))
+				}
+			}
+			if m.regex != nil {
+				re, err := regexp.Compile(*m.regex)
+				if err != nil {
+					continue
+				}
+				for name, t := range s.Topics {
+					if re.MatchString(name) {
+						sizes[name] = int32(len(t.Partitions))
+					}
+				}
+			}
+		}
+	})
+	names := make([]string, 0, len(sizes))
+	for n := range sizes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(strconv.Itoa(int(sizes[n])))
+		b.WriteByte(';')
+	}
+	return sizes, b.String()
+}
+
+// refreshTarget recomputes the target assignment when the group epoch or
+// the subscribed topics changed.
+func (g *group) refreshTarget() {
+	cg := g.cg
+	sizes, seen := g.subscribedTopics()
+	if seen != cg.topicsSeen {
+		if cg.topicsSeen != "" || cg.assignmentEpoch > 0 {
+			cg.epoch++
+		}
+		cg.topicsSeen = seen
+	}
+	if cg.assignmentEpoch == cg.epoch {
+		return
+	}
+	cg.assignor = assignors[0]
+	for _, id := range cg.order {
+		if a := cg.members[id].assignor; a != "" {
+			cg.assignor = a
+			break
+		}
+	}
+	g.assign(sizes)
+	cg.assignmentEpoch = cg.epoch
+}
+
+// memberTopics returns the topics a member subscribes to among sizes.
+func (g *group) memberTopics(m *cmember, sizes map[string]int32) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range m.subscribed {
+		if _, ok := sizes[t]; ok {
+			out[t] = true
+		}
+	}
+	if m.regex != nil {
+		if re, err := regexp.Compile(*m.regex); err == nil {
+			for t := range sizes {
+				if re.MatchString(t) {
+					out[t] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// assign computes every member's target with the group's assignor.
+func (g *group) assign(sizes map[string]int32) {
+	cg := g.cg
+	members := make([]*cmember, 0, len(cg.members))
+	for _, id := range cg.order {
+		members = append(members, cg.members[id])
+	}
+	slices.SortFunc(members, func(a, b *cmember) int { return cmp.Compare(a.id, b.id) })
+	subs := make(map[*cmember]map[string]bool, len(members))
+	for _, m := range members {
+		subs[m] = g.memberTopics(m, sizes)
+	}
+	topics := make([]string, 0, len(sizes))
+	for t := range sizes {
+		topics = append(topics, t)
+	}
+	slices.Sort(topics)
+	next := make(map[*cmember]tpSet, len(members))
+	for _, m := range members {
+		next[m] = tpSet{}
+	}
+	if cg.assignor == "range" {
+		for _, t := range topics {
+			var takers []*cmember
+			for _, m := range members {
+				if subs[m][t] {
+					takers = append(takers, m)
+				}
+			}
+			if len(takers) == 0 {
+				continue
+			}
+			n, k := int(sizes[t]), len(takers)
+			p := 0
+			for i, m := range takers {
+				count := n / k
+				if i < n%k {
+					count++
+				}
+				for range count {
+					next[m][tp{t, int32(p)}] = struct{}{}
+					p++
+				}
+			}
+		}
+	} else {
+		g.assignUniform(members, subs, topics, sizes, next)
+	}
+	for _, m := range members {
+		m.target = next[m]
+	}
+}
+
+// assignUniform spreads partitions evenly, keeping each partition with its
+// previous target owner where that stays within the member's fair share.
+func (g *group) assignUniform(members []*cmember, subs map[*cmember]map[string]bool, topics []string, sizes map[string]int32, next map[*cmember]tpSet) {
+	var all []tp
+	for _, t := range topics {
+		for p := range sizes[t] {
+			all = append(all, tp{t, p})
+		}
+	}
+	if len(members) == 0 || len(all) == 0 {
+		return
+	}
+	quota := (len(all) + len(members) - 1) / len(members)
+	var rest []tp
+	for _, p := range all {
+		kept := false
+		for _, m := range members {
+			if m.target.has(p) && subs[m][p.topic] && len(next[m]) < quota {
+				next[m][p] = struct{}{}
+				kept = true
+				break
+			}
+		}
+		if !kept {
+			rest = append(rest, p)
+		}
+	}
+	for _, p := range rest {
+		var best *cmember
+		for _, m := range members {
+			if subs[m][p.topic] && (best == nil || len(next[m]) < len(next[best])) {
+				best = m
+			}
+		}
+		if best != nil {
+			next[best][p] = struct{}{}
+		}
+	}
+}
+
+// reconcile moves a member one step towards its target (see the comment at
+// the top of this file).
+func (g *group) reconcile(m *cmember) {
+	cg := g.cg
+	var drop []tp
+	for p := range m.assigned {
+		if !m.target.has(p) {
+			drop = append(drop, p)
+		}
+	}
+	if len(drop) > 0 {
+		for _, p := range drop {
+			delete(m.assigned, p)
+			m.revoking[p] = struct{}{}
+		}
+		m.sent = false
+		m.revokeBy = time.Now().Add(max(m.rebalanceTimeout, consumerHeartbeatInterval))
+		return
+	}
+	if len(m.revoking) > 0 {
+		return // waiting for the member to confirm
+	}
+	m.revokeBy = time.Time{}
+	if m.epoch != cg.epoch {
+		m.prevEpoch, m.epoch = m.epoch, cg.epoch
+	}
+	for p := range m.target {
+		if m.assigned.has(p) || g.heldByOther(m, p) {
+			continue
+		}
+		m.assigned[p] = struct{}{}
+		m.sent = false
+	}
+}
+
+func (g *group) heldByOther(m *cmember, p tp) bool {
+	for _, o := range g.cg.members {
+		if o != m && (o.assigned.has(p) || o.revoking.has(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// assignmentOf renders partitions for a heartbeat response, by topic id.
+func (g *group) assignmentOf(set tpSet) *kmsg.ConsumerGroupHeartbeatResponseAssignment {
+	a := kmsg.NewConsumerGroupHeartbeatResponseAssignment()
+	byTopic := map[string][]int32{}
+	for p := range set {
+		byTopic[p.topic] = append(byTopic[p.topic], p.partition)
+	}
+	g.gs.a.journal.View(func(s *journal.State) {
+		names := make([]string, 0, len(byTopic))
+		for n := range byTopic {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			t := s.Topic(n)
+			if t == nil {
+				continue
+			}
+			at := kmsg.NewConsumerGroupHeartbeatResponseAssignmentTopic()
+			at.TopicID = t.ID
+			at.Partitions = byTopic[n]
+			slices.Sort(at.Partitions)
+			a.Topics = append(a.Topics, at)
+		}
+	})
+	return &a
+}
+
+// consumerState names the group's state as ConsumerGroupDescribe and
+// ListGroups report it.
+func (g *group) consumerState() string {
+	cg := g.cg
+	switch {
+	case cg == nil || len(cg.members) == 0:
+		return "Empty"
+	case cg.assignmentEpoch != cg.epoch:
+		return "Assigning"
+	}
+	for _, m := range cg.members {
+		if m.epoch != cg.epoch || !m.assigned.equal(m.target) {
+			return "Reconciling"
+		}
+	}
+	return "Stable"
+}
+
+// checkConsumerCommit says whether a consumer-group member may commit
+// with this epoch (sent in the generation field).
+func (g *group) checkConsumerCommit(memberID string, epoch int32) int16 {
+	if epoch < 0 && memberID == "" {
+		if len(g.cg.members) > 0 {
+			return kerr.UnknownMemberID.Code
+		}
+		return 0
+	}
+	m := g.cg.members[memberID]
+	switch {
+	case m == nil:
+		return kerr.UnknownMemberID.Code
+	case epoch > m.epoch:
+		return kerr.FencedMemberEpoch.Code
+	case epoch < m.epoch && epoch != m.prevEpoch:
+		return kerr.StaleMemberEpoch.Code
+	}
+	return 0
+}
