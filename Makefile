@@ -10,7 +10,7 @@ VERSITYGW_VERSION := v1.8.0
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run build test test-short fuzz bench lint tools clean
+.PHONY: run build test compat fuzz bench lint tools clean
 
 ## run: one agent on localhost:9092 storing into ./silt-data
 run:
@@ -32,6 +32,10 @@ test: tools
 	set -o pipefail; $(GO) test -race -json -timeout 20m $(TESTFLAGS) $(PKGS) | $(GO) run ./internal/testsummary
 	$(MAKE) fuzz
 
+## compat: other clients' own test suites against silt (franz-go's kgo integration tests)
+compat: tools
+	set -o pipefail; $(GO) test -tags compat -json -count=1 -timeout 25m ./compat/ | $(GO) run ./internal/testsummary
+
 ## fuzz: each fuzz target for a few seconds (FUZZTIME to change)
 FUZZTIME ?= 5s
 fuzz:
@@ -42,9 +46,11 @@ fuzz:
 		done; \
 	done
 
-## bench: silt bench (in process, with kfake as the reference)
+## bench: silt bench (in process, with kfake as the reference); BENCHFLAGS
+## adds flags, e.g. BENCHFLAGS="--s3 --volume 2GiB" (see silt bench --help)
+BENCHFLAGS ?=
 bench:
-	$(GO) run ./cmd/silt bench
+	$(GO) run ./cmd/silt bench $(BENCHFLAGS)
 
 ## lint: formatting and vet
 lint:
