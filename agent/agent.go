@@ -118,6 +118,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.wg.Go(a.writer.run)
 	a.wg.Go(a.acceptLoop)
 	a.wg.Go(a.followJournal)
+	a.wg.Go(a.groupHousekeeping)
 	a.ready.Store(true)
 	a.log.Info("silt agent ready", "kafka", a.Addr(), "advertise", a.advertised(), "http", a.httpAddr,
 		"bucket", a.bucket.Name(), "node_id", a.nodeID)

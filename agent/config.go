@@ -53,6 +53,9 @@ type Config struct {
 	// empty waits for more members before its first generation (Kafka's
 	// group.initial.rebalance.delay.ms). Default 3s.
 	GroupInitialRebalanceDelay time.Duration
+	// OffsetsRetention is how long a group without members keeps its
+	// committed offsets (Kafka's offsets.retention.minutes). Default 7 days.
+	OffsetsRetention time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Registry receives the agent's Prometheus metrics and is served on
@@ -81,6 +84,7 @@ func DefaultConfig() Config {
 		CommitTimeout:     30 * time.Second,
 
 		GroupInitialRebalanceDelay: 3 * time.Second,
+		OffsetsRetention:           7 * 24 * time.Hour,
 	}
 }
 
@@ -101,6 +105,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("default partitions %d: must be at least 1", c.DefaultPartitions)
 	case c.MessageMaxBytes < 1:
 		return fmt.Errorf("message max bytes %d: must be positive", c.MessageMaxBytes)
+	case c.OffsetsRetention <= 0:
+		return fmt.Errorf("offsets retention %v: must be positive", c.OffsetsRetention)
 	case c.CommitTimeout <= 0:
 		return fmt.Errorf("commit timeout %v: must be positive", c.CommitTimeout)
 	}

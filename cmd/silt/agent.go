@@ -85,6 +85,7 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.Int32Var(&cfg.DefaultPartitions, "default-partitions", cfg.DefaultPartitions, "partitions of auto-created topics")
 	fs.Int32Var(&cfg.MessageMaxBytes, "message-max-bytes", cfg.MessageMaxBytes, "default max.message.bytes of topics")
 	fs.DurationVar(&cfg.CommitTimeout, "commit-timeout", cfg.CommitTimeout, "longest a produce waits for its segment to be stored and committed")
+	fs.DurationVar(&cfg.OffsetsRetention, "offsets-retention", cfg.OffsetsRetention, "how long a consumer group without members keeps its committed offsets")
 	fs.DurationVar(&cfg.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", cfg.GroupInitialRebalanceDelay, "how long a new consumer group waits for more members before its first assignment")
 	if err := fs.Parse(args); err != nil {
 		if err == pflag.ErrHelp {
