@@ -20,6 +20,10 @@ type Config struct {
 	Endpoint string
 	// Region defaults to AWS_REGION, then "us-east-1".
 	Region string
+	// AccessKey and SecretKey, if both set, are static credentials for the
+	// S3 drivers; empty means the SDK's default chain (environment, shared
+	// files, IAM). Tests that reach a local S3 server in process use them.
+	AccessKey, SecretKey string
 	// MaxAttempts bounds the SDK retryer per request (throttling and 5xx);
 	// 0 means 5.
 	MaxAttempts int

@@ -72,10 +72,11 @@ func open(ctx context.Context, loc objstore.Location, cfg objstore.Config) (objs
 //
 // cfg.Endpoint is a URL: "http://host:port" is plain HTTP, "https://…"
 // TLS, and both use path-style addressing. Empty means AWS S3 itself
-// (s3.amazonaws.com over TLS, virtual-host addressing). Credentials are the
-// first found of: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
-// MINIO_ROOT_USER/MINIO_ROOT_PASSWORD (and the older MINIO_ACCESS_KEY
-// pair), ~/.aws/credentials, and IAM (EC2/ECS/EKS).
+// (s3.amazonaws.com over TLS, virtual-host addressing). Credentials are
+// cfg's static ones if set, else the first found of:
+// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER/
+// MINIO_ROOT_PASSWORD (and the older MINIO_ACCESS_KEY pair),
+// ~/.aws/credentials, and IAM (EC2/ECS/EKS).
 func New(ctx context.Context, bucket string, cfg objstore.Config) (*Bucket, error) {
 	if bucket == "" {
 		return nil, errors.New("minio: empty bucket name")
@@ -92,13 +93,17 @@ func New(ctx context.Context, bucket string, cfg objstore.Config) (*Bucket, erro
 	transport.MaxIdleConns = 256
 	transport.MaxIdleConnsPerHost = 128 // net/http keeps 2 by default
 	transport.DisableCompression = true // sizes and ranges are of the stored bytes
+	creds := credentials.NewChainCredentials([]credentials.Provider{
+		&credentials.EnvAWS{},
+		&credentials.EnvMinio{},
+		&credentials.FileAWSCredentials{},
+		&credentials.IAM{},
+	})
+	if cfg.AccessKey != "" && cfg.SecretKey != "" {
+		creds = credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
+	}
 	client, err := minio.New(host, &minio.Options{
-		Creds: credentials.NewChainCredentials([]credentials.Provider{
-			&credentials.EnvAWS{},
-			&credentials.EnvMinio{},
-			&credentials.FileAWSCredentials{},
-			&credentials.IAM{},
-		}),
+		Creds:        creds,
 		Secure:       secure,
 		Transport:    transport,
 		Region:       cfg.Region, // also spares a GetBucketLocation per bucket

@@ -3,8 +3,8 @@
 //
 //	objstore.Open(ctx, "s3://bucket/prefix", objstore.Config{})
 //
-// Credentials come from the SDK's default chain (environment, shared
-// files, SSO, IMDS…); the region, endpoint and retry budget from
+// Credentials come from objstore.Config when it has them, else from the
+// SDK's default chain (environment, shared files, SSO, IMDS…); the region, endpoint and retry budget from
 // objstore.Config. Whenever an endpoint is given, path-style addressing is
 // used, which every S3-compatible server understands.
 //
@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/silt-io/silt/objstore"
@@ -85,6 +86,9 @@ func New(ctx context.Context, bucket string, cfg objstore.Config) (*Bucket, erro
 	}
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.AccessKey != "" && cfg.SecretKey != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
