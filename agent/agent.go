@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/silt-io/silt/cache"
+	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/objstore"
 )
@@ -67,7 +68,7 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		cfg:    cfg,
 		log:    cfg.Logger.With("node", cfg.NodeName),
 		bucket: bucket,
-		nodeID: NodeID(cfg.NodeName),
+		nodeID: gossip.NodeID(cfg.NodeName),
 	}
 	a.registry = cfg.Registry
 	if a.registry == nil {

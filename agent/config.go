@@ -3,7 +3,6 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net"
 	"os"
@@ -116,12 +115,4 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
-}
-
-// NodeID returns the Kafka node id of a node name: a stable 31-bit hash, so
-// an agent keeps its id across restarts without storing it anywhere.
-func NodeID(name string) int32 {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	return int32(h.Sum32() & 0x7fffffff)
 }
