@@ -1,8 +1,9 @@
 //go:build compat
 
-// Package compat runs other projects' client test suites against silt. It
-// is behind the compat build tag (`make compat`) because it compiles and
-// runs a client's own tests, which takes minutes.
+// This file runs franz-go's own integration tests against silt. It is
+// behind the compat build tag (`make compat`) because it compiles and runs
+// a client's test suite, which takes minutes.
+
 package compat
 
 import (
