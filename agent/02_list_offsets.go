@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"math"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -16,7 +17,8 @@ import (
 // (latest) the high watermark, -3 (max timestamp, v7+) the first record
 // with the largest timestamp; any other timestamp answers the first record
 // whose timestamp is at or after it, read from the chunks (offset -1 when
-// there is none). Isolation levels read the same (no transactions).
+// there is none). Only records at or after the log start count. Isolation
+// levels read the same (no transactions).
 func handleListOffsets(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ListOffsetsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -53,19 +55,35 @@ func (a *Agent) listOffset(ctx context.Context, topic string, partition int32, t
 		switch ts {
 		case -1, -2:
 		case -3:
-			var best int64 = -1
+			// The first chunk with the largest MaxTimestamp holds the
+			// answer, except that MaxTimestamp covers a whole chunk, and
+			// the first chunk may hold records below the log start: that
+			// one is read as well, ahead of the best of the others.
+			var best *journal.Chunk
 			for i := range p.Chunks {
-				if best < 0 || p.Chunks[i].MaxTimestamp > chunks[0].MaxTimestamp {
-					chunks = []journal.Chunk{p.Chunks[i]}
-					best = p.Chunks[i].MaxTimestamp
+				switch {
+				case i == 0 && p.Chunks[0].BaseOffset < p.StartOffset:
+					chunks = append(chunks, p.Chunks[0])
+				case best == nil || p.Chunks[i].MaxTimestamp > best.MaxTimestamp:
+					best = &p.Chunks[i]
 				}
 			}
+			if best != nil {
+				chunks = append(chunks, *best)
+			}
 		default:
-			if i, ok := p.OffsetForTimestamp(ts); ok {
-				// The answer is in the first chunk reaching ts, unless its
-				// records there are below the log start; look on a little.
-				end := min(i+4, len(p.Chunks))
-				chunks = append(chunks, p.Chunks[i:end]...)
+			// The first chunk whose MaxTimestamp reaches ts holds the
+			// answer, unless it is a first chunk that reaches ts only with
+			// records below the log start: then the next one that reaches
+			// ts holds it.
+			for _, ch := range p.Chunks {
+				if ch.MaxTimestamp < ts || ch.NextOffset <= p.StartOffset {
+					continue
+				}
+				chunks = append(chunks, ch)
+				if ch.BaseOffset >= p.StartOffset {
+					break
+				}
 			}
 		}
 	})
@@ -85,7 +103,15 @@ func (a *Agent) listOffset(ctx context.Context, topic string, partition int32, t
 		if len(chunks) == 0 {
 			return 0
 		}
-		target = chunks[0].MaxTimestamp
+		target = math.MinInt64
+		for _, ch := range chunks {
+			m, err := a.maxTimestampFrom(ctx, ch, start)
+			if err != nil {
+				a.log.Error("list offsets: read chunk", "err", err)
+				return kerr.KafkaStorageError.Code
+			}
+			target = max(target, m)
+		}
 	}
 	for _, ch := range chunks {
 		data, err := a.readChunk(ctx, ch)
@@ -113,4 +139,39 @@ func (a *Agent) listOffset(ctx context.Context, topic string, partition int32, t
 		}
 	}
 	return 0
+}
+
+// maxTimestampFrom returns the largest timestamp of the chunk's records at
+// or after start: the chunk's MaxTimestamp, unless the chunk begins below
+// start, when its records are read.
+func (a *Agent) maxTimestampFrom(ctx context.Context, ch journal.Chunk, start int64) (int64, error) {
+	if ch.BaseOffset >= start {
+		return ch.MaxTimestamp, nil
+	}
+	data, err := a.readChunk(ctx, ch)
+	if err != nil {
+		return 0, err
+	}
+	maxTS := int64(math.MinInt64)
+	for b, err := range recordbatch.IterateFetch(data) {
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case b.LastOffset() < start:
+		case b.BaseOffset >= start:
+			maxTS = max(maxTS, b.MaxTimestamp)
+		default:
+			records, err := recordbatch.Records(b.Bytes, 64<<20)
+			if err != nil {
+				return 0, err
+			}
+			for _, rec := range records {
+				if rec.Offset >= start {
+					maxTS = max(maxTS, rec.Timestamp)
+				}
+			}
+		}
+	}
+	return maxTS, nil
 }

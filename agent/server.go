@@ -215,6 +215,14 @@ func (c *conn) writeLoop() {
 	for p := range c.replies {
 		resp := p.reply.resp
 		if p.reply.wait != nil {
+			// Send what is buffered before waiting: a produce's answer
+			// must not sit in the buffer until the next segment commits.
+			if w.Buffered() > 0 && !broken {
+				if err := w.Flush(); err != nil {
+					broken = true
+					c.cancel()
+				}
+			}
 			resp = p.reply.wait(c.ctx)
 		}
 		c.a.metrics.observeRequest(p.req, time.Since(p.req.received))

@@ -92,7 +92,10 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 		c.S3Env = srv.Env()
 		c.BucketURL = "s3://" + s3server.TestBucket + "/cluster"
-		c.Bucket, err = objstore.Open(ctx, c.BucketURL, objstore.Config{Endpoint: srv.Endpoint(), Region: srv.Region(), Metrics: opts.Metrics})
+		c.Bucket, err = objstore.Open(ctx, c.BucketURL, objstore.Config{
+			Endpoint: srv.Endpoint(), Region: srv.Region(), Metrics: opts.Metrics,
+			AccessKey: srv.AccessKey(), SecretKey: srv.SecretKey(),
+		})
 		if err != nil {
 			return nil, err
 		}

@@ -52,8 +52,9 @@ var encoder = sync.OnceValues(func() (*zstd.Encoder, error) {
 // the journal records when the segment is committed.
 //
 // A chunk with Compress set is stored as one zstd frame, unless that does
-// not make it smaller; then it is stored raw (CodecNone) and readers skip
-// decompression. Chunks are compressed in parallel when there is enough to
+// not make it smaller or the frame would not declare its content size
+// (zstd omits it under 256 bytes); then it is stored raw (CodecNone) and
+// readers skip decompression. Chunks are compressed in parallel when there is enough to
 // compress, since Build sits between the flush timer and the PUT. Output is
 // deterministic for a given build of the package: the same id and inputs
 // give the same bytes, so a retried PUT is harmless. The returned data does
@@ -103,7 +104,10 @@ func Build(id ID, chunks []ChunkInput) (data []byte, infos []ChunkInfo, err erro
 	pos := HeaderSize
 	for i, c := range chunks {
 		stored, codec := c.Data, CodecNone
-		if z := compressed[i]; z != nil && len(z) < len(c.Data) {
+		// The frame must also be one DecodeChunk accepts: the encoder
+		// leaves the content size out of frames under 256 bytes, and
+		// readers require it, so such a chunk is stored raw.
+		if z := compressed[i]; z != nil && len(z) < len(c.Data) && checkFrame(z, int64(len(c.Data))) == nil {
 			stored, codec = z, CodecZstd
 		}
 		n := copy(data[pos:], stored)

@@ -74,6 +74,13 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"one byte", []ChunkInput{{Topic: "t", Partition: 0, Data: []byte{0}}}},
 		{"compressible", []ChunkInput{{Topic: "events", Partition: 3, Data: text, Compress: true, Batches: nb, Records: nr}}},
+		// zstd writes no content size in a frame under 256 bytes; one
+		// batch of one small record is such a chunk.
+		{"small compressible", []ChunkInput{
+			{Topic: "events", Partition: 0, Data: text[:110], Compress: true},
+			{Topic: "events", Partition: 1, Data: text[:255], Compress: true},
+			{Topic: "events", Partition: 2, Data: text[:256], Compress: true},
+		}},
 		{"incompressible, compression asked", []ChunkInput{{Topic: "events", Data: noise(1, 4096), Compress: true}}},
 		{"compressible, compression not asked", []ChunkInput{{Topic: "events", Data: text}}},
 		{"unicode topics", []ChunkInput{

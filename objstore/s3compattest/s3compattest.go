@@ -35,6 +35,7 @@ func Run(t *testing.T, scheme string) {
 		{"ServerDown", testServerDown},
 		{"ConditionalRequestConflict", testConditionalRequestConflict},
 		{"EmptyBodies", testEmptyBodies},
+		{"StaticCredentials", testStaticCredentials},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, scheme) })
 	}
@@ -67,6 +68,24 @@ func testConformance(t *testing.T, scheme string) {
 	objstoretest.Run(t, func(t *testing.T) objstore.Bucket {
 		return open(t, scheme+"://"+s3server.TestBucket+"/"+t.Name(), objstore.Config{Endpoint: srv.Endpoint()})
 	})
+}
+
+// testStaticCredentials checks that credentials given in objstore.Config
+// are used, in preference to the environment's.
+func testStaticCredentials(t *testing.T, scheme string) {
+	srv := s3server.StartT(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "wrong")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+	b := open(t, scheme+"://"+s3server.TestBucket+"/static", objstore.Config{
+		Endpoint: srv.Endpoint(), Region: srv.Region(), AccessKey: srv.AccessKey(), SecretKey: srv.SecretKey(),
+	})
+	ctx := context.Background()
+	if _, err := b.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatalf("Put with the credentials of the config: %v", err)
+	}
+	if _, err := b.Head(ctx, "k"); err != nil {
+		t.Fatalf("Head with the credentials of the config: %v", err)
+	}
 }
 
 func testName(t *testing.T, scheme string) {
