@@ -25,12 +25,26 @@ func chunkCacheKey(object string, pos int64) string {
 // in, from the cache or with one ranged GET. The bytes are shared: callers
 // must not modify them.
 func (a *Agent) readChunk(ctx context.Context, ch journal.Chunk) ([]byte, error) {
+	// A fetch woken by the commit of this agent's own segment can run
+	// before the writer has cached the segment's chunks: wait for that
+	// (moments) rather than GET what is in memory.
+	if done := a.writer.committed(ch.Object); done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return a.cache.GetOrFill(ctx, chunkCacheKey(ch.Object, ch.Pos), a.chunkFill(ch))
 }
 
 // prefetchChunk starts reading a chunk into the cache in the background,
-// for a consumer that will want it next.
+// for a consumer that will want it next; not one the writer is about to
+// cache.
 func (a *Agent) prefetchChunk(ch journal.Chunk) {
+	if a.writer.committed(ch.Object) != nil {
+		return
+	}
 	a.cache.Prefetch(chunkCacheKey(ch.Object, ch.Pos), a.chunkFill(ch))
 }
 

@@ -32,6 +32,10 @@ type writer struct {
 		closed   bool
 		inflight int        // bytes appended and not yet answered
 		room     *sync.Cond // signalled when inflight falls
+		// committing maps each uploaded segment whose commit is not yet
+		// finished to a channel closed once its chunks are cached: a
+		// fetch woken by the commit waits for that instead of a GET.
+		committing map[string]chan struct{}
 	}
 	maxInflight int
 
@@ -108,7 +112,16 @@ func newWriter(a *Agent) *writer {
 	}
 	w.mu.room = sync.NewCond(&w.mu.Mutex)
 	w.mu.open = &openSegment{chunks: map[chunkKey]*openChunk{}}
+	w.mu.committing = map[string]chan struct{}{}
 	return w
+}
+
+// committed returns a channel closed once the chunks of object, a segment
+// this agent is committing, are in the cache; nil if it is not one.
+func (w *writer) committed(object string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mu.committing[object]
 }
 
 func signal(c chan struct{}) {
@@ -318,6 +331,9 @@ func (w *writer) commitLoop() {
 				Batches: ch.meta,
 			}
 		}
+		w.mu.Lock()
+		w.mu.committing[cut.object] = make(chan struct{})
+		w.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), w.a.cfg.CommitTimeout)
 		start := time.Now()
 		pending := w.a.committer.Propose(ctx, []journal.Command{{CommitSegment: &journal.CommitSegment{
@@ -356,6 +372,10 @@ func (w *writer) finish(cut *cutSegment, res *journal.Result, err error) {
 	w.mu.Lock()
 	w.mu.inflight -= cut.bytes
 	w.mu.room.Broadcast()
+	if c := w.mu.committing[cut.object]; c != nil {
+		close(c)
+		delete(w.mu.committing, cut.object)
+	}
 	w.mu.Unlock()
 	for _, ch := range cut.chunks {
 		for _, ap := range ch.appends {

@@ -2,6 +2,7 @@
 // on a bucket directly.
 //
 //	silt agent      run an agent (Kafka listener on localhost:9092 by default)
+//	silt bench      measure silt against franz-go's in-memory kfake broker
 //	silt version    print the version
 //
 // Run `silt help` or `silt <command> --help` for the flags.

@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Row is one line of the comparison table. A nil value is a measurement
+// that does not apply ("n/a").
+type Row struct {
+	Name string `json:"name"`
+	// Sub marks a row that details the one above it.
+	Sub   bool     `json:"sub,omitempty"`
+	Silt  *float64 `json:"silt"`
+	Ref   *float64 `json:"reference"`
+	Ratio *float64 `json:"ratio"` // silt / reference
+	// Target is silt's goal for the row, if it has one, and Met whether
+	// this run reached it (nil when it could not be judged).
+	Target string `json:"target,omitempty"`
+	Met    *bool  `json:"met,omitempty"`
+}
+
+func val(v float64) *float64 { return &v }
+
+func ms(d time.Duration) *float64 { return val(float64(d) / float64(time.Millisecond)) }
+
+// perMiB returns n requests per MiB of p, or nil when p's requests were not
+// counted.
+func perMiB(p Phase, n func(*Requests) int64) *float64 {
+	if p.Requests == nil || p.Bytes == 0 {
+		return nil
+	}
+	return val(float64(n(p.Requests)) / p.MiB())
+}
+
+func dataGets(p *Phase) *float64 {
+	if p == nil || p.Requests == nil {
+		return nil
+	}
+	return val(float64(p.Requests.DataGets()))
+}
+
+// rows builds the table from the measurements.
+func (res *Result) rows() []Row {
+	c, s, k := res.Config, &res.Silt, &res.Ref
+	var rows []Row
+	add := func(name string, sv, kv *float64, target string, met func(s float64, ratio *float64) bool) {
+		sub := strings.HasPrefix(name, "  ")
+		r := Row{Name: strings.TrimSpace(name), Sub: sub, Silt: sv, Ref: kv, Target: target}
+		if sv != nil && kv != nil && *kv != 0 {
+			r.Ratio = val(*sv / *kv)
+		}
+		if met != nil && sv != nil {
+			m := met(*sv, r.Ratio)
+			r.Met = &m
+		}
+		rows = append(rows, r)
+	}
+	atMost := func(limit float64) func(float64, *float64) bool {
+		return func(v float64, _ *float64) bool { return v <= limit }
+	}
+
+	add(fmt.Sprintf("produce MB/s (%d producers, acks=all, %d partitions)", c.Producers, c.Partitions),
+		val(s.Produce.MBps()), val(k.Produce.MBps()), "≥ 0.8× ref",
+		func(_ float64, ratio *float64) bool { return ratio != nil && *ratio >= 0.8 })
+	add("produce records/s", val(s.Produce.RecordsPerSec()), val(k.Produce.RecordsPerSec()), "", nil)
+	steady := func(r *Report) *float64 {
+		if r.ProduceSteady == nil {
+			return nil
+		}
+		return val(r.ProduceSteady.MBps())
+	}
+	add("  MB/s from 10% to 90% acknowledged", steady(s), steady(k), "", nil)
+
+	flush := "flush n/a"
+	if s.Latency.FlushInterval > 0 {
+		flush = "flush " + s.Latency.FlushInterval.String()
+	}
+	add(fmt.Sprintf("produce latency p50 ms (%g MB/s, %s)", float64(c.LatencyRate)/1e6, flush),
+		ms(s.Latency.P50), ms(k.Latency.P50), "", nil)
+	add("produce latency p99 ms", ms(s.Latency.P99), ms(k.Latency.P99), "≤ 40", atMost(40))
+	add("produce latency p99.9 ms", ms(s.Latency.P999), ms(k.Latency.P999), "", nil)
+
+	for _, p := range s.Puts {
+		name := fmt.Sprintf("PUTs/s per agent, %d partitions (%g MB/s)", p.Partitions, float64(c.SteadyRate)/1e6)
+		add(name, val(p.PerSec()), nil, fmt.Sprintf("≤ %.4g", p.Bound()), atMost(p.Bound()))
+		if seg := p.SegmentsPerSec(); seg >= 0 {
+			// One segment per flush interval, give or take the one cut
+			// across the edge of the measured window.
+			perFlush := 1 / p.FlushInterval.Seconds()
+			add("  of which segment uploads/s", val(seg), nil, fmt.Sprintf("≤ %.4g", perFlush),
+				atMost(perFlush+1/p.Duration.Seconds()))
+		}
+	}
+	if len(s.Puts) == 0 {
+		add("PUTs/s per agent", nil, nil, "", nil)
+	}
+
+	add("consume from cache MB/s", val(s.Cached.MBps()), val(k.Cached.MBps()), "", nil)
+	add("  GETs during it", dataGets(&s.Cached), nil, "0", atMost(0))
+	add(fmt.Sprintf("GETs while tailing a producer (%g MB/s)", float64(c.SteadyRate)/1e6),
+		dataGets(&s.Tail), nil, "0", atMost(0))
+
+	var coldS, coldK, coldGets *float64
+	if s.Cold != nil {
+		coldS = val(s.Cold.MBps())
+		coldGets = perMiB(*s.Cold, func(r *Requests) int64 { return r.DataGets() })
+	}
+	if k.Cold != nil {
+		coldK = val(k.Cold.MBps())
+	}
+	add("cold consume MB/s (fresh agent)", coldS, coldK, "", nil)
+	add("  GETs per MiB", coldGets, nil, "", nil)
+
+	for _, op := range []struct {
+		name string
+		n    func(*Requests) int64
+	}{
+		{"PUT", func(r *Requests) int64 { return r.Put }},
+		{"GET", func(r *Requests) int64 { return r.Get }},
+		{"LIST", func(r *Requests) int64 { return r.List }},
+		{"HEAD", func(r *Requests) int64 { return r.Head }},
+	} {
+		add(op.name+" per MiB produced", perMiB(s.Produce, op.n), nil, "", nil)
+	}
+	return rows
+}
+
+// Notes explains what the table's numbers leave out.
+func (res *Result) Notes() []string {
+	var notes []string
+	polls := int64(0)
+	for _, p := range []*Phase{&res.Silt.Cached, &res.Silt.Tail, res.Silt.Cold} {
+		if p != nil && p.Requests != nil {
+			polls += p.Requests.FailedGets
+		}
+	}
+	if polls > 0 {
+		notes = append(notes, fmt.Sprintf("consume GET counts leave out %d failed GETs: the agent's once-a-second poll for the next journal entry, answered not-found", polls))
+	}
+	if res.Silt.Cold == nil {
+		notes = append(notes, "cold consume needs agents the benchmark starts itself")
+	}
+	notes = append(notes, res.Ref.Target+" keeps everything in memory: its cold consume is a second read of the same data")
+	notes = append(notes, fmt.Sprintf("MB = 10^6 bytes of record values; %d-byte records, %s compression",
+		res.Config.RecordSize, res.Config.Compression))
+	return notes
+}
