@@ -30,6 +30,8 @@ $(BIN)/versitygw:
 test: tools
 	$(GO) vet ./...
 	set -o pipefail; $(GO) test -race -json -timeout 20m $(TESTFLAGS) $(PKGS) | $(GO) run ./internal/testsummary
+	# Allocation bounds, which -race would distort, in a pass without it.
+	$(GO) test -count=1 -run 'Allocation' ./segment/
 	$(MAKE) fuzz
 
 ## compat: other clients' own test suites against silt (franz-go's kgo integration tests)
