@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/silt-io/silt/localstack/s3server"
 )
 
 // built is the silt binary of this test process, built once by BuildBinary.
@@ -47,7 +49,7 @@ func BuildBinary(t testing.TB) string {
 const binDirPrefix = "silt-bin-"
 
 func buildBinary() (string, error) {
-	root, err := moduleRoot()
+	root, err := s3server.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -92,25 +94,6 @@ func removeStaleBinDirs() {
 		if !processAlive(pid) {
 			os.RemoveAll(d)
 		}
-	}
-}
-
-// moduleRoot walks up from the working directory (a test runs in its
-// package's directory) to the directory holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("module root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("module root: no go.mod above the working directory")
-		}
-		dir = parent
 	}
 }
 

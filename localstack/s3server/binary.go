@@ -132,16 +132,17 @@ func install(ctx context.Context, binDir string) (string, error) {
 // localBinDir is <module root>/.bin, the project's git-ignored directory
 // for tools the tests need.
 func localBinDir() (string, error) {
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
 	return filepath.Join(root, ".bin"), nil
 }
 
-// moduleRoot walks up from the working directory (a test runs in its
-// package's directory) to the directory holding go.mod.
-func moduleRoot() (string, error) {
+// ModuleRoot walks up from the working directory (a test runs in its
+// package's directory) to the directory holding go.mod: the checkout whose
+// .bin holds test tools and whose ./cmd/silt tests build.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("module root: %w", err)

@@ -20,14 +20,14 @@ func TestModuleRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(deep)
-	got, err := moduleRoot()
+	got, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// t.TempDir may sit behind a symlink; compare resolved paths.
 	want, _ := filepath.EvalSymlinks(root)
 	if got, _ = filepath.EvalSymlinks(got); got != want {
-		t.Errorf("moduleRoot() = %q, want %q", got, want)
+		t.Errorf("ModuleRoot() = %q, want %q", got, want)
 	}
 }
 
