@@ -10,6 +10,9 @@
 //   - kcat_test.go: librdkafka produces, consumes and lists metadata.
 //   - durability_test.go: an acknowledgement survives SIGKILL and SIGTERM,
 //     and a restart replays the journal from a snapshot.
+//   - group_crash_test.go: a consumer group with manual commits survives
+//     SIGKILL of the agent: no committed offset goes backwards, every record
+//     is processed, duplicates only above the last acknowledged commit.
 //   - faults_test.go: a bucket outage fails produces without losing or
 //     duplicating anything, and the agent recovers by itself; lost
 //     responses and slow requests create no duplicates.
