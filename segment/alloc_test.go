@@ -49,4 +49,3 @@ func TestDecodeChunkAllocation(t *testing.T) {
 		}
 	}
 }
-
