@@ -64,14 +64,8 @@ func runBench(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.SteadyWarmup, "warmup", cfg.SteadyWarmup, "warm-up before the latency and PUT-count measurements, left out of them")
 	fs.Int32Var(&cfg.ManyPartitions, "many-partitions", cfg.ManyPartitions, "partitions of the second PUT count")
 	fs.DurationVar(&cfg.PhaseTimeout, "timeout", cfg.PhaseTimeout, "longest any one measurement may take")
-	if err := fs.Parse(args); err != nil {
-		if err == pflag.ErrHelp {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	if len(brokers) > 0 && (local.BucketURL != "" || local.S3) {
 		return errors.New("--brokers measures running agents: --bucket and --s3 do not apply")

@@ -14,7 +14,10 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/pflag"
 )
 
 // command is one subcommand of the binary.
@@ -70,4 +73,19 @@ func main() {
 		fmt.Fprintf(os.Stderr, "silt %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
+}
+
+// parseFlags parses a subcommand's flags. help is true when the user asked
+// for the usage, which pflag has printed; no positional arguments are taken.
+func parseFlags(fs *pflag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			return true, nil
+		}
+		return false, err
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return false, nil
 }
