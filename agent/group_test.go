@@ -11,12 +11,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // Three consumers in one group share a topic's partitions; together they
 // read every record exactly once, and their commits are in the journal.
 func TestGroupOfThreeSharesATopic(t *testing.T) {
-	c := localstack.StartT(t, localstack.Options{})
+	c := localstacktest.StartT(t, localstack.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	adm, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))

@@ -9,10 +9,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 func TestQuickRoundTrip(t *testing.T) {
-	c := localstack.StartT(t, localstack.Options{})
+	c := localstacktest.StartT(t, localstack.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...), kgo.DefaultProduceTopic("rt"), kgo.AllowAutoTopicCreation())

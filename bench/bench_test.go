@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/silt-io/silt/bench"
-	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // TestRunTiny runs every measurement with a tiny workload against an
@@ -15,7 +15,7 @@ func TestRunTiny(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	silt, err := bench.StartLocal(ctx, bench.LocalOptions{FlushInterval: 50 * time.Millisecond, CacheBytes: 64 << 20,
-		Logger: localstack.TestLogger(t)})
+		Logger: localstacktest.TestLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@
 // work against it unmodified. It has no code of its own; it is all tests.
 //
 // The tests without a build tag run in `make test`, each against its own
-// in-process cluster (localstack.StartT):
+// in-process cluster (localstacktest.StartT):
 //
 //   - sarama_test.go: IBM/sarama's idempotent SyncProducer and a
 //     two-member ConsumerGroup.

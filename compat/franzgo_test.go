@@ -22,6 +22,7 @@ import (
 
 	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // franzGoTests are franz-go's pkg/kgo integration tests that need a broker
@@ -65,7 +66,7 @@ var franzGoTests = map[string]bool{
 }
 
 func TestFranzGoIntegration(t *testing.T) {
-	c := localstack.StartT(t, localstack.Options{Configure: func(_ int, cfg *agent.Config) {
+	c := localstacktest.StartT(t, localstack.Options{Configure: func(_ int, cfg *agent.Config) {
 		// The suite produces synchronously a record at a time; a short
 		// flush interval keeps it to minutes.
 		cfg.FlushInterval = 5 * time.Millisecond

@@ -15,6 +15,7 @@ import (
 
 	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // startCluster starts a one-agent cluster for the test. delay is the
@@ -23,7 +24,7 @@ import (
 // default is 3 s).
 func startCluster(t *testing.T, delay time.Duration) *localstack.Cluster {
 	t.Helper()
-	return localstack.StartT(t, localstack.Options{Configure: func(_ int, cfg *agent.Config) {
+	return localstacktest.StartT(t, localstack.Options{Configure: func(_ int, cfg *agent.Config) {
 		cfg.GroupInitialRebalanceDelay = delay
 	}})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // TestAdmin drives the admin APIs through kadm, the admin client Kafka
@@ -22,7 +23,7 @@ import (
 // specifies one group of APIs and works on topics of its own.
 func TestAdmin(t *testing.T) {
 	t.Parallel()
-	c := localstack.StartT(t, localstack.Options{
+	c := localstacktest.StartT(t, localstack.Options{
 		Configure: func(_ int, cfg *agent.Config) { cfg.DefaultPartitions = 2 },
 	})
 	seeds := c.Seeds()

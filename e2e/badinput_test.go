@@ -12,6 +12,7 @@ import (
 
 	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // startStrictAgent starts an agent in process that does not create topics
@@ -20,7 +21,7 @@ import (
 // produces to and consumes from "good".
 func startStrictAgent(t *testing.T) (string, *kgo.Client) {
 	t.Helper()
-	c := localstack.StartT(t, localstack.Options{
+	c := localstacktest.StartT(t, localstack.Options{
 		Configure: func(_ int, cfg *agent.Config) { cfg.AutoCreateTopics = false },
 	})
 	seeds := c.Seeds()

@@ -1,7 +1,7 @@
 // Package e2e proves the silt agent end to end: real Kafka clients (franz-go
 // kgo and kadm, librdkafka through kcat) and raw TCP against agents started
-// in process (localstack.StartT) and as separate `silt agent` processes
-// (localstack.StartProcess), on the file bucket and on a versitygw S3
+// in process (localstacktest.StartT) and as separate `silt agent` processes
+// (localstacktest.StartProcess), on the file bucket and on a versitygw S3
 // server. Each test is a specification of one promise the broker makes:
 //
 //   - roundtrip_test.go: what is produced is consumed back exactly once, in

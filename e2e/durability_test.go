@@ -10,6 +10,7 @@ import (
 
 	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 	"github.com/silt-io/silt/objstore"
 )
 
@@ -33,10 +34,10 @@ import (
 func TestDurability(t *testing.T) {
 	cases := []struct {
 		name string
-		stop func(*localstack.Process)
+		stop func(*localstacktest.Process)
 	}{
-		{"sigkill", (*localstack.Process).Kill},
-		{"sigterm", (*localstack.Process).Stop},
+		{"sigkill", (*localstacktest.Process).Kill},
+		{"sigterm", (*localstacktest.Process).Stop},
 	}
 	const (
 		partitions = 4
@@ -46,7 +47,7 @@ func TestDurability(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			bucket := t.TempDir()
-			first := localstack.StartProcess(t, localstack.ProcessOptions{Bucket: bucket, NodeName: "durable-" + tc.name + "-1"})
+			first := localstacktest.StartProcess(t, localstacktest.ProcessOptions{Bucket: bucket, NodeName: "durable-" + tc.name + "-1"})
 			topic := "durable"
 			createTopic(t, newAdmin(t, []string{first.Addr()}), topic, partitions, nil)
 
@@ -74,7 +75,7 @@ func TestDurability(t *testing.T) {
 			waitFor(t, 60*time.Second, func() bool { n, _ := acks.count(); return n >= stopAfter })
 			tc.stop(first)
 			before, _ := acks.count()
-			second := localstack.StartProcess(t, localstack.ProcessOptions{
+			second := localstacktest.StartProcess(t, localstacktest.ProcessOptions{
 				Bucket: bucket, NodeName: "durable-" + tc.name + "-2", Listen: first.Addr(),
 			})
 
@@ -151,7 +152,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 	const topic, partitions, records = "replayed", 2, 1100
 	first, err := localstack.Start(context.Background(), localstack.Options{
 		Dir:       dir,
-		Logger:    localstack.TestLogger(t),
+		Logger:    localstacktest.TestLogger(t),
 		Configure: func(_ int, cfg *agent.Config) { cfg.FlushInterval = time.Millisecond },
 	})
 	if err != nil {
@@ -193,7 +194,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 		t.Fatalf("no snapshot in the bucket after %d entries", records)
 	}
 
-	second := localstack.StartT(t, localstack.Options{Dir: dir})
+	second := localstacktest.StartT(t, localstack.Options{Dir: dir})
 	seeds = second.Seeds()
 	checkLogMatchesAcks(t, readLog(t, seeds, topic), acks)
 	more := produceRecords(t, newClient(t, seeds, producerOpts()...), topic, partitions, records, 10)

@@ -17,6 +17,7 @@ import (
 	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/objstore/objstorefault"
 )
@@ -53,7 +54,7 @@ func faultBucket(t testing.TB) *objstorefault.Bucket {
 func TestBucketDown(t *testing.T) {
 	t.Parallel()
 	fault := faultBucket(t)
-	c := localstack.StartT(t, localstack.Options{
+	c := localstacktest.StartT(t, localstack.Options{
 		Bucket:    fault,
 		Configure: func(_ int, cfg *agent.Config) { cfg.CommitTimeout = 2 * time.Second },
 	})
@@ -192,7 +193,7 @@ func TestLostResponses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fault := faultBucket(t)
 			puts := &putCounter{Bucket: fault, prefix: tc.prefix}
-			c := localstack.StartT(t, localstack.Options{Bucket: puts})
+			c := localstacktest.StartT(t, localstack.Options{Bucket: puts})
 			seeds := c.Seeds()
 			topic := "lost-" + tc.name
 			createTopic(t, newAdmin(t, seeds), topic, partitions, nil)
@@ -221,7 +222,7 @@ func TestLostResponses(t *testing.T) {
 func TestSlowBucket(t *testing.T) {
 	t.Parallel()
 	fault := faultBucket(t)
-	c := localstack.StartT(t, localstack.Options{Bucket: fault})
+	c := localstacktest.StartT(t, localstack.Options{Bucket: fault})
 	seeds := c.Seeds()
 	const topic, partitions, records = "slow", 2, 1000
 	createTopic(t, newAdmin(t, seeds), topic, partitions, nil)

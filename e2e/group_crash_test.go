@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // TestGroupSurvivesAgentCrash kills (SIGKILL) the only agent while a group
@@ -100,7 +100,7 @@ func testGroupCrash(t *testing.T, name, groupType string, protocol []kgo.Opt) {
 	)
 	start := time.Now()
 	bucket := t.TempDir()
-	first := localstack.StartProcess(t, localstack.ProcessOptions{Bucket: bucket, NodeName: "group-crash-" + name + "-1"})
+	first := localstacktest.StartProcess(t, localstacktest.ProcessOptions{Bucket: bucket, NodeName: "group-crash-" + name + "-1"})
 	seeds := []string{first.Addr()}
 	createTopic(t, newAdmin(t, seeds), topic, partitions, nil)
 
@@ -193,7 +193,7 @@ func testGroupCrash(t *testing.T, name, groupType string, protocol []kgo.Opt) {
 	// A commit acknowledged before the new agent starts was
 	// acknowledged by the old one.
 	c := run.committedBefore(time.Now())
-	second := localstack.StartProcess(t, localstack.ProcessOptions{
+	second := localstacktest.StartProcess(t, localstacktest.ProcessOptions{
 		Bucket: bucket, NodeName: "group-crash-" + name + "-2", Listen: first.Addr(),
 	})
 	run.newAgentReady()

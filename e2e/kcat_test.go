@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // kcatPath is where CI installs kcat (Debian's package).
@@ -41,7 +41,7 @@ func kcat(t *testing.T, stdin string, args ...string) string {
 // compression codec are consumed back intact, and the metadata listing
 // names the topic and its partitions.
 func TestKcat(t *testing.T) {
-	p := localstack.StartProcess(t, localstack.ProcessOptions{Bucket: t.TempDir()})
+	p := localstacktest.StartProcess(t, localstacktest.ProcessOptions{Bucket: t.TempDir()})
 	addr := p.Addr()
 	adm := newAdmin(t, []string{addr})
 

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // TestLongPoll specifies a fetch at the end of the log: it waits for new
@@ -16,7 +17,7 @@ import (
 // rather than when the wait is over.
 func TestLongPoll(t *testing.T) {
 	t.Parallel()
-	c := localstack.StartT(t, localstack.Options{})
+	c := localstacktest.StartT(t, localstack.Options{})
 	seeds := c.Seeds()
 	const topic = "tail"
 	createTopic(t, newAdmin(t, seeds), topic, 1, nil)

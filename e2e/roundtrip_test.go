@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // codecs are the record-batch compression codecs a Kafka producer may use.
@@ -38,7 +39,7 @@ type roundTripTarget struct {
 // inProcess starts agents in this process with opts.
 func inProcess(opts localstack.Options) func(t *testing.T) ([]string, func(t *testing.T) []string) {
 	return func(t *testing.T) ([]string, func(t *testing.T) []string) {
-		c := localstack.StartT(t, opts)
+		c := localstacktest.StartT(t, opts)
 		return c.Seeds(), func(t *testing.T) []string {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -54,9 +55,9 @@ func inProcess(opts localstack.Options) func(t *testing.T) ([]string, func(t *te
 // asProcesses starts `silt agent` processes on a file bucket.
 func asProcesses(t *testing.T) ([]string, func(t *testing.T) []string) {
 	bucket := t.TempDir()
-	p := localstack.StartProcess(t, localstack.ProcessOptions{Bucket: bucket})
+	p := localstacktest.StartProcess(t, localstacktest.ProcessOptions{Bucket: bucket})
 	return []string{p.Addr()}, func(t *testing.T) []string {
-		return []string{localstack.StartProcess(t, localstack.ProcessOptions{Bucket: bucket}).Addr()}
+		return []string{localstacktest.StartProcess(t, localstacktest.ProcessOptions{Bucket: bucket}).Addr()}
 	}
 }
 
@@ -125,7 +126,7 @@ func TestRoundTrip(t *testing.T) {
 // record is lost or doubled.
 func TestConcurrentProducers(t *testing.T) {
 	t.Parallel()
-	c := localstack.StartT(t, localstack.Options{})
+	c := localstacktest.StartT(t, localstack.Options{})
 	seeds := c.Seeds()
 	const (
 		topic      = "shared"
@@ -187,7 +188,7 @@ func TestConcurrentProducers(t *testing.T) {
 // no response, and the records are stored all the same.
 func TestAcksZero(t *testing.T) {
 	t.Parallel()
-	c := localstack.StartT(t, localstack.Options{})
+	c := localstacktest.StartT(t, localstack.Options{})
 	seeds := c.Seeds()
 	const topic, partitions, records = "fire-and-forget", 2, 5000
 	createTopic(t, newAdmin(t, seeds), topic, partitions, nil)
@@ -212,7 +213,7 @@ func TestAcksZero(t *testing.T) {
 // makes progress, one batch per fetch, through every partition.
 func TestLargeRecords(t *testing.T) {
 	t.Parallel()
-	c := localstack.StartT(t, localstack.Options{})
+	c := localstacktest.StartT(t, localstack.Options{})
 	seeds := c.Seeds()
 	const topic, partitions, records = "large", 4, 40
 	createTopic(t, newAdmin(t, seeds), topic, partitions, nil)

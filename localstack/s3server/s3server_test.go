@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/silt-io/silt/localstack/s3server"
+	"github.com/silt-io/silt/localstack/s3server/s3servertest"
 )
 
 func TestStartAndClose(t *testing.T) {
@@ -114,7 +115,7 @@ func TestParallelServers(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Go(func() {
-			srv := s3server.StartT(t)
+			srv := s3servertest.StartT(t)
 			key := fmt.Sprintf("from-%d", i)
 			if _, err := srv.Client().PutObject(context.Background(), &s3.PutObjectInput{
 				Bucket: aws.String(s3server.TestBucket), Key: aws.String(key), Body: strings.NewReader(key),
@@ -162,7 +163,7 @@ func status(err error) (int, string) {
 // drivers map to objstore's sentinels, so a versitygw upgrade that changes
 // one fails here, by name, rather than somewhere in a driver's suite.
 func TestVersityBehaviour(t *testing.T) {
-	srv := s3server.StartT(t)
+	srv := s3servertest.StartT(t)
 	c := srv.Client()
 	ctx := context.Background()
 	bucket := aws.String(s3server.TestBucket)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/silt-io/silt/localstack/s3server"
+	"github.com/silt-io/silt/localstack/s3server/s3servertest"
 	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/objstore/objstoretest"
 )
@@ -63,7 +64,7 @@ func open(t *testing.T, url string, cfg objstore.Config) objstore.Bucket {
 // TestConformance runs the objstore suite against versitygw, each clause
 // under its own prefix of one bucket.
 func testConformance(t *testing.T, scheme string) {
-	srv := s3server.StartT(t)
+	srv := s3servertest.StartT(t)
 	setenv(t, srv)
 	objstoretest.Run(t, func(t *testing.T) objstore.Bucket {
 		return open(t, scheme+"://"+s3server.TestBucket+"/"+t.Name(), objstore.Config{Endpoint: srv.Endpoint()})
@@ -73,7 +74,7 @@ func testConformance(t *testing.T, scheme string) {
 // testStaticCredentials checks that credentials given in objstore.Config
 // are used, in preference to the environment's.
 func testStaticCredentials(t *testing.T, scheme string) {
-	srv := s3server.StartT(t)
+	srv := s3servertest.StartT(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "wrong")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
 	b := open(t, scheme+"://"+s3server.TestBucket+"/static", objstore.Config{
@@ -100,7 +101,7 @@ func testName(t *testing.T, scheme string) {
 // TestMissingBucket checks that a wrong bucket name is not mistaken for a
 // missing object, which would make an empty journal of a misconfiguration.
 func testMissingBucket(t *testing.T, scheme string) {
-	srv := s3server.StartT(t)
+	srv := s3servertest.StartT(t)
 	setenv(t, srv)
 	b := open(t, scheme+"://no-such-bucket", objstore.Config{Endpoint: srv.Endpoint()})
 	ctx := context.Background()
@@ -259,7 +260,7 @@ func testConditionalRequestConflict(t *testing.T, scheme string) {
 // empty PUT unread and answers it as a malformed next request, which broke
 // about one read in fifteen before the minio driver stopped streaming.
 func testEmptyBodies(t *testing.T, scheme string) {
-	srv := s3server.StartT(t)
+	srv := s3servertest.StartT(t)
 	setenv(t, srv)
 	b := open(t, scheme+"://"+s3server.TestBucket, objstore.Config{Endpoint: srv.Endpoint()})
 	ctx := context.Background()

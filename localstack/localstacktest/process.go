@@ -1,4 +1,4 @@
-package localstack
+package localstacktest
 
 import (
 	"bytes"

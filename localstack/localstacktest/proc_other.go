@@ -1,6 +1,6 @@
 //go:build !linux
 
-package localstack
+package localstacktest
 
 import "syscall"
 

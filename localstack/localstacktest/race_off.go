@@ -1,7 +1,7 @@
-//go:build race
+//go:build !race
 
-package localstack
+package localstacktest
 
 // raceEnabled reports whether this binary was built with -race; BuildBinary
 // then builds the agent with -race too.
-const raceEnabled = true
+const raceEnabled = false
