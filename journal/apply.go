@@ -52,9 +52,10 @@ func (s *State) Apply(e *Entry) ([]Result, error) {
 	}
 	results := make([]Result, len(e.Commands))
 	for i := range e.Commands {
-		results[i] = s.apply(&e.Commands[i])
+		results[i] = s.applyOnce(&e.Commands[i])
 	}
 	s.expireProducers()
+	s.expireProposals()
 	return results, nil
 }
 

@@ -6,6 +6,12 @@ import "fmt"
 // in JSON it reads as {"create_topic": {...}}. New commands are added as new
 // fields, so an old entry always decodes the same way.
 type Command struct {
+	// ID, when set, names the proposal the command belongs to, so that a
+	// proposer that resends it after an ambiguous failure (a committer that
+	// died mid-request) gets the first outcome back instead of applying it
+	// twice. See State.Proposals.
+	ID string `json:"id,omitempty"`
+
 	InitCluster         *InitCluster         `json:"init_cluster,omitempty"`
 	CreateTopic         *CreateTopic         `json:"create_topic,omitempty"`
 	DeleteTopic         *DeleteTopic         `json:"delete_topic,omitempty"`

@@ -26,6 +26,12 @@ type State struct {
 	// Groups maps group → topic → partition → committed offset.
 	Groups map[string]map[string]map[int32]GroupOffset `json:"groups,omitempty"`
 
+	// Proposals remembers the outcome of recent commands that carried an
+	// ID, by ID, for ProposalWindowMs of entry time.
+	Proposals map[string]ProposalOutcome `json:"proposals,omitempty"`
+	// LastProposalExpiry is when Proposals was last pruned (entry time).
+	LastProposalExpiry int64 `json:"last_proposal_expiry,omitempty"`
+
 	byID map[TopicID]*Topic // derived from Topics
 }
 
@@ -44,6 +50,9 @@ func (s *State) init() {
 	}
 	if s.Producers == nil {
 		s.Producers = map[int64]*Producer{}
+	}
+	if s.Proposals == nil {
+		s.Proposals = map[string]ProposalOutcome{}
 	}
 	if s.Groups == nil {
 		s.Groups = map[string]map[string]map[int32]GroupOffset{}
