@@ -31,6 +31,11 @@ type Options struct {
 	SnapshotEvery uint64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Appended, if set, is called with each entry this Log wrote, once it
+	// is applied, with the bytes stored in the bucket: a committer pushes
+	// them to the other agents. It runs under the append lock and must not
+	// block.
+	Appended func(seq uint64, data []byte)
 }
 
 func (o Options) withDefaults() Options {
@@ -226,8 +231,7 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 		}
 		_, err := l.bucket.PutIfAbsent(ctx, EntryKey(seq), data)
 		if err == nil {
-			results, err := l.apply(e)
-			return seq, results, err
+			return l.applyOwn(e, data)
 		}
 		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("append entry %d: %w", seq, err)
@@ -236,8 +240,7 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 		got, rerr := l.readEntry(ctx, seq)
 		switch {
 		case rerr == nil && got.Writer == e.Writer && got.Nonce == e.Nonce:
-			results, err := l.apply(got)
-			return seq, results, err
+			return l.applyOwn(got, data)
 		case rerr == nil:
 			if _, err := l.apply(got); err != nil {
 				return 0, nil, err
@@ -254,6 +257,18 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 			return 0, nil, fmt.Errorf("append entry %d: %w (last error: %w)", seq, err, rerr)
 		}
 	}
+}
+
+// applyOwn applies an entry this Log wrote and hands it to Appended.
+func (l *Log) applyOwn(e *Entry, data []byte) (uint64, []Result, error) {
+	results, err := l.apply(e)
+	if err != nil {
+		return 0, nil, err
+	}
+	if l.opts.Appended != nil {
+		l.opts.Appended(e.Seq, data)
+	}
+	return e.Seq, results, nil
 }
 
 // backoff is exponential with full jitter, from 20ms up to 2s.
