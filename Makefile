@@ -10,7 +10,7 @@ VERSITYGW_VERSION := v1.8.0
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run build test compat fuzz bench lint tools clean
+.PHONY: run build test test-duckdb compat fuzz bench lint tools clean
 
 ## run: one agent on localhost:9092 storing into ./silt-data
 run:
@@ -32,7 +32,15 @@ test: tools
 	set -o pipefail; $(GO) test -race -json -timeout 20m $(TESTFLAGS) $(PKGS) | $(GO) run ./internal/testsummary
 	# Allocation bounds, which -race would distort, in a pass without it.
 	$(GO) test -count=1 -run 'Allocation' ./segment/
+	cd interop/duckdb && $(GO) test -count=1 ./...
+	# deploy/ is a module of its own (the Kubernetes API types stay out of go.mod):
+	# its tests decode the Dockerfile, compose file and manifests strictly.
+	cd deploy && $(GO) test -count=1 ./...
 	$(MAKE) fuzz
+
+## test-duckdb: DuckDB reads the Parquet export (a module of its own: cgo, bundled DuckDB)
+test-duckdb:
+	cd interop/duckdb && $(GO) test -count=1 ./...
 
 ## compat: other clients' own test suites against silt (franz-go's kgo integration tests)
 compat: tools
@@ -61,3 +69,20 @@ lint:
 
 clean:
 	rm -rf bin silt-data
+
+## interop-python: librdkafka (confluent-kafka) and Spark Structured Streaming
+## against silt; a venv in interop/.venv (see interop/run-python.sh)
+.PHONY: interop-python
+interop-python: tools
+	bash interop/run-python.sh
+
+## interop: Apache Kafka's own clients, tools and checkers against the silt
+## binary (interop/README.md); each part is an interop-* target
+.PHONY: interop interop-java
+interop: interop-java interop-python
+
+## interop-java: kafka-clients, kafka-tools, VerifiableProducer/Consumer and
+## Kafka Streams 4.4.0 under Maven Surefire (interop/java); SILT_AGENTS=3
+## once clustering has landed
+interop-java: build tools
+	SILT_BINARY=$(CURDIR)/bin/silt bash interop/run-java.sh

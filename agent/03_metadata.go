@@ -4,15 +4,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/journal"
 )
 
 // Metadata (key 3), versions 1-12.
 //
-// Behavior: lists the agents and, for every topic asked for (all topics
-// when the list is null), its id and partitions. Each partition's leader,
-// replicas and in-sync replicas are the agent that owns it; the leader
-// epoch is constant (see leaderEpoch). Unknown topics are created when
+// Behavior: lists the live agents (only those of the client's zone when
+// its client.id names one as silt_zone=NAME and any agent is in it) and,
+// for every topic asked for (all topics when the list is null), its id and
+// partitions. Each partition's leader, replicas and in-sync replicas are
+// the agent that owns it by rendezvous hashing over those agents; the
+// leader epoch is constant (see leaderEpoch). The controller is the
+// journal committer. Unknown topics are created when
 // auto-creation is on and the request allows it (v4+); otherwise they are
 // UNKNOWN_TOPIC_OR_PARTITION, and invalid names INVALID_TOPIC_EXCEPTION.
 // v10+ may name topics by id. Authorized operations are not computed.
@@ -20,8 +24,10 @@ func handleMetadata(c *conn, req *request) reply {
 	r := req.body.(*kmsg.MetadataRequest)
 	a := c.a
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
-	resp.Brokers = a.brokers()
-	resp.ControllerID = a.nodeID
+	zone := clientZone(req.clientID)
+	resp.Brokers = a.brokers(zone)
+	resp.ControllerID = a.controllerID()
+	members := gossip.InZone(a.cluster.members(), zone)
 
 	allowCreate := a.cfg.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
 	if r.Topics != nil {
@@ -40,7 +46,7 @@ func handleMetadata(c *conn, req *request) reply {
 		resp.ClusterID = &id
 		if r.Topics == nil {
 			for _, name := range s.TopicNames() {
-				resp.Topics = append(resp.Topics, a.topicMetadata(s.Topic(name)))
+				resp.Topics = append(resp.Topics, a.topicMetadata(members, s.Topic(name)))
 			}
 			return
 		}
@@ -61,32 +67,20 @@ func handleMetadata(c *conn, req *request) reply {
 					continue
 				}
 			}
-			resp.Topics = append(resp.Topics, a.topicMetadata(t))
+			resp.Topics = append(resp.Topics, a.topicMetadata(members, t))
 		}
 	})
 	return reply{resp: resp}
 }
 
-// brokers lists the agents clients may connect to.
-func (a *Agent) brokers() []kmsg.MetadataResponseBroker {
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = a.nodeID, a.advertiseHost, a.advertisePort
-	return []kmsg.MetadataResponseBroker{b}
-}
-
-// partitionOwner returns the node id of the agent that serves a partition.
-func (a *Agent) partitionOwner(topic string, partition int32) int32 {
-	return a.nodeID
-}
-
-func (a *Agent) topicMetadata(t *journal.Topic) kmsg.MetadataResponseTopic {
+func (a *Agent) topicMetadata(members []gossip.Member, t *journal.Topic) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID = &name, t.ID
 	for i := range t.Partitions {
 		sp := kmsg.NewMetadataResponseTopicPartition()
 		sp.Partition = int32(i)
-		owner := a.partitionOwner(t.Name, int32(i))
+		owner := a.partitionOwner(members, t.Name, int32(i))
 		sp.Leader, sp.LeaderEpoch = owner, leaderEpoch
 		sp.Replicas, sp.ISR = []int32{owner}, []int32{owner}
 		st.Partitions = append(st.Partitions, sp)

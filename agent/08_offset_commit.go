@@ -39,7 +39,10 @@ func handleOffsetCommit(c *conn, req *request) reply {
 			resp.Topics = append(resp.Topics, st)
 		}
 	}
-	var code int16
+	var (
+		code       int16
+		groupClaim *journal.GroupClaim
+	)
 	switch {
 	case r.Group == "":
 		code = kerr.InvalidGroupID.Code
@@ -50,6 +53,9 @@ func handleOffsetCommit(c *conn, req *request) reply {
 			if !g.do(func() { code = g.checkCommit(r.MemberID, r.InstanceID, r.Generation) }) {
 				code = kerr.NotCoordinator.Code
 			}
+			// The members' commits carry the claim their generation
+			// was formed under, never a newer one.
+			groupClaim = &g.claim
 		} else if r.Generation >= 0 || r.MemberID != "" {
 			code = kerr.UnknownMemberID.Code // the coordinator restarted: rejoin
 		}
@@ -82,7 +88,17 @@ func handleOffsetCommit(c *conn, req *request) reply {
 		if len(cmd.Offsets) == 0 {
 			return resp
 		}
-		res, code := a.submit(ctx, journal.Command{CommitOffsets: cmd})
+		// A commit with no group in memory (a tool's, generation -1)
+		// claims the group as a new coordinator would.
+		claim, code := groupClaim, int16(0)
+		if claim == nil {
+			claim, code = a.claimGroup(ctx, r.Group)
+		}
+		cmd.Claim = claim
+		var res []journal.Result
+		if code == 0 {
+			res, code = a.submit(ctx, journal.Command{CommitOffsets: cmd})
+		}
 		for i, s := range slots {
 			sp := &resp.Topics[s.t].Partitions[s.p]
 			if code != 0 {

@@ -71,6 +71,7 @@ func (a *Agent) offsetFetchGroup(rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFet
 			}
 		}
 	}
+	a.freshGroupOffsets(rg.Group)
 	a.journal.View(func(s *journal.State) {
 		committed := s.Groups[rg.Group]
 		topics := rg.Topics

@@ -44,13 +44,3 @@ func handleFindCoordinator(c *conn, req *request) reply {
 	}
 	return reply{resp: resp}
 }
-
-// groupCoordinator returns the agent that coordinates a group.
-func (a *Agent) groupCoordinator(group string) kmsg.MetadataResponseBroker {
-	return a.brokers()[0]
-}
-
-// ownsGroup reports whether this agent coordinates the group.
-func (a *Agent) ownsGroup(group string) bool {
-	return a.groupCoordinator(group).NodeID == a.nodeID
-}

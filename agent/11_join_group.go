@@ -33,9 +33,13 @@ func handleJoinGroup(c *conn, req *request) reply {
 	if !a.ownsGroup(r.Group) {
 		return fail(kerr.NotCoordinator.Code)
 	}
+	claim, code := a.groupClaimFor(c.ctx, r.Group)
+	if code != 0 {
+		return fail(code)
+	}
 	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
 	var ch chan *kmsg.JoinGroupResponse
-	if !a.groups.doGroup(r.Group, func(g *group) { ch = g.join(r, req.clientID, "/"+host) }) {
+	if !a.groups.doGroup(r.Group, claim, func(g *group) { ch = g.join(r, req.clientID, "/"+host) }) {
 		return fail(kerr.NotCoordinator.Code)
 	}
 	return reply{wait: func(ctx context.Context) kmsg.Response {

@@ -13,8 +13,10 @@ import (
 // ListGroups (key 16), versions 0-5.
 //
 // Behavior: the groups this agent coordinates: those in memory with their
-// state, and those known only by committed offsets as Empty. v4+ filters
-// by state, v5+ by type (classic or consumer).
+// state, and those known only by committed offsets as Empty. A KIP-848
+// group stays of type consumer when its last member leaves, as in Kafka
+// (and as ConsumerGroupDescribe describes it). v4+ filters by state, v5+
+// by type (classic or consumer).
 func handleListGroups(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ListGroupsRequest)
 	a := c.a
@@ -39,7 +41,7 @@ func handleListGroups(c *conn, req *request) reply {
 		var state, protocolType, groupType string
 		ok := g.do(func() {
 			state, protocolType, groupType = string(g.state), g.protocolType, "classic"
-			if g.hasConsumers() {
+			if g.cg != nil && len(g.members) == 0 {
 				state, protocolType, groupType = g.consumerState(), "consumer", "consumer"
 			}
 		})

@@ -13,7 +13,9 @@ import (
 //
 // Behavior: deletes an empty group and its committed offsets (through the
 // journal). A group with members is NON_EMPTY_GROUP; a group with neither
-// members nor offsets GROUP_ID_NOT_FOUND.
+// members nor offsets GROUP_ID_NOT_FOUND. As in Kafka, the deleted group is
+// Dead and gone at once: it leaves the coordinator's memory before its
+// offsets are deleted, so ListGroups and DescribeGroups no longer show it.
 func handleDeleteGroups(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DeleteGroupsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -41,6 +43,9 @@ func (a *Agent) deleteGroup(ctx context.Context, name string) int16 {
 			if g.hasConsumers() {
 				members += len(g.cg.members)
 			}
+			if members == 0 {
+				a.groups.dropDeleted(g)
+			}
 		}) {
 			if members > 0 {
 				return kerr.NonEmptyGroup.Code
@@ -56,7 +61,11 @@ func (a *Agent) deleteGroup(ctx context.Context, name string) int16 {
 		}
 		return kerr.GroupIDNotFound.Code
 	}
-	res, code := a.submit(ctx, journal.Command{DeleteGroupOffsets: &journal.DeleteGroupOffsets{Group: name}})
+	claim, code := a.claimGroup(ctx, name)
+	if code != 0 {
+		return code
+	}
+	res, code := a.submit(ctx, journal.Command{DeleteGroupOffsets: &journal.DeleteGroupOffsets{Group: name, Claim: claim}})
 	if code != 0 {
 		return code
 	}
@@ -64,4 +73,21 @@ func (a *Agent) deleteGroup(ctx context.Context, name string) int16 {
 		return 0
 	}
 	return res[0].Code
+}
+
+// dropDeleted removes an empty group from memory, as the idle timer does, so
+// that a member joining later starts a new group. It runs on the group's
+// goroutine, which ends once the function returns.
+func (gs *groups) dropDeleted(g *group) {
+	g.shutdown()
+	if g.idle != nil {
+		g.idle.Stop()
+	}
+	g.state = groupDead
+	gs.mu.Lock()
+	if gs.mu.groups[g.name] == g {
+		delete(gs.mu.groups, g.name)
+		close(g.quit)
+	}
+	gs.mu.Unlock()
 }

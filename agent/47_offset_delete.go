@@ -67,7 +67,12 @@ func handleOffsetDelete(c *conn, req *request) reply {
 			resp.Topics = append(resp.Topics, st)
 		}
 		if len(cmd.Partitions) > 0 {
-			res, code := a.submit(ctx, journal.Command{DeleteGroupOffsets: cmd})
+			claim, code := a.claimGroup(ctx, r.Group)
+			cmd.Claim = claim
+			var res []journal.Result
+			if code == 0 {
+				res, code = a.submit(ctx, journal.Command{DeleteGroupOffsets: cmd})
+			}
 			if code == 0 {
 				code = res[0].Code
 			}

@@ -8,16 +8,17 @@ import (
 
 // DescribeCluster (key 60), versions 0-1.
 //
-// Behavior: the cluster id from the journal, this agent as the controller
-// (every agent can apply admin changes through the journal), and the
-// agents as brokers. Authorized operations are not computed.
+// Behavior: the cluster id from the journal, the journal committer as the
+// controller (though every agent applies admin changes through the
+// journal), and the live agents as brokers, of the client's zone as in
+// Metadata. Authorized operations are not computed.
 func handleDescribeCluster(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeClusterRequest)
 	a := c.a
 	resp := r.ResponseKind().(*kmsg.DescribeClusterResponse)
 	a.journal.View(func(s *journal.State) { resp.ClusterID = s.ClusterID })
-	resp.ControllerID = a.nodeID
-	for _, b := range a.brokers() {
+	resp.ControllerID = a.controllerID()
+	for _, b := range a.brokers(clientZone(req.clientID)) {
 		db := kmsg.NewDescribeClusterResponseBroker()
 		db.NodeID, db.Host, db.Port, db.Rack = b.NodeID, b.Host, b.Port, b.Rack
 		resp.Brokers = append(resp.Brokers, db)

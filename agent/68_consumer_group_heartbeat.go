@@ -27,8 +27,13 @@ func handleConsumerGroupHeartbeat(c *conn, req *request) reply {
 	case !a.ownsGroup(r.Group):
 		resp.ErrorCode = kerr.NotCoordinator.Code
 	default:
+		claim, code := a.groupClaimFor(c.ctx, r.Group)
+		if code != 0 {
+			resp.ErrorCode = code
+			break
+		}
 		host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
-		if !a.groups.doGroup(r.Group, func(g *group) { resp = g.consumerHeartbeat(r, req.clientID, "/"+host) }) {
+		if !a.groups.doGroup(r.Group, claim, func(g *group) { resp = g.consumerHeartbeat(r, req.clientID, "/"+host) }) {
 			resp.ErrorCode = kerr.NotCoordinator.Code
 		}
 	}

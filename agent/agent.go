@@ -30,14 +30,25 @@ type Agent struct {
 	bucket objstore.Bucket
 	nodeID int32
 
-	journal   *journal.Log
-	committer *journal.Committer
-	cache     *cache.Cache
-	writer    *writer
-	pids      *pidAllocator
-	groups    *groups
-	metrics   *metrics
-	registry  *prometheus.Registry
+	journal *journal.Log
+	// localCommitter writes this agent's journal entries, when it holds
+	// the committer role or another agent sends it commands; everything
+	// else proposes through proposer, which routes to the committer.
+	localCommitter *journal.Committer
+	proposer       *proposer
+	pusher         *pusher
+	cluster        *cluster
+	rpcClient      *http.Client
+	// journalKnown is the highest journal entry this agent knows exists.
+	journalKnown atomic.Uint64
+	claims       groupClaims
+
+	cache    *cache.Cache
+	writer   *writer
+	pids     *pidAllocator
+	groups   *groups
+	metrics  *metrics
+	registry *prometheus.Registry
 
 	listener      net.Listener
 	httpServer    *http.Server
@@ -46,6 +57,9 @@ type Agent struct {
 	advertisePort int32
 
 	ready atomic.Bool
+	// leaving is set when Close begins: the agent gives up what it owns
+	// (groups answer NOT_COORDINATOR) before it stops serving.
+	leaving atomic.Bool
 
 	// ctx ends when Close begins; background loops and connections watch it.
 	ctx    context.Context
@@ -81,11 +95,16 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 	}
 	a.cache = c
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.pusher = newPusher(a)
+	a.rpcClient = &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute, ResponseHeaderTimeout: cfg.CommitTimeout + 5*time.Second,
+	}}
 	return a, nil
 }
 
-// Start replays the journal, then opens the Kafka and HTTP listeners. The
-// agent reports ready on /readyz once the state is replayed.
+// Start replays the journal, opens the Kafka and HTTP listeners and joins
+// the cluster. The agent reports ready on /readyz once the state is
+// replayed and it has joined.
 func (a *Agent) Start(ctx context.Context) error {
 	if a.cfg.HTTPListen != "" {
 		if err := a.startHTTP(); err != nil {
@@ -93,17 +112,16 @@ func (a *Agent) Start(ctx context.Context) error {
 		}
 	}
 	start := time.Now()
-	log, err := journal.Open(ctx, a.bucket, journal.Options{WriterID: a.cfg.NodeName, Logger: a.log})
+	log, err := journal.Open(ctx, a.bucket, journal.Options{WriterID: a.cfg.NodeName, Logger: a.log,
+		Appended: func(seq uint64, data []byte) {
+			a.metrics.entriesWritten.Inc()
+			a.pusher.push(seq, data)
+		}})
 	if err != nil {
 		return fmt.Errorf("replay journal from %s: %w", a.bucket.Name(), err)
 	}
 	a.journal = log
-	a.committer = journal.NewCommitter(log, journal.CommitterOptions{AppendTimeout: a.cfg.CommitTimeout})
-	a.pids = newPIDAllocator(a)
-	a.groups = newGroups(a)
-	if err := a.initCluster(ctx); err != nil {
-		return err
-	}
+	a.localCommitter = journal.NewCommitter(log, journal.CommitterOptions{AppendTimeout: a.cfg.CommitTimeout})
 	a.log.Info("journal replayed", "seq", log.Seq(), "took", time.Since(start).Round(time.Millisecond))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -112,7 +130,16 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	a.listener = ln
 	if err := a.setAdvertised(); err != nil {
-		ln.Close()
+		return err
+	}
+	if err := a.startCluster(ctx); err != nil {
+		return err
+	}
+	a.proposer = newProposer(a)
+	a.pids = newPIDAllocator(a)
+	a.groups = newGroups(a)
+	a.registerStateMetrics()
+	if err := a.initCluster(ctx); err != nil {
 		return err
 	}
 	a.writer = newWriter(a)
@@ -120,9 +147,11 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.wg.Go(a.acceptLoop)
 	a.wg.Go(a.followJournal)
 	a.wg.Go(a.groupHousekeeping)
+	a.wg.Go(a.watchMembership)
+	a.wg.Go(a.watchClaims)
 	a.ready.Store(true)
 	a.log.Info("silt agent ready", "kafka", a.Addr(), "advertise", a.advertised(), "http", a.httpAddr,
-		"bucket", a.bucket.Name(), "node_id", a.nodeID)
+		"gossip", a.GossipAddr(), "bucket", a.bucket.Name(), "node_id", a.nodeID)
 	return nil
 }
 
@@ -135,7 +164,7 @@ func (a *Agent) initCluster(ctx context.Context) error {
 	}
 	b := make([]byte, 16)
 	rand.Read(b)
-	_, _, err := a.committer.Submit(ctx, []journal.Command{{InitCluster: &journal.InitCluster{
+	_, _, err := a.proposer.Submit(ctx, []journal.Command{{InitCluster: &journal.InitCluster{
 		ClusterID: base64.RawURLEncoding.EncodeToString(b),
 	}}})
 	if err != nil {
@@ -183,6 +212,9 @@ func (a *Agent) Addr() string {
 // HTTPAddr returns the address of the HTTP listener, or "".
 func (a *Agent) HTTPAddr() string { return a.httpAddr }
 
+// NodeName returns the agent's name in the cluster.
+func (a *Agent) NodeName() string { return a.cfg.NodeName }
+
 // NodeID returns the agent's Kafka node id.
 func (a *Agent) NodeID() int32 { return a.nodeID }
 
@@ -221,20 +253,45 @@ func (a *Agent) followJournal() {
 	}
 }
 
-// Close shuts the agent down gracefully: it stops accepting connections,
-// cuts, uploads and commits what is buffered, answers the clients waiting
-// for it, and closes everything. It is idempotent.
+// catchUpJournal applies the entries in the bucket this agent has not
+// applied yet, for reads that must see every acknowledged write.
+func (a *Agent) catchUpJournal() {
+	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+	defer cancel()
+	if _, err := a.journal.CatchUp(ctx); err != nil && a.ctx.Err() == nil {
+		a.log.Warn("journal catch-up failed", "err", err)
+	}
+}
+
+// Close shuts the agent down gracefully: it leaves the cluster, so the
+// others route around it at once, stops accepting connections, cuts,
+// uploads and commits what is buffered, answers the clients waiting for
+// it, and closes everything. It is idempotent.
 func (a *Agent) Close() error {
 	a.closeOnce.Do(func() {
 		a.ready.Store(false)
+		a.leaving.Store(true)
+		if a.cluster != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := a.cluster.leave(ctx); err != nil {
+				a.log.Warn("leave the cluster", "err", err)
+			}
+			cancel()
+		}
+		// The groups go first: once the others have seen this agent
+		// leave, a group's members must not go on committing here while
+		// its new coordinator starts a new generation.
+		if a.groups != nil {
+			a.groups.close() // members waiting in joins are told NOT_COORDINATOR
+		}
 		if a.listener != nil {
 			a.listener.Close()
 		}
 		if a.writer != nil {
 			a.writer.close() // flushes and commits what is buffered
 		}
-		if a.groups != nil {
-			a.groups.close() // members waiting in joins are told NOT_COORDINATOR
+		if a.proposer != nil {
+			a.proposer.close()
 		}
 		a.cancel() // wakes long polls; connections finish their replies
 		if a.httpServer != nil {
@@ -243,9 +300,11 @@ func (a *Agent) Close() error {
 			cancel()
 		}
 		a.wg.Wait()
-		if a.committer != nil {
-			a.committer.Close()
+		a.pusher.close()
+		if a.localCommitter != nil {
+			a.localCommitter.Close()
 		}
+		a.rpcClient.CloseIdleConnections()
 		a.cache.Close()
 		a.log.Info("silt agent stopped")
 	})

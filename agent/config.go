@@ -22,9 +22,35 @@ type Config struct {
 	// Advertise is the host:port given to clients in Metadata. Default:
 	// the listen address (with the bound port, if Listen used port 0).
 	Advertise string
-	// HTTPListen serves /metrics, /healthz and /readyz; empty disables it.
+	// HTTPListen serves /metrics, /healthz and /readyz, and the internal
+	// RPC agents of one cluster use (commit proposals, pushed journal
+	// entries); empty disables it, which a clustered agent cannot do.
 	// Default "localhost:9644".
 	HTTPListen string
+	// HTTPAdvertise is the host:port other agents reach HTTPListen at.
+	// Default: the advertised Kafka host with the HTTP port.
+	HTTPAdvertise string
+	// Gossip is the memberlist bind address; empty runs a single agent
+	// without gossip, which is then the whole cluster. Default ":7946".
+	Gossip string
+	// GossipAdvertise is the host:port other agents reach the gossip
+	// listener at; default as memberlist chooses from Gossip.
+	GossipAdvertise string
+	// Join lists host:port seeds of running agents; a DNS name that
+	// resolves to several addresses joins them all. Retried until it
+	// succeeds.
+	Join []string
+	// Zone is the agent's availability zone. Clients that name a zone in
+	// their client.id (silt_zone=NAME) are given agents of their zone.
+	Zone string
+	// SoloCommitter makes the agent write its own journal entries whatever
+	// gossip says. Two agents that both do are what a split view of the
+	// membership looks like; it costs retries, never correctness, and
+	// tests use this to show it.
+	SoloCommitter bool
+	// JoinWait is how long Start waits for the first join to succeed
+	// before taking on work as if alone. Default 10s.
+	JoinWait time.Duration
 	// FlushInterval is the longest a produced batch waits in the buffer
 	// before its segment is cut. Default 250ms.
 	FlushInterval time.Duration
@@ -74,6 +100,8 @@ func DefaultConfig() Config {
 		NodeName:          host,
 		Listen:            "localhost:9092",
 		HTTPListen:        "localhost:9644",
+		Gossip:            ":7946",
+		JoinWait:          10 * time.Second,
 		FlushInterval:     250 * time.Millisecond,
 		FlushBytes:        8 << 20,
 		CacheBytes:        1 << 30,
@@ -108,6 +136,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("offsets retention %v: must be positive", c.OffsetsRetention)
 	case c.CommitTimeout <= 0:
 		return fmt.Errorf("commit timeout %v: must be positive", c.CommitTimeout)
+	case c.Gossip != "" && c.HTTPListen == "":
+		return errors.New("a clustered agent (gossip on) needs the HTTP listener: agents commit through each other's internal RPC")
+	case c.Gossip == "" && len(c.Join) > 0:
+		return errors.New("join given with gossip off")
 	}
 	if c.Advertise != "" {
 		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {

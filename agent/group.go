@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/journal"
 )
 
 // Group coordination (the classic protocol).
@@ -66,9 +68,9 @@ func newGroups(a *Agent) *groups {
 	return g
 }
 
-// get returns the named group, starting its goroutine if needed; nil once
-// the coordinator is closed.
-func (gs *groups) get(name string) *group {
+// get returns the named group, starting its goroutine under claim if it
+// is not in memory; nil once the coordinator is closed.
+func (gs *groups) get(name string, claim journal.GroupClaim) *group {
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
 	if gs.mu.closed {
@@ -77,7 +79,7 @@ func (gs *groups) get(name string) *group {
 	g := gs.mu.groups[name]
 	if g == nil {
 		g = &group{
-			gs: gs, name: name, state: groupEmpty,
+			gs: gs, name: name, state: groupEmpty, claim: claim,
 			members: map[string]*member{}, pending: map[string]*time.Timer{},
 			reqs: make(chan func()), quit: make(chan struct{}),
 		}
@@ -121,11 +123,49 @@ func (gs *groups) close() {
 	gs.wg.Wait()
 }
 
+// release drops the groups for which drop is true, as close does: their
+// waiting members are told NOT_COORDINATOR and look for the group's new
+// owner. The agent calls it when membership changes.
+func (gs *groups) release(drop func(name string) bool) {
+	gs.mu.Lock()
+	var dropped []*group
+	for name, g := range gs.mu.groups {
+		if drop(name) {
+			dropped = append(dropped, g)
+			delete(gs.mu.groups, name)
+		}
+	}
+	gs.mu.Unlock()
+	for _, g := range dropped {
+		gs.a.log.Info("group moved to another coordinator", "group", g.name)
+		g.do(g.shutdown)
+		close(g.quit)
+	}
+}
+
+// counts returns the number of groups in memory and of their members.
+func (gs *groups) counts() (groups, members int) {
+	for _, g := range gs.all() {
+		g.do(func() {
+			members += len(g.members)
+			if g.cg != nil {
+				members += len(g.cg.members)
+			}
+		})
+		groups++
+	}
+	return groups, members
+}
+
 // group is one consumer group. Every field below reqs is owned by the
 // manage goroutine.
 type group struct {
 	gs   *groups
 	name string
+	// claim is the journal claim the group was started under; its offset
+	// commits carry it, and the group is dropped once another agent's
+	// claim supersedes it (group_claim.go).
+	claim journal.GroupClaim
 	reqs chan func()
 	quit chan struct{}
 
@@ -205,10 +245,11 @@ func (g *group) after(d time.Duration, fn func()) *time.Timer {
 }
 
 // doGroup runs fn on the named group's goroutine, retrying if the group is
-// dropped while fn waits. It reports false if the coordinator is closed.
-func (gs *groups) doGroup(name string, fn func(g *group)) bool {
+// dropped while fn waits; a group not in memory starts under claim. It
+// reports false if the coordinator is closed.
+func (gs *groups) doGroup(name string, claim journal.GroupClaim, fn func(g *group)) bool {
 	for {
-		g := gs.get(name)
+		g := gs.get(name, claim)
 		if g == nil {
 			return false
 		}

@@ -189,7 +189,15 @@ func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientI
 		m.subscribed = slices.Clone(r.SubscribedTopicNames)
 		cg.epoch++
 	}
-	if r.SubscribedTopicRegex != nil && (m.regex == nil || *m.regex != *r.SubscribedTopicRegex) {
+	switch {
+	case r.SubscribedTopicRegex != nil && *r.SubscribedTopicRegex == "":
+		// An empty regex is none, as in Kafka: librdkafka sends "" when
+		// it subscribes by name.
+		if m.regex != nil {
+			m.regex = nil
+			cg.epoch++
+		}
+	case r.SubscribedTopicRegex != nil && (m.regex == nil || *m.regex != *r.SubscribedTopicRegex):
 		if _, err := regexp.Compile(*r.SubscribedTopicRegex); err != nil {
 			return fail(kerr.InvalidRegularExpression.Code, err.Error())
 		}

@@ -13,7 +13,7 @@ import (
 func newTestAgent(t *testing.T, configure func(*Config)) *Agent {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.NodeName, cfg.Listen, cfg.HTTPListen = "test", "127.0.0.1:0", ""
+	cfg.NodeName, cfg.Listen, cfg.HTTPListen, cfg.Gossip = "test", "127.0.0.1:0", "", ""
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -43,7 +43,7 @@ func TestGroupOffsetsExpire(t *testing.T) {
 		}
 	}
 	// "busy" has a member in the coordinator's memory.
-	a.groups.doGroup("busy", func(g *group) { g.members["m"] = &member{id: "m"} })
+	a.groups.doGroup("busy", journal.GroupClaim{}, func(g *group) { g.members["m"] = &member{id: "m"} })
 
 	has := func(group string) bool {
 		var ok bool
@@ -61,5 +61,5 @@ func TestGroupOffsetsExpire(t *testing.T) {
 	if !has("busy") {
 		t.Error("offsets of a group with members expired")
 	}
-	a.groups.doGroup("busy", func(g *group) { delete(g.members, "m") })
+	a.groups.doGroup("busy", journal.GroupClaim{}, func(g *group) { delete(g.members, "m") })
 }

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// startHTTP serves /metrics (Prometheus), /healthz (the process is up) and
-// /readyz (the journal is replayed and the Kafka listener open).
+// startHTTP serves /metrics (Prometheus), /healthz (the process is up),
+// /readyz (the journal is replayed, the Kafka listener open and the cluster
+// joined) and the internal RPC between agents (rpc.go).
 func (a *Agent) startHTTP() error {
 	ln, err := net.Listen("tcp", a.cfg.HTTPListen)
 	if err != nil {
@@ -28,7 +30,8 @@ func (a *Agent) startHTTP() error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	a.httpServer = &http.Server{Handler: mux}
+	a.registerRPC(mux)
+	a.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.wg.Go(func() {
 		if err := a.httpServer.Serve(ln); err != nil && err != http.ErrServerClosed {
 			a.log.Error("http server failed", "err", err)

@@ -60,7 +60,7 @@ func (a *Agent) lookupTopic(ctx context.Context, name string, create bool) (topi
 
 // createTopic commits a CreateTopic command and returns its code.
 func (a *Agent) createTopic(ctx context.Context, name string, partitions int32, configs map[string]string) int16 {
-	_, res, err := a.committer.Submit(ctx, []journal.Command{{CreateTopic: &journal.CreateTopic{
+	_, res, err := a.proposer.Submit(ctx, []journal.Command{{CreateTopic: &journal.CreateTopic{
 		Name: name, Partitions: partitions, Configs: configs,
 	}}})
 	if err != nil {
@@ -76,7 +76,7 @@ func (a *Agent) createTopic(ctx context.Context, name string, partitions int32, 
 // submit commits commands, mapping a journal failure to the Kafka code a
 // client retries on.
 func (a *Agent) submit(ctx context.Context, cmds ...journal.Command) ([]journal.Result, int16) {
-	_, res, err := a.committer.Submit(ctx, cmds)
+	_, res, err := a.proposer.Submit(ctx, cmds)
 	if err != nil {
 		a.log.Warn("journal commit failed", "err", err)
 		return nil, kerr.RequestTimedOut.Code

@@ -336,7 +336,7 @@ func (w *writer) commitLoop() {
 		w.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), w.a.cfg.CommitTimeout)
 		start := time.Now()
-		pending := w.a.committer.Propose(ctx, []journal.Command{{CommitSegment: &journal.CommitSegment{
+		pending := w.a.proposer.Propose(ctx, []journal.Command{{CommitSegment: &journal.CommitSegment{
 			Object: cut.object, Chunks: chunks,
 		}}})
 		w.finishing.Go(func() {

@@ -10,7 +10,10 @@
 //   - consume throughput from the writer's cache, with no GETs, both reading
 //     back and tailing a producer;
 //   - consume throughput of a fresh agent (cold cache) and its GETs per MiB;
-//   - object-store requests per MiB produced.
+//   - object-store requests per MiB produced;
+//   - produce throughput of in-process clusters of 1, 2, 3… agents joined
+//     by gossip, and the journal's group commit there: the proposals
+//     (commits) all agents made per journal entry the committer wrote.
 //
 // Every consume phase checks that it read exactly the records produced,
 // partition by partition with no gap or duplicate, so a benchmark run is
@@ -24,6 +27,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -75,6 +80,18 @@ type Config struct {
 	// Linger is how long producers wait to fill a batch. Default 10ms,
 	// franz-go's default.
 	Linger time.Duration `json:"linger_ns"`
+	// ClusterAgents are the cluster sizes of the cluster measurement, one
+	// cluster each, in this order. Default 1, 2, 3.
+	ClusterAgents []int `json:"cluster_agents"`
+	// ClusterBytes is the volume (record values) produced to each cluster.
+	// Default 1 GiB: a few seconds of producing per cluster, some twenty
+	// flush intervals, and the whole measurement well under a minute on a
+	// two-core machine.
+	ClusterBytes int64 `json:"cluster_bytes"`
+	// Steps selects the measurements to run by ID (see StepIDs); empty
+	// runs them all. A measurement that reads the throughput topic back
+	// brings in "produce".
+	Steps []string `json:"steps,omitempty"`
 	// PhaseTimeout bounds each measurement, so a stuck broker fails the
 	// run instead of hanging it. Default 10m.
 	PhaseTimeout time.Duration `json:"phase_timeout_ns"`
@@ -100,6 +117,8 @@ func DefaultConfig() Config {
 		ManyPartitions:       1000,
 		Compression:          "snappy",
 		Linger:               10 * time.Millisecond,
+		ClusterAgents:        []int{1, 2, 3},
+		ClusterBytes:         1 << 30,
 		PhaseTimeout:         10 * time.Minute,
 	}
 }
@@ -123,6 +142,18 @@ func (c *Config) validate() error {
 		return fmt.Errorf("latency flush interval %v: must be positive", c.LatencyFlushInterval)
 	case c.Linger < 0 || c.PhaseTimeout <= 0:
 		return errors.New("linger must not be negative and the phase timeout must be positive")
+	case c.ClusterBytes < int64(c.RecordSize):
+		return fmt.Errorf("cluster volume %d: must hold at least one record", c.ClusterBytes)
+	}
+	for _, n := range c.ClusterAgents {
+		if n < 1 || n > maxClusterAgents {
+			return fmt.Errorf("cluster of %d agents: want 1 to %d", n, maxClusterAgents)
+		}
+	}
+	for _, id := range c.Steps {
+		if !slices.ContainsFunc(steps, func(s step) bool { return s.id == id }) {
+			return fmt.Errorf("step %q: want one of %s", id, strings.Join(StepIDs(), ", "))
+		}
 	}
 	if _, err := codec(c.Compression); err != nil {
 		return err
@@ -154,32 +185,24 @@ func Run(ctx context.Context, cfg Config, silt, ref Target) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("bench config: %w", err)
 	}
-	res := &Result{Time: time.Now().UTC(), Machine: CurrentMachine(), Config: cfg}
+	res := &Result{Time: time.Now().UTC(), Machine: CurrentMachine(), Config: cfg, Steps: selectSteps(cfg.Steps)}
 	res.Silt.Target, res.Ref.Target = silt.Name(), ref.Name()
 	r := &runner{cfg: cfg, run: fmt.Sprintf("bench-%d", time.Now().UnixNano()%1e9), pool: valuePool(cfg.RecordSize)}
 	both := []struct {
 		t   Target
 		rep *Report
 	}{{silt, &res.Silt}, {ref, &res.Ref}}
-	// Each step runs on both targets before the next starts. The order
-	// matters for silt: the cached consume must follow the produce, and
-	// the restarts (cold read, then the latency flush interval) come last.
-	steps := []struct {
-		name string
-		fn   func(context.Context, Target, *Report, bool) error
-	}{
-		{"produce throughput", r.produceThroughput},
-		{"consume from cache", r.cachedConsume},
-		{"tailing consume", r.tailConsume},
-		{"PUT count", r.putCount},
-		{"cold consume", r.coldConsume},
-		{"produce latency", r.produceLatency},
-	}
 	for _, s := range steps {
+		if !slices.Contains(res.Steps, s.id) {
+			continue
+		}
 		for i, x := range both {
+			if s.siltOnly && i == 1 {
+				continue
+			}
 			r.progress("%s: %s", x.t.Name(), s.name)
 			pctx, cancel := context.WithTimeout(ctx, cfg.PhaseTimeout)
-			err := s.fn(pctx, x.t, x.rep, i == 1)
+			err := s.fn(r, pctx, x.t, x.rep, i == 1)
 			cancel()
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", x.t.Name(), s.name, err)
@@ -187,7 +210,65 @@ func Run(ctx context.Context, cfg Config, silt, ref Target) (*Result, error) {
 		}
 	}
 	res.Rows = res.rows()
+	res.ClusterRows = res.clusterRows()
 	return res, nil
+}
+
+// step is one measurement. Each step runs on both targets (silt first)
+// before the next starts.
+type step struct {
+	id, name string
+	// needs is the step whose results this one reads, if any.
+	needs string
+	// siltOnly steps do not run on the reference.
+	siltOnly bool
+	fn       func(r *runner, ctx context.Context, t Target, rep *Report, ref bool) error
+}
+
+// steps in the order they run. The order matters for silt: the cached
+// consume must follow the produce, and the restarts (cold read, then the
+// latency flush interval) come after the steps that read the first agent's
+// cache. The cluster measurement starts clusters of its own, so it can go
+// anywhere; it goes last.
+var steps = []step{
+	{id: "produce", name: "produce throughput", fn: (*runner).produceThroughput},
+	{id: "cached", name: "consume from cache", needs: "produce", fn: (*runner).cachedConsume},
+	{id: "tail", name: "tailing consume", fn: (*runner).tailConsume},
+	{id: "puts", name: "PUT count", fn: (*runner).putCount},
+	{id: "cold", name: "cold consume", needs: "produce", fn: (*runner).coldConsume},
+	{id: "latency", name: "produce latency", fn: (*runner).produceLatency},
+	{id: "cluster", name: "cluster throughput and group commit", siltOnly: true, fn: (*runner).clusterThroughput},
+}
+
+// StepIDs returns the IDs Config.Steps selects measurements by, in the
+// order they run.
+func StepIDs() []string {
+	ids := make([]string, len(steps))
+	for i, s := range steps {
+		ids[i] = s.id
+	}
+	return ids
+}
+
+// selectSteps returns the IDs of the steps to run, in order: those
+// selected (all when none is) and the steps they need.
+func selectSteps(selected []string) []string {
+	want := map[string]bool{}
+	for _, id := range selected {
+		want[id] = true
+	}
+	for _, s := range steps {
+		if want[s.id] && s.needs != "" {
+			want[s.needs] = true
+		}
+	}
+	var ids []string
+	for _, s := range steps {
+		if len(selected) == 0 || want[s.id] {
+			ids = append(ids, s.id)
+		}
+	}
+	return ids
 }
 
 // runner carries what the steps of one run share.

@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ func TestRunTiny(t *testing.T) {
 	cfg.LatencyRate, cfg.LatencyDuration, cfg.LatencyWarmup = 2e6, 500*time.Millisecond, 100*time.Millisecond
 	cfg.SteadyRate, cfg.SteadyDuration, cfg.SteadyWarmup = 1e6, 500*time.Millisecond, 100*time.Millisecond
 	cfg.ManyPartitions = 50
+	cfg.ClusterAgents, cfg.ClusterBytes = []int{1}, 2<<20
 	cfg.PhaseTimeout = time.Minute
 	res, err := bench.Run(ctx, cfg, silt, ref)
 	if err != nil {
@@ -77,6 +79,9 @@ func TestRunTiny(t *testing.T) {
 	if res.Ref.Produce.Requests != nil || res.Ref.Puts != nil {
 		t.Errorf("kfake has object-store counts: %+v %+v", res.Ref.Produce.Requests, res.Ref.Puts)
 	}
+	if len(s.Cluster) != 1 || len(res.ClusterRows) != 1 || res.Ref.Cluster != nil {
+		t.Errorf("cluster measurement: silt %+v, rows %+v, kfake %+v", s.Cluster, res.ClusterRows, res.Ref.Cluster)
+	}
 
 	if len(res.Rows) == 0 {
 		t.Fatal("no rows")
@@ -88,5 +93,75 @@ func TestRunTiny(t *testing.T) {
 	}
 	if res.Rows[0].Ratio == nil || *res.Rows[0].Ratio <= 0 {
 		t.Errorf("row %q has no ratio", res.Rows[0].Name)
+	}
+}
+
+// TestClusterTiny runs the cluster measurement alone on a two-agent
+// cluster and checks its numbers.
+func TestClusterTiny(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	silt, err := bench.StartLocal(ctx, bench.LocalOptions{FlushInterval: 50 * time.Millisecond, CacheBytes: 64 << 20,
+		Logger: localstacktest.TestLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silt.Close()
+	ref, err := bench.StartKfake()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+
+	cfg := bench.DefaultConfig()
+	cfg.Steps = []string{"cluster"}
+	cfg.ClusterAgents, cfg.ClusterBytes = []int{2}, 4<<20
+	cfg.Producers = 2
+	cfg.PhaseTimeout = time.Minute
+	res, err := bench.Run(ctx, cfg, silt, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Steps, []string{"cluster"}) || len(res.Rows) != 0 || res.Silt.Produce.Records != 0 {
+		t.Errorf("ran %v, with %d rows and %d records produced by the one-agent measurement; want the cluster measurement alone",
+			res.Steps, len(res.Rows), res.Silt.Produce.Records)
+	}
+	if len(res.Silt.Cluster) != 1 || len(res.ClusterRows) != 1 {
+		t.Fatalf("cluster runs %+v, rows %+v; want one of each", res.Silt.Cluster, res.ClusterRows)
+	}
+	c, row := res.Silt.Cluster[0], res.ClusterRows[0]
+	t.Logf("cluster run %+v; row %+v", c, row)
+	records := cfg.ClusterBytes / int64(cfg.RecordSize)
+	if c.Agents != 2 || c.Partitions < 6 || c.Produce.Records != records || c.ReadBack == nil || c.ReadBack.Records != records {
+		t.Errorf("%d agents, %d partitions, %d records acknowledged and %v read back; want 2, at least 6, %d and %d",
+			c.Agents, c.Partitions, c.Produce.Records, c.ReadBack, records, records)
+	}
+	if len(c.AgentRecords) != 2 || c.AgentRecords[0] <= 0 || c.AgentRecords[1] <= 0 {
+		t.Errorf("records per agent %v: want every agent to take produce requests", c.AgentRecords)
+	}
+	if c.Entries() <= 0 || c.Proposals() < c.Entries() || c.GroupCommit() < 1 {
+		t.Errorf("%d proposals, %d entries, group commit %v: want entries, and at least as many proposals",
+			c.Proposals(), c.Entries(), c.GroupCommit())
+	}
+	writers := 0
+	for _, n := range c.AgentEntries {
+		if n > 0 {
+			writers++
+		}
+	}
+	if writers != 1 {
+		t.Errorf("entries written per agent %v: want one committer", c.AgentEntries)
+	}
+	if c.Produce.Requests == nil || c.Produce.Requests.Put < c.Entries() {
+		t.Errorf("bucket requests %+v: want at least a PUT per entry", c.Produce.Requests)
+	}
+	if row.Agents != 2 || row.MBps <= 0 || row.Ratio != 1 || row.EntriesPerSec <= 0 ||
+		row.ProposalsPerSec < row.EntriesPerSec || row.GroupCommit != c.GroupCommit() {
+		t.Errorf("row %+v", row)
+	}
+
+	cfg.Steps = []string{"nonesuch"}
+	if _, err := bench.Run(ctx, cfg, silt, ref); err == nil {
+		t.Error("an unknown step ran")
 	}
 }

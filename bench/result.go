@@ -16,11 +16,16 @@ type Result struct {
 	Time    time.Time `json:"time"`
 	Machine Machine   `json:"machine"`
 	Config  Config    `json:"config"`
+	// Steps are the IDs of the measurements run (see StepIDs).
+	Steps []string `json:"steps"`
 	// Silt and Ref are the measurements of silt and of the reference.
 	Silt Report `json:"silt"`
 	Ref  Report `json:"reference"`
 	// Rows is the comparison table.
 	Rows []Row `json:"rows"`
+	// ClusterRows is the table of the cluster measurement, one row per
+	// cluster (silt only).
+	ClusterRows []ClusterRow `json:"cluster_rows,omitempty"`
 }
 
 // Machine describes where a run happened: numbers mean little without it.
@@ -87,6 +92,8 @@ type Report struct {
 	// Cold reads the throughput topic back through a fresh agent; for the
 	// reference it is a second plain read.
 	Cold *Phase `json:"cold_consume,omitempty"`
+	// Cluster is the cluster measurement, one run per cluster size.
+	Cluster []ClusterRun `json:"cluster,omitempty"`
 }
 
 // Phase is a measured stretch of producing or consuming.
@@ -178,3 +185,74 @@ func (p PutRate) SegmentsPerSec() float64 {
 // Bound returns the PUT rate the design allows: one segment per flush
 // interval, and one more request a second.
 func (p PutRate) Bound() float64 { return 1/p.FlushInterval.Seconds() + 1 }
+
+// ClusterRun is the produce throughput of a cluster of Agents agents on one
+// machine, and the journal traffic meanwhile.
+type ClusterRun struct {
+	Agents        int           `json:"agents"`
+	Partitions    int32         `json:"partitions"`
+	FlushInterval time.Duration `json:"flush_interval_ns"`
+	// Produce is ClusterBytes produced as fast as the producers go, and
+	// the bucket requests meanwhile; ProduceSteady the stretch from 10% to
+	// 90% acknowledged, as for the one-agent measurement.
+	Produce       Phase  `json:"produce"`
+	ProduceSteady *Phase `json:"produce_steady,omitempty"`
+	// AgentRecords are the records each agent accepted from the producers
+	// (silt_produce_records_total), in start order: all are positive.
+	AgentRecords []int64 `json:"agent_records"`
+	// AgentProposals are the journal proposals each agent committed
+	// (silt_journal_proposals_total) and AgentEntries the journal entries
+	// each wrote (silt_journal_entries_written_total): only the committer
+	// writes entries.
+	AgentProposals []int64 `json:"agent_proposals"`
+	AgentEntries   []int64 `json:"agent_entries"`
+	// ReadBack read every acknowledged record back through the agents.
+	ReadBack *Phase `json:"read_back,omitempty"`
+}
+
+// Proposals returns the proposals of all agents.
+func (c ClusterRun) Proposals() int64 { return sum(c.AgentProposals) }
+
+// Entries returns the journal entries written, by all agents.
+func (c ClusterRun) Entries() int64 { return sum(c.AgentEntries) }
+
+// EntriesPerSec returns the journal entries written per second.
+func (c ClusterRun) EntriesPerSec() float64 {
+	return float64(c.Entries()) / c.Produce.Duration.Seconds()
+}
+
+// ProposalsPerSec returns the proposals (commits) per second.
+func (c ClusterRun) ProposalsPerSec() float64 {
+	return float64(c.Proposals()) / c.Produce.Duration.Seconds()
+}
+
+// GroupCommit returns the group-commit factor: proposals per journal
+// entry, 0 when no entry was written.
+func (c ClusterRun) GroupCommit() float64 {
+	if c.Entries() == 0 {
+		return 0
+	}
+	return float64(c.Proposals()) / float64(c.Entries())
+}
+
+func sum(xs []int64) int64 {
+	n := int64(0)
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
+
+// ClusterRow is one line of the cluster table.
+type ClusterRow struct {
+	Agents        int     `json:"agents"`
+	MBps          float64 `json:"mb_per_sec"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	// Ratio is MBps over that of the one-agent cluster (of the first
+	// cluster, if none has one agent).
+	Ratio           float64 `json:"ratio"`
+	EntriesPerSec   float64 `json:"journal_entries_per_sec"`
+	ProposalsPerSec float64 `json:"proposals_per_sec"`
+	// GroupCommit is proposals per journal entry.
+	GroupCommit float64 `json:"group_commit"`
+}

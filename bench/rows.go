@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -41,7 +42,11 @@ func dataGets(p *Phase) *float64 {
 	return val(float64(p.Requests.DataGets()))
 }
 
-// rows builds the table from the measurements.
+// ran reports whether the measurement with this step ID was run.
+func (res *Result) ran(id string) bool { return slices.Contains(res.Steps, id) }
+
+// rows builds the table from the measurements, leaving out the rows of
+// measurements not run.
 func (res *Result) rows() []Row {
 	c, s, k := res.Config, &res.Silt, &res.Ref
 	var rows []Row
@@ -61,26 +66,30 @@ func (res *Result) rows() []Row {
 		return func(v float64, _ *float64) bool { return v <= limit }
 	}
 
-	add(fmt.Sprintf("produce MB/s (%d producers, acks=all, %d partitions)", c.Producers, c.Partitions),
-		val(s.Produce.MBps()), val(k.Produce.MBps()), "≥ 0.8× ref",
-		func(_ float64, ratio *float64) bool { return ratio != nil && *ratio >= 0.8 })
-	add("produce records/s", val(s.Produce.RecordsPerSec()), val(k.Produce.RecordsPerSec()), "", nil)
-	steady := func(r *Report) *float64 {
-		if r.ProduceSteady == nil {
-			return nil
+	if res.ran("produce") {
+		add(fmt.Sprintf("produce MB/s (%d producers, acks=all, %d partitions)", c.Producers, c.Partitions),
+			val(s.Produce.MBps()), val(k.Produce.MBps()), "≥ 0.8× ref",
+			func(_ float64, ratio *float64) bool { return ratio != nil && *ratio >= 0.8 })
+		add("produce records/s", val(s.Produce.RecordsPerSec()), val(k.Produce.RecordsPerSec()), "", nil)
+		steady := func(r *Report) *float64 {
+			if r.ProduceSteady == nil {
+				return nil
+			}
+			return val(r.ProduceSteady.MBps())
 		}
-		return val(r.ProduceSteady.MBps())
+		add("  MB/s from 10% to 90% acknowledged", steady(s), steady(k), "", nil)
 	}
-	add("  MB/s from 10% to 90% acknowledged", steady(s), steady(k), "", nil)
 
-	flush := "flush n/a"
-	if s.Latency.FlushInterval > 0 {
-		flush = "flush " + s.Latency.FlushInterval.String()
+	if res.ran("latency") {
+		flush := "flush n/a"
+		if s.Latency.FlushInterval > 0 {
+			flush = "flush " + s.Latency.FlushInterval.String()
+		}
+		add(fmt.Sprintf("produce latency p50 ms (%g MB/s, %s)", float64(c.LatencyRate)/1e6, flush),
+			ms(s.Latency.P50), ms(k.Latency.P50), "", nil)
+		add("produce latency p99 ms", ms(s.Latency.P99), ms(k.Latency.P99), "≤ 40", atMost(40))
+		add("produce latency p99.9 ms", ms(s.Latency.P999), ms(k.Latency.P999), "", nil)
 	}
-	add(fmt.Sprintf("produce latency p50 ms (%g MB/s, %s)", float64(c.LatencyRate)/1e6, flush),
-		ms(s.Latency.P50), ms(k.Latency.P50), "", nil)
-	add("produce latency p99 ms", ms(s.Latency.P99), ms(k.Latency.P99), "≤ 40", atMost(40))
-	add("produce latency p99.9 ms", ms(s.Latency.P999), ms(k.Latency.P999), "", nil)
 
 	for _, p := range s.Puts {
 		name := fmt.Sprintf("PUTs/s per agent, %d partitions (%g MB/s)", p.Partitions, float64(c.SteadyRate)/1e6)
@@ -93,26 +102,35 @@ func (res *Result) rows() []Row {
 				atMost(perFlush+1/p.Duration.Seconds()))
 		}
 	}
-	if len(s.Puts) == 0 {
+	if len(s.Puts) == 0 && res.ran("puts") {
 		add("PUTs/s per agent", nil, nil, "", nil)
 	}
 
-	add("consume from cache MB/s", val(s.Cached.MBps()), val(k.Cached.MBps()), "", nil)
-	add("  GETs during it", dataGets(&s.Cached), nil, "0", atMost(0))
-	add(fmt.Sprintf("GETs while tailing a producer (%g MB/s)", float64(c.SteadyRate)/1e6),
-		dataGets(&s.Tail), nil, "0", atMost(0))
-
-	var coldS, coldK, coldGets *float64
-	if s.Cold != nil {
-		coldS = val(s.Cold.MBps())
-		coldGets = perMiB(*s.Cold, func(r *Requests) int64 { return r.DataGets() })
+	if res.ran("cached") {
+		add("consume from cache MB/s", val(s.Cached.MBps()), val(k.Cached.MBps()), "", nil)
+		add("  GETs during it", dataGets(&s.Cached), nil, "0", atMost(0))
 	}
-	if k.Cold != nil {
-		coldK = val(k.Cold.MBps())
+	if res.ran("tail") {
+		add(fmt.Sprintf("GETs while tailing a producer (%g MB/s)", float64(c.SteadyRate)/1e6),
+			dataGets(&s.Tail), nil, "0", atMost(0))
 	}
-	add("cold consume MB/s (fresh agent)", coldS, coldK, "", nil)
-	add("  GETs per MiB", coldGets, nil, "", nil)
 
+	if res.ran("cold") {
+		var coldS, coldK, coldGets *float64
+		if s.Cold != nil {
+			coldS = val(s.Cold.MBps())
+			coldGets = perMiB(*s.Cold, func(r *Requests) int64 { return r.DataGets() })
+		}
+		if k.Cold != nil {
+			coldK = val(k.Cold.MBps())
+		}
+		add("cold consume MB/s (fresh agent)", coldS, coldK, "", nil)
+		add("  GETs per MiB", coldGets, nil, "", nil)
+	}
+
+	if !res.ran("produce") {
+		return rows
+	}
 	for _, op := range []struct {
 		name string
 		n    func(*Requests) int64
@@ -139,11 +157,44 @@ func (res *Result) Notes() []string {
 	if polls > 0 {
 		notes = append(notes, fmt.Sprintf("consume GET counts leave out %d failed GETs: the agent's once-a-second poll for the next journal entry, answered not-found", polls))
 	}
-	if res.Silt.Cold == nil {
-		notes = append(notes, "cold consume needs agents the benchmark starts itself")
+	if res.ran("cold") {
+		if res.Silt.Cold == nil {
+			notes = append(notes, "cold consume needs agents the benchmark starts itself")
+		}
+		notes = append(notes, res.Ref.Target+" keeps everything in memory: its cold consume is a second read of the same data")
 	}
-	notes = append(notes, res.Ref.Target+" keeps everything in memory: its cold consume is a second read of the same data")
+	if res.ran("cluster") {
+		if len(res.Silt.Cluster) == 0 {
+			notes = append(notes, "the cluster measurement needs agents the benchmark starts itself")
+		} else {
+			notes = append(notes, fmt.Sprintf("cluster: the agents share this machine's %d CPUs, so throughput cannot grow with them here. "+
+				"Commits are the journal proposals of all agents (silt_journal_proposals_total), entries those the committer wrote "+
+				"(silt_journal_entries_written_total); commits per entry, the group-commit factor, exceeds 1 as proposals queue "+
+				"behind the entry being written", res.Machine.NumCPU))
+		}
+	}
 	notes = append(notes, fmt.Sprintf("MB = 10^6 bytes of record values; %d-byte records, %s compression",
 		res.Config.RecordSize, res.Config.Compression))
 	return notes
+}
+
+// clusterRows builds the cluster table from the cluster measurement.
+func (res *Result) clusterRows() []ClusterRow {
+	runs := res.Silt.Cluster
+	if len(runs) == 0 {
+		return nil
+	}
+	base := runs[0]
+	if i := slices.IndexFunc(runs, func(c ClusterRun) bool { return c.Agents == 1 }); i >= 0 {
+		base = runs[i]
+	}
+	rows := make([]ClusterRow, len(runs))
+	for i, c := range runs {
+		rows[i] = ClusterRow{
+			Agents: c.Agents, MBps: c.Produce.MBps(), RecordsPerSec: c.Produce.RecordsPerSec(),
+			Ratio:         c.Produce.MBps() / base.Produce.MBps(),
+			EntriesPerSec: c.EntriesPerSec(), ProposalsPerSec: c.ProposalsPerSec(), GroupCommit: c.GroupCommit(),
+		}
+	}
+	return rows
 }

@@ -30,6 +30,36 @@ func (r *runner) produceThroughput(ctx context.Context, t Target, rep *Report, _
 	if err := createTopic(ctx, t.Seeds(), topic, r.cfg.Partitions); err != nil {
 		return err
 	}
+	var (
+		before  objstore.Counts
+		counted bool
+	)
+	v, err := r.produceVolume(ctx, t.Seeds(), topic, r.cfg.Partitions, r.cfg.ProduceBytes,
+		func() { before, counted = t.Requests() })
+	if err != nil {
+		return err
+	}
+	if r.counts == nil {
+		r.counts = map[Target][]int64{}
+	}
+	r.counts[t] = v.counts
+	rep.Produce, rep.ProduceSteady = v.phase, v.steady
+	rep.Produce.Requests = requestsSince(t, before, counted)
+	return nil
+}
+
+// volume is what produceVolume measured.
+type volume struct {
+	counts []int64 // records acknowledged per partition
+	phase  Phase   // the whole volume, without requests
+	steady *Phase  // from 10% to 90% acknowledged; nil if too short to tell
+}
+
+// produceVolume produces bytes of record values to a topic of partitions
+// partitions from Producers clients bootstrapping with seeds, as fast as
+// they go, and checks every record was acknowledged. atStart, if set, runs
+// once the clients are connected, just before the first record.
+func (r *runner) produceVolume(ctx context.Context, seeds []string, topic string, partitions int32, bytes int64, atStart func()) (volume, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	clients := make([]*kgo.Client, r.cfg.Producers)
@@ -42,14 +72,16 @@ func (r *runner) produceThroughput(ctx context.Context, t Target, rep *Report, _
 	}()
 	for i := range clients {
 		var err error
-		if clients[i], err = r.producer(ctx, t.Seeds(), topic); err != nil {
-			return err
+		if clients[i], err = r.producer(ctx, seeds, topic); err != nil {
+			return volume{}, err
 		}
 	}
-	records := r.cfg.ProduceBytes / int64(r.cfg.RecordSize)
-	tl := newTally(r.cfg.Partitions, cancel)
+	records := bytes / int64(r.cfg.RecordSize)
+	tl := newTally(partitions, cancel)
 	tl.marks = []int64{records / 10, records - records/10}
-	before, counted := t.Requests()
+	if atStart != nil {
+		atStart()
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, cl := range clients {
@@ -73,22 +105,17 @@ func (r *runner) produceThroughput(ctx context.Context, t Target, rep *Report, _
 	elapsed := time.Since(start)
 	counts, acked, _, err := tl.result()
 	if err != nil {
-		return err
+		return volume{}, err
 	}
 	if acked != records {
-		return fmt.Errorf("%d records acknowledged of %d produced", acked, records)
+		return volume{}, fmt.Errorf("%d records acknowledged of %d produced", acked, records)
 	}
-	if r.counts == nil {
-		r.counts = map[Target][]int64{}
-	}
-	r.counts[t] = counts
-	rep.Produce = Phase{Records: acked, Bytes: acked * int64(r.cfg.RecordSize), Duration: elapsed,
-		Requests: requestsSince(t, before, counted)}
+	v := volume{counts: counts, phase: Phase{Records: acked, Bytes: acked * int64(r.cfg.RecordSize), Duration: elapsed}}
 	if m := tl.marked(); len(m) == 2 && m[1].After(m[0]) {
 		n := tl.marks[1] - tl.marks[0]
-		rep.ProduceSteady = &Phase{Records: n, Bytes: n * int64(r.cfg.RecordSize), Duration: m[1].Sub(m[0])}
+		v.steady = &Phase{Records: n, Bytes: n * int64(r.cfg.RecordSize), Duration: m[1].Sub(m[0])}
 	}
-	return nil
+	return v, nil
 }
 
 // readBack reads the throughput topic back from t's current agents.

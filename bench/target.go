@@ -62,7 +62,9 @@ type LocalOptions struct {
 }
 
 // Local is silt running in this process: one agent at a time on a
-// localstack bucket whose requests are counted.
+// localstack bucket whose requests are counted. It also starts the
+// clusters of the cluster measurement, with agents configured like its
+// own.
 type Local struct {
 	cluster *localstack.Cluster
 	metrics *objstore.Metrics
@@ -96,12 +98,11 @@ func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
 		Configure: func(_ int, cfg *agent.Config) {
 			cfg.FlushInterval = l.flush
 			cfg.CacheBytes = opts.CacheBytes
-			cfg.HTTPListen = ""
+			cfg.HTTPListen, cfg.Gossip = "", ""
 		},
 	}
 	if opts.BucketURL != "" {
-		url := strings.TrimRight(opts.BucketURL, "/") + "/silt-bench-" + time.Now().UTC().Format("20060102T150405")
-		if l.bucket, err = objstore.Open(ctx, url, objstore.Config{Endpoint: opts.Endpoint, Metrics: l.metrics}); err != nil {
+		if l.bucket, err = opts.openPrefix(ctx, "silt-bench", l.metrics); err != nil {
 			return nil, err
 		}
 		lo.Bucket = l.bucket
@@ -111,6 +112,13 @@ func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
 	}
 	l.current, l.next = l.cluster.Agents[0], 1
 	return l, nil
+}
+
+// openPrefix opens a fresh prefix, named after name and the time, in the
+// bucket at BucketURL.
+func (o *LocalOptions) openPrefix(ctx context.Context, name string, m *objstore.Metrics) (objstore.Bucket, error) {
+	url := strings.TrimRight(o.BucketURL, "/") + "/" + name + "-" + time.Now().UTC().Format("20060102T150405")
+	return objstore.Open(ctx, url, objstore.Config{Endpoint: o.Endpoint, Metrics: m})
 }
 
 // Name implements Target.

@@ -555,40 +555,8 @@ func (g *groupRun) check(t *testing.T, acks *ackLog, c map[int32]int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	const show = 10 // errors of each kind shown
-	for i, e := range g.recordErrs {
-		if i == show {
-			t.Errorf("… %d records not as produced in all", len(g.recordErrs))
-			break
-		}
-		t.Errorf("processed a record not as produced: %s", e)
-	}
-
-	// 1: every acknowledged record was processed, and it was the record
-	// acknowledged at that offset.
-	index := map[partOffset]int{}
-	for _, pr := range g.processed {
-		index[pr.partOffset] = pr.index
-	}
-	acks.mu.Lock()
-	lost := 0
-	for p, as := range acks.parts {
-		for _, a := range as {
-			po := partOffset{p, a.offset}
-			i, ok := index[po]
-			switch {
-			case !ok:
-				if lost++; lost <= show {
-					t.Errorf("record %d, acknowledged at partition %d offset %d, was never processed", a.index, p, a.offset)
-				}
-			case i != a.index:
-				t.Errorf("partition %d offset %d: processed record %d, but record %d was acknowledged there", p, a.offset, i, a.index)
-			}
-		}
-	}
-	acks.mu.Unlock()
-	if lost > show {
-		t.Errorf("… %d acknowledged records never processed in all", lost)
-	}
+	// 1: every acknowledged record was processed, intact.
+	g.checkAllProcessedLocked(t, acks)
 
 	// 2: successful commits never go backwards, per partition.
 	last := map[int32]commitEvent{}
@@ -632,6 +600,53 @@ func (g *groupRun) check(t *testing.T, acks *ackLog, c map[int32]int64) {
 	if below > show {
 		t.Errorf("… %d records processed again below a committed offset in all", below)
 	}
+}
+
+// checkAllProcessed checks that every acknowledged record was processed,
+// and that it was the record acknowledged at that offset: at-least-once
+// delivery, whatever happened to the group meanwhile.
+func (g *groupRun) checkAllProcessed(t *testing.T, acks *ackLog) {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.checkAllProcessedLocked(t, acks)
+}
+
+func (g *groupRun) checkAllProcessedLocked(t *testing.T, acks *ackLog) {
+	t.Helper()
+	const show = 10
+	for i, e := range g.recordErrs {
+		if i == show {
+			t.Errorf("… %d records not as produced in all", len(g.recordErrs))
+			break
+		}
+		t.Errorf("processed a record not as produced: %s", e)
+	}
+	index := map[partOffset]int{}
+	for _, pr := range g.processed {
+		index[pr.partOffset] = pr.index
+	}
+	acks.mu.Lock()
+	lost := 0
+	for p, as := range acks.parts {
+		for _, a := range as {
+			po := partOffset{p, a.offset}
+			i, ok := index[po]
+			switch {
+			case !ok:
+				if lost++; lost <= show {
+					t.Errorf("record %d, acknowledged at partition %d offset %d, was never processed", a.index, p, a.offset)
+				}
+			case i != a.index:
+				t.Errorf("partition %d offset %d: processed record %d, but record %d was acknowledged there", p, a.offset, i, a.index)
+			}
+		}
+	}
+	acks.mu.Unlock()
+	if lost > show {
+		t.Errorf("… %d acknowledged records never processed in all", lost)
+	}
+
 }
 
 // runStats are the figures TestGroupSurvivesAgentCrash logs.

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -102,6 +103,11 @@ type Gossip struct {
 		changed chan struct{} // closed on every change, then replaced
 	}
 
+	joined chan struct{} // closed once a seed answered (at once without seeds)
+	// quiet silences memberlist's logging once Leave returns: memberlist
+	// does not wait for all its goroutines to end, and those left must
+	// not write to a logger its owner has finished with.
+	quiet   atomic.Bool
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	closeMu sync.Once
@@ -116,7 +122,7 @@ func Start(cfg Config) (*Gossip, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	g := &Gossip{cfg: cfg, log: cfg.Logger.With("component", "gossip"), stop: make(chan struct{})}
+	g := &Gossip{cfg: cfg, log: cfg.Logger.With("component", "gossip"), stop: make(chan struct{}), joined: make(chan struct{})}
 	g.self = cfg.Self
 	g.self.NodeID = NodeID(cfg.Self.Name)
 	g.mu.members = map[string]Member{}
@@ -126,7 +132,7 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.Name = cfg.Self.Name
 	mc.Delegate = delegate{g}
 	mc.Events = events{g}
-	mc.Logger = log.New(slogWriter{g.log}, "", 0)
+	mc.Logger = log.New(slogWriter{l: g.log, quiet: &g.quiet}, "", 0)
 	if cfg.ProbeInterval > 0 {
 		mc.ProbeInterval = cfg.ProbeInterval
 	}
@@ -161,6 +167,8 @@ func Start(cfg Config) (*Gossip, error) {
 	g.ml = ml
 	if len(cfg.Join) > 0 {
 		g.wg.Go(g.joinLoop)
+	} else {
+		close(g.joined)
 	}
 	return g, nil
 }
@@ -183,24 +191,45 @@ func splitHostPort(addr string, defPort int) (string, int, error) {
 	return host, port, nil
 }
 
-// joinLoop joins the seeds, retrying with backoff until one answers.
+// joinLoop joins the seeds, retrying with backoff until one answers, and
+// then joins them again every rejoinInterval. Rejoining is cheap (a
+// push-pull with members already known) and heals a cluster that formed
+// in pieces: agents started at the same moment may each have found only
+// themselves behind a DNS name.
 func (g *Gossip) joinLoop() {
 	delay := 200 * time.Millisecond
+	joined := false
 	for {
 		n, err := g.ml.Join(g.cfg.Join)
-		if n > 0 {
+		switch {
+		case n > 0 && !joined:
 			g.log.Info("joined the cluster", "contacted", n, "members", g.ml.NumMembers())
-			return
+			close(g.joined)
+			joined = true
+		case n == 0 && !joined:
+			g.log.Warn("cannot join the cluster yet; retrying", "seeds", strings.Join(g.cfg.Join, ","), "err", err)
 		}
-		g.log.Warn("cannot join the cluster yet; retrying", "seeds", strings.Join(g.cfg.Join, ","), "err", err)
+		wait := rejoinInterval
+		if !joined {
+			wait = delay
+			delay = min(2*delay, 5*time.Second)
+		}
 		select {
 		case <-g.stop:
 			return
-		case <-time.After(delay):
+		case <-time.After(wait):
 		}
-		delay = min(2*delay, 5*time.Second)
 	}
 }
+
+// rejoinInterval is how often the seeds are joined again after the first
+// success.
+const rejoinInterval = 30 * time.Second
+
+// Joined returns a channel closed once joining has succeeded: a seed
+// answered, or there were no seeds. An agent waits a little for it before
+// taking on work, so that it does not briefly believe it owns everything.
+func (g *Gossip) Joined() <-chan struct{} { return g.joined }
 
 // Self returns this agent.
 func (g *Gossip) Self() Member { return g.self }
@@ -271,6 +300,7 @@ func (g *Gossip) Leave(ctx context.Context) error {
 			err = serr
 		}
 		g.wg.Wait()
+		g.quiet.Store(true)
 	})
 	return err
 }
@@ -309,7 +339,7 @@ func (e events) member(n *memberlist.Node) (Member, bool) {
 func (e events) NotifyJoin(n *memberlist.Node) {
 	if m, ok := e.member(n); ok {
 		e.g.update(func(ms map[string]Member) { ms[m.Name] = m })
-		e.g.log.Info("member joined", "member", m.Name, "kafka", m.KafkaAddr, "zone", m.Zone)
+		e.g.logInfo("member joined", "member", m.Name, "kafka", m.KafkaAddr, "zone", m.Zone)
 	}
 }
 
@@ -317,13 +347,26 @@ func (e events) NotifyUpdate(n *memberlist.Node) { e.NotifyJoin(n) }
 
 func (e events) NotifyLeave(n *memberlist.Node) {
 	e.g.update(func(ms map[string]Member) { delete(ms, n.Name) })
-	e.g.log.Info("member left or failed", "member", n.Name)
+	e.g.logInfo("member left or failed", "member", n.Name)
+}
+
+// logInfo logs from memberlist's goroutines, unless Leave has returned.
+func (g *Gossip) logInfo(msg string, args ...any) {
+	if !g.quiet.Load() {
+		g.log.Info(msg, args...)
+	}
 }
 
 // slogWriter turns memberlist's log lines into slog records.
-type slogWriter struct{ l *slog.Logger }
+type slogWriter struct {
+	l     *slog.Logger
+	quiet *atomic.Bool
+}
 
 func (w slogWriter) Write(p []byte) (int, error) {
+	if w.quiet.Load() {
+		return len(p), nil
+	}
 	line := strings.TrimSpace(string(p))
 	switch {
 	case strings.Contains(line, "[ERR]"):

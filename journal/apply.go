@@ -94,6 +94,18 @@ func (s *State) apply(c *Command) Result {
 		return s.commitOffsets(c.CommitOffsets)
 	case c.DeleteGroupOffsets != nil:
 		return s.deleteGroupOffsets(c.DeleteGroupOffsets)
+	case c.ClaimGroup != nil:
+		return s.claimGroup(c.ClaimGroup)
+	case c.ReplaceChunks != nil:
+		return s.replaceChunks(c.ReplaceChunks)
+	case c.MarkGarbage != nil:
+		return s.markGarbage(c.MarkGarbage)
+	case c.ForgetGarbage != nil:
+		return s.forgetGarbage(c.ForgetGarbage)
+	case c.BeginExport != nil:
+		return s.beginExport(c.BeginExport)
+	case c.CommitExport != nil:
+		return s.commitExport(c.CommitExport)
 	}
 	return Result{Code: kerr.InvalidRequest.Code}
 }
@@ -193,6 +205,13 @@ func (s *State) deleteRecords(c *DeleteRecords) Result {
 
 func (s *State) commitOffsets(c *CommitOffsets) Result {
 	res := Result{Partitions: make([]int16, len(c.Offsets))}
+	if !s.claimHolds(c.Group, c.Claim) {
+		for i := range res.Partitions {
+			res.Partitions[i] = kerr.NotCoordinator.Code
+		}
+		res.Code = kerr.NotCoordinator.Code
+		return res
+	}
 	for i, o := range c.Offsets {
 		if s.Partition(o.Topic, o.Partition) == nil {
 			res.Partitions[i] = kerr.UnknownTopicOrPartition.Code
@@ -214,6 +233,9 @@ func (s *State) commitOffsets(c *CommitOffsets) Result {
 }
 
 func (s *State) deleteGroupOffsets(c *DeleteGroupOffsets) Result {
+	if !s.claimHolds(c.Group, c.Claim) {
+		return Result{Code: kerr.NotCoordinator.Code}
+	}
 	topics := s.Groups[c.Group]
 	if topics == nil {
 		return Result{Code: kerr.GroupIDNotFound.Code}

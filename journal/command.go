@@ -22,6 +22,14 @@ type Command struct {
 	AllocateProducerIDs *AllocateProducerIDs `json:"allocate_producer_ids,omitempty"`
 	CommitOffsets       *CommitOffsets       `json:"commit_offsets,omitempty"`
 	DeleteGroupOffsets  *DeleteGroupOffsets  `json:"delete_group_offsets,omitempty"`
+	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
+
+	// Compactor commands; see apply_compaction.go.
+	ReplaceChunks *ReplaceChunks `json:"replace_chunks,omitempty"`
+	MarkGarbage   *MarkGarbage   `json:"mark_garbage,omitempty"`
+	ForgetGarbage *ForgetGarbage `json:"forget_garbage,omitempty"`
+	BeginExport   *BeginExport   `json:"begin_export,omitempty"`
+	CommitExport  *CommitExport  `json:"commit_export,omitempty"`
 }
 
 // kind names the command for errors and logs.
@@ -47,6 +55,18 @@ func (c *Command) kind() string {
 		return "commit_offsets"
 	case c.DeleteGroupOffsets != nil:
 		return "delete_group_offsets"
+	case c.ClaimGroup != nil:
+		return "claim_group"
+	case c.ReplaceChunks != nil:
+		return "replace_chunks"
+	case c.MarkGarbage != nil:
+		return "mark_garbage"
+	case c.ForgetGarbage != nil:
+		return "forget_garbage"
+	case c.BeginExport != nil:
+		return "begin_export"
+	case c.CommitExport != nil:
+		return "commit_export"
 	}
 	return "unknown"
 }
@@ -131,10 +151,13 @@ type AllocateProducerIDs struct {
 	Count int64 `json:"count"`
 }
 
-// CommitOffsets commits consumer-group offsets.
+// CommitOffsets commits consumer-group offsets. A coordinator sets Claim
+// to its claim on the group: the commit fails with NOT_COORDINATOR if
+// another agent has claimed the group since (see ClaimGroup).
 type CommitOffsets struct {
 	Group   string         `json:"group"`
 	Offsets []OffsetCommit `json:"offsets"`
+	Claim   *GroupClaim    `json:"claim,omitempty"`
 }
 
 // OffsetCommit is one partition's committed offset.
@@ -151,6 +174,7 @@ type OffsetCommit struct {
 type DeleteGroupOffsets struct {
 	Group      string           `json:"group"`
 	Partitions []TopicPartition `json:"parts,omitempty"` // empty: the whole group
+	Claim      *GroupClaim      `json:"claim,omitempty"` // as in CommitOffsets
 }
 
 // TopicPartition names a partition.
@@ -173,6 +197,8 @@ type Result struct {
 	TopicID TopicID `json:"topic_id,omitzero"`
 	// Partitions holds per-partition codes for CommitOffsets.
 	Partitions []int16 `json:"parts,omitempty"`
+	// Claim is the claim a ClaimGroup made.
+	Claim *GroupClaim `json:"claim,omitempty"`
 }
 
 // BatchResult is the outcome of committing one batch.
@@ -191,7 +217,8 @@ func (c *Command) validate() error {
 	n := 0
 	for _, set := range []bool{c.InitCluster != nil, c.CreateTopic != nil, c.DeleteTopic != nil,
 		c.CreatePartitions != nil, c.AlterConfigs != nil, c.CommitSegment != nil, c.DeleteRecords != nil,
-		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil} {
+		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil,
+		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil} {
 		if set {
 			n++
 		}

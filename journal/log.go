@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/silt-io/silt/objstore"
@@ -69,6 +70,8 @@ type Log struct {
 	// writeMu serialises everything that applies entries, so the state
 	// only moves forward one entry at a time.
 	writeMu sync.Mutex
+	// lostRaces counts entry numbers Append found taken by another writer.
+	lostRaces atomic.Uint64
 
 	mu struct {
 		sync.RWMutex
@@ -245,6 +248,7 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 			if _, err := l.apply(got); err != nil {
 				return 0, nil, err
 			}
+			l.lostRaces.Add(1)
 			l.opts.Logger.Debug("journal entry taken by another writer", "seq", seq, "writer", got.Writer)
 			continue // propose again at the next number, without waiting
 		case errors.Is(rerr, objstore.ErrNotFound):
@@ -258,6 +262,11 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 		}
 	}
 }
+
+// LostRaces returns how many times Append found the entry number it
+// proposed taken by another writer and retried at the next: the cost of
+// two agents committing at once.
+func (l *Log) LostRaces() uint64 { return l.lostRaces.Load() }
 
 // applyOwn applies an entry this Log wrote and hands it to Appended.
 func (l *Log) applyOwn(e *Entry, data []byte) (uint64, []Result, error) {

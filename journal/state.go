@@ -25,12 +25,22 @@ type State struct {
 
 	// Groups maps group → topic → partition → committed offset.
 	Groups map[string]map[string]map[int32]GroupOffset `json:"groups,omitempty"`
+	// GroupClaims holds each group's latest coordinator claim.
+	GroupClaims map[string]GroupClaim `json:"group_claims,omitempty"`
 
 	// Proposals remembers the outcome of recent commands that carried an
 	// ID, by ID, for ProposalWindowMs of entry time.
 	Proposals map[string]ProposalOutcome `json:"proposals,omitempty"`
 	// LastProposalExpiry is when Proposals was last pruned (entry time).
 	LastProposalExpiry int64 `json:"last_proposal_expiry,omitempty"`
+
+	// Garbage maps objects that nothing references any more to the entry
+	// time (ms) they were found unreferenced; the compactor deletes them a
+	// grace period later. See apply_compaction.go.
+	Garbage map[string]int64 `json:"garbage,omitempty"`
+	// Compaction holds the compactor's per-partition progress (export,
+	// cleaning), by topic id and partition.
+	Compaction map[TopicID]map[int32]*CompactionProgress `json:"compaction,omitempty"`
 
 	byID map[TopicID]*Topic // derived from Topics
 }
@@ -51,11 +61,20 @@ func (s *State) init() {
 	if s.Producers == nil {
 		s.Producers = map[int64]*Producer{}
 	}
+	if s.GroupClaims == nil {
+		s.GroupClaims = map[string]GroupClaim{}
+	}
 	if s.Proposals == nil {
 		s.Proposals = map[string]ProposalOutcome{}
 	}
 	if s.Groups == nil {
 		s.Groups = map[string]map[string]map[int32]GroupOffset{}
+	}
+	if s.Garbage == nil {
+		s.Garbage = map[string]int64{}
+	}
+	if s.Compaction == nil {
+		s.Compaction = map[TopicID]map[int32]*CompactionProgress{}
 	}
 	s.byID = make(map[TopicID]*Topic, len(s.Topics))
 	for _, t := range s.Topics {

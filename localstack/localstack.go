@@ -121,13 +121,15 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 }
 
 // AgentConfig returns the configuration agent i starts with: loopback
-// ports chosen by the system and a short flush interval, which keeps tests
-// quick.
+// ports chosen by the system, gossip joining the agents already running,
+// and a short flush interval, which keeps tests quick.
 func (c *Cluster) AgentConfig(i int) agent.Config {
 	cfg := agent.DefaultConfig()
 	cfg.NodeName = fmt.Sprintf("agent-%d", i)
 	cfg.Listen = "127.0.0.1:0"
 	cfg.HTTPListen = "127.0.0.1:0"
+	cfg.Gossip = "127.0.0.1:0"
+	cfg.Join = c.GossipSeeds()
 	cfg.FlushInterval = 20 * time.Millisecond
 	cfg.CacheBytes = 256 << 20
 	cfg.GroupInitialRebalanceDelay = 100 * time.Millisecond
@@ -152,6 +154,20 @@ func (c *Cluster) AddAgent(ctx context.Context, i int) (*agent.Agent, error) {
 	c.Agents = append(c.Agents, a)
 	c.mu.Unlock()
 	return a, nil
+}
+
+// GossipSeeds returns the gossip addresses of the running agents, for a
+// new agent (or process) to join.
+func (c *Cluster) GossipSeeds() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var seeds []string
+	for _, a := range c.Agents {
+		if addr := a.GossipAddr(); addr != "" {
+			seeds = append(seeds, addr)
+		}
+	}
+	return seeds
 }
 
 // Bootstrap returns the agents' Kafka addresses, comma-separated.

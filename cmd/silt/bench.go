@@ -38,6 +38,7 @@ func runBench(ctx context.Context, args []string) error {
 		recordSize = byteSize(cfg.RecordSize)
 		latRate    = byteSize(cfg.LatencyRate)
 		steadyRate = byteSize(cfg.SteadyRate)
+		clusterVol = byteSize(cfg.ClusterBytes)
 		cacheSize  byteSize
 	)
 	fs.StringSliceVar(&brokers, "brokers", nil, "measure running agents at host:port,... instead of starting one (object-store counts are then n/a)")
@@ -63,6 +64,10 @@ func runBench(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.SteadyDuration, "steady-duration", cfg.SteadyDuration, "length of each PUT-count measurement and of the tailing one")
 	fs.DurationVar(&cfg.SteadyWarmup, "warmup", cfg.SteadyWarmup, "warm-up before the latency and PUT-count measurements, left out of them")
 	fs.Int32Var(&cfg.ManyPartitions, "many-partitions", cfg.ManyPartitions, "partitions of the second PUT count")
+	fs.IntSliceVar(&cfg.ClusterAgents, "cluster-agents", cfg.ClusterAgents, "agents of each in-process cluster of the cluster measurement, one cluster per number")
+	fs.Var(&clusterVol, "cluster-volume", "bytes of record values produced to each cluster of the cluster measurement")
+	fs.StringSliceVar(&cfg.Steps, "steps", nil, "measurements to run, comma-separated, of "+strings.Join(bench.StepIDs(), ",")+
+		" (default all; cached and cold bring in produce)")
 	fs.DurationVar(&cfg.PhaseTimeout, "timeout", cfg.PhaseTimeout, "longest any one measurement may take")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
@@ -72,6 +77,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	cfg.ProduceBytes, cfg.RecordSize = int64(volume), int(recordSize)
 	cfg.LatencyRate, cfg.SteadyRate = int64(latRate), int64(steadyRate)
+	cfg.ClusterBytes = int64(clusterVol)
 	cfg.LatencyWarmup = cfg.SteadyWarmup
 	cfg.Progress = os.Stderr
 	local.CacheBytes = int64(cacheSize)
@@ -93,8 +99,9 @@ func runBench(ctx context.Context, args []string) error {
 	}
 
 	var (
-		silt  bench.Target
-		about string
+		silt         bench.Target
+		about        string
+		clusterWhere string // the bucket of each cluster of the cluster measurement
 	)
 	if len(brokers) > 0 {
 		silt = bench.NewRemote("silt", brokers)
@@ -108,11 +115,14 @@ func runBench(ctx context.Context, args []string) error {
 		}
 		silt = l
 		where := "a file bucket in a temporary directory"
+		clusterWhere = "a fresh file bucket in a temporary directory"
 		switch {
 		case local.BucketURL != "":
 			where = "bucket " + local.BucketURL
+			clusterWhere = "a fresh prefix of bucket " + local.BucketURL
 		case local.S3:
 			where = "a versitygw S3 bucket on loopback"
+			clusterWhere = "a fresh bucket of its own versitygw S3 server on loopback"
 		}
 		about = fmt.Sprintf("silt: one in-process agent on %s, flush interval %v, cache %v", where, local.FlushInterval, byteSizeOf(local.CacheBytes))
 	}
@@ -137,6 +147,8 @@ func runBench(ctx context.Context, args []string) error {
 		}{res, about, res.Notes()})
 	}
 	printTable(os.Stdout, res, about)
+	printClusterTable(os.Stdout, res, clusterWhere)
+	printNotes(os.Stdout, res)
 	return nil
 }
 
@@ -170,6 +182,10 @@ func printTable(w io.Writer, res *bench.Result, about string) {
 	}
 	fmt.Fprintf(w, "silt bench  %s\n", res.Time.Format(time.RFC3339))
 	fmt.Fprintf(w, "machine: %s, %d CPUs, GOMAXPROCS=%d, %s %s/%s\n", cpu, m.NumCPU, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch)
+	if len(res.Rows) == 0 {
+		fmt.Fprintln(w)
+		return
+	}
 	fmt.Fprintln(w, about)
 	fmt.Fprintf(w, "reference: %s (franz-go's in-memory broker, one node, in this process)\n\n", res.Ref.Target)
 
@@ -186,9 +202,49 @@ func printTable(w io.Writer, res *bench.Result, about string) {
 		}
 		cells = append(cells, []string{name, num(r.Silt), num(r.Ref), num(r.Ratio), target})
 	}
-	width := make([]int, len(header))
+	printCells(w, cells, func(i int) bool { return i == 0 || i == len(header)-1 })
+	fmt.Fprintln(w)
+}
+
+// printClusterTable prints the cluster measurement's table, if it ran.
+func printClusterTable(w io.Writer, res *bench.Result, where string) {
+	runs := res.Silt.Cluster
+	if len(runs) == 0 {
+		return
+	}
+	sizes := make([]string, len(runs))
+	for i, c := range runs {
+		sizes[i] = fmt.Sprint(c.Agents)
+	}
+	fmt.Fprintf(w, "cluster: %s in-process agents joined by gossip, each cluster on %s, flush interval %v;\n",
+		strings.Join(sizes, ", "), where, runs[0].FlushInterval)
+	fmt.Fprintf(w, "%d producers (acks=all, idempotent) bootstrapping with every agent, %v to %d partitions led by every agent, read back and checked\n\n",
+		res.Config.Producers, byteSizeOf(res.Config.ClusterBytes), runs[0].Partitions)
+	cells := [][]string{{"agents", "produce MB/s", "vs 1 agent", "records/s", "journal entries/s", "commits/s", "commits per entry"}}
+	for _, r := range res.ClusterRows {
+		cells = append(cells, []string{fmt.Sprint(r.Agents), num(&r.MBps), num(&r.Ratio), num(&r.RecordsPerSec),
+			num(&r.EntriesPerSec), num(&r.ProposalsPerSec), num(&r.GroupCommit)})
+	}
+	printCells(w, cells, func(int) bool { return false })
+	fmt.Fprintln(w)
+}
+
+// printNotes prints what the tables leave out.
+func printNotes(w io.Writer, res *bench.Result) {
+	for _, n := range res.Notes() {
+		fmt.Fprintln(w, "- "+n)
+	}
+}
+
+// printCells prints rows of cells in aligned columns: text columns
+// left-aligned, numbers right-aligned.
+func printCells(w io.Writer, cells [][]string, text func(col int) bool) {
+	var width []int
 	for _, row := range cells {
 		for i, c := range row {
+			if i == len(width) {
+				width = append(width, 0)
+			}
 			width[i] = max(width[i], utf8.RuneCountInString(c))
 		}
 	}
@@ -196,10 +252,9 @@ func printTable(w io.Writer, res *bench.Result, about string) {
 		var b strings.Builder
 		for i, c := range row {
 			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			switch {
-			case i == 0 || i == len(row)-1: // text: left-aligned
+			if text(i) {
 				b.WriteString(c + pad)
-			default: // numbers: right-aligned
+			} else {
 				b.WriteString(pad + c)
 			}
 			if i < len(row)-1 {
@@ -207,10 +262,6 @@ func printTable(w io.Writer, res *bench.Result, about string) {
 			}
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
-	fmt.Fprintln(w)
-	for _, n := range res.Notes() {
-		fmt.Fprintln(w, "- "+n)
 	}
 }
 

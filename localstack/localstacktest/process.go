@@ -114,6 +114,9 @@ type ProcessOptions struct {
 	// Passing the address of an agent that was stopped restarts the agent
 	// where its clients already look.
 	Listen string
+	// Join lists the gossip addresses of running agents (their
+	// Process.GossipAddr or Agent.GossipAddr) for a cluster of processes.
+	Join []string
 }
 
 // processCount numbers default node names.
@@ -127,6 +130,7 @@ type Process struct {
 	nodeName string
 	addr     string
 	httpAddr string
+	gossip   string
 	logPath  string
 
 	exited  chan struct{} // closed once cmd.Wait returned; then waitErr is set
@@ -180,6 +184,7 @@ func startProcess(t testing.TB, bin string, opts ProcessOptions, logPath string)
 		listen = freeAddr(t)
 	}
 	httpAddr := freeAddr(t)
+	gossipAddr := freeAddr(t)
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -190,9 +195,13 @@ func startProcess(t testing.TB, bin string, opts ProcessOptions, logPath string)
 		"--http", httpAddr,
 		"--bucket", opts.Bucket,
 		"--node-name", opts.NodeName,
+		"--gossip", gossipAddr,
 		// As AgentConfig does for agents in process: quick tests.
 		"--flush-interval", "20ms",
 	}, opts.Args...)
+	if len(opts.Join) > 0 {
+		args = append(args, "--join", strings.Join(opts.Join, ","))
+	}
 	fmt.Fprintf(logFile, "=== %s %s\n", bin, strings.Join(args, " "))
 	p := &Process{
 		t:        t,
@@ -200,6 +209,7 @@ func startProcess(t testing.TB, bin string, opts ProcessOptions, logPath string)
 		nodeName: opts.NodeName,
 		addr:     listen,
 		httpAddr: httpAddr,
+		gossip:   gossipAddr,
 		logPath:  logPath,
 		exited:   make(chan struct{}),
 	}
@@ -267,6 +277,9 @@ func (p *Process) Addr() string { return p.addr }
 
 // HTTPAddr is the address of the agent's /metrics, /healthz and /readyz.
 func (p *Process) HTTPAddr() string { return p.httpAddr }
+
+// GossipAddr is the agent's gossip address, for other agents to join.
+func (p *Process) GossipAddr() string { return p.gossip }
 
 // NodeName is the agent's --node-name.
 func (p *Process) NodeName() string { return p.nodeName }

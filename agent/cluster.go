@@ -1,0 +1,237 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/gossip"
+)
+
+// The cluster, as this agent sees it.
+//
+// Gossip tells each agent which agents are alive; rendezvous hashing over
+// that list names the owner of everything that is owned: each partition
+// (the agent Metadata calls its leader, whose cache serves it), each
+// consumer group (its coordinator, which keeps membership in memory), and
+// two roles, the journal committer and the compactor.
+//
+// Ownership routes; it never decides. Any agent accepts a produce for any
+// partition and serves any fetch, and whoever writes a journal entry wins
+// it by put-if-absent, so two agents that disagree about the membership
+// for a moment cost a redirect or a retry, not data. The one thing held
+// in memory by an owner alone is a group's membership: an agent drops the
+// groups it no longer owns, and their members rejoin at the new owner.
+//
+// Without gossip (Config.Gossip empty) the agent is the whole cluster and
+// owns everything.
+
+// Keys of the roles in rendezvous hashing.
+const (
+	committerKey = "role/committer"
+	compactorKey = "role/compactor"
+)
+
+// cluster is the membership view: gossip, or this agent alone.
+type cluster struct {
+	self   gossip.Member
+	gossip *gossip.Gossip // nil: a single agent
+}
+
+// startCluster starts gossip, once the listeners are bound and the
+// addresses to advertise known, and waits a little for the first join so
+// that the agent does not begin by believing it owns everything.
+func (a *Agent) startCluster(ctx context.Context) error {
+	a.cluster = &cluster{self: gossip.Member{
+		Name: a.cfg.NodeName, NodeID: a.nodeID, KafkaAddr: a.advertised(),
+		InternalAddr: a.internalAdvertised(), Zone: a.cfg.Zone,
+	}}
+	if a.cfg.Gossip == "" {
+		return nil
+	}
+	gcfg := gossip.DefaultConfig(a.cfg.NodeName)
+	gcfg.Self = a.cluster.self
+	gcfg.BindAddr, gcfg.AdvertiseAddr = a.cfg.Gossip, a.cfg.GossipAdvertise
+	gcfg.Join = a.cfg.Join
+	gcfg.Logger = a.log
+	g, err := gossip.Start(gcfg)
+	if err != nil {
+		return fmt.Errorf("start gossip on %s: %w", a.cfg.Gossip, err)
+	}
+	a.cluster.gossip = g
+	if len(a.cfg.Join) > 0 {
+		wait := time.NewTimer(a.cfg.JoinWait)
+		defer wait.Stop()
+		select {
+		case <-g.Joined():
+		case <-wait.C:
+			a.log.Warn("no seed answered yet; starting alone and joining in the background", "join", strings.Join(a.cfg.Join, ","))
+		case <-ctx.Done():
+			g.Leave(context.Background())
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// internalAdvertised returns the address other agents reach this one's
+// HTTP listener (and internal RPC) at.
+func (a *Agent) internalAdvertised() string {
+	if a.cfg.HTTPAdvertise != "" {
+		return a.cfg.HTTPAdvertise
+	}
+	if a.httpAddr == "" {
+		return ""
+	}
+	_, port, _ := net.SplitHostPort(a.httpAddr)
+	return net.JoinHostPort(a.advertiseHost, port)
+}
+
+// members returns the live agents, this one included, sorted by name.
+func (c *cluster) members() []gossip.Member {
+	if c.gossip == nil {
+		return []gossip.Member{c.self}
+	}
+	return c.gossip.Members()
+}
+
+// changed returns a channel closed at the next change of membership; nil
+// (never ready) for a single agent.
+func (c *cluster) changed() <-chan struct{} {
+	if c.gossip == nil {
+		return nil
+	}
+	return c.gossip.Changed()
+}
+
+// owner returns the agent that owns key among members.
+func owner(members []gossip.Member, key string) gossip.Member {
+	m, _ := gossip.Owner(members, key) // members always holds this agent
+	return m
+}
+
+// leave tells the others this agent is going, so they route around it at
+// once.
+func (c *cluster) leave(ctx context.Context) error {
+	if c.gossip == nil {
+		return nil
+	}
+	return c.gossip.Leave(ctx)
+}
+
+// clientZone returns the zone a client names in its client.id as
+// "silt_zone=NAME" (anywhere, separated by commas, semicolons, spaces or
+// ampersands), or "".
+func clientZone(clientID string) string {
+	_, rest, ok := strings.Cut(clientID, "silt_zone=")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, ",; &"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
+
+func partitionKey(topic string, partition int32) string {
+	return "partition/" + topic + "/" + strconv.Itoa(int(partition))
+}
+
+// broker turns a member into Metadata's broker entry.
+func broker(m gossip.Member) kmsg.MetadataResponseBroker {
+	b := kmsg.NewMetadataResponseBroker()
+	b.NodeID = m.NodeID
+	host, port, err := net.SplitHostPort(m.KafkaAddr)
+	if err != nil {
+		return b
+	}
+	p, _ := strconv.ParseUint(port, 10, 16)
+	b.Host, b.Port = host, int32(p)
+	if m.Zone != "" {
+		rack := m.Zone
+		b.Rack = &rack
+	}
+	return b
+}
+
+// brokers lists the agents a client in zone is given.
+func (a *Agent) brokers(zone string) []kmsg.MetadataResponseBroker {
+	var out []kmsg.MetadataResponseBroker
+	for _, m := range gossip.InZone(a.cluster.members(), zone) {
+		out = append(out, broker(m))
+	}
+	return out
+}
+
+// partitionOwner returns the node id of the agent that serves a partition
+// to a client in zone.
+func (a *Agent) partitionOwner(members []gossip.Member, topic string, partition int32) int32 {
+	return owner(members, partitionKey(topic, partition)).NodeID
+}
+
+// groupCoordinator returns the agent that coordinates a group. Groups are
+// owned over all agents, whatever a client's zone: a group has one
+// coordinator.
+func (a *Agent) groupCoordinator(group string) kmsg.MetadataResponseBroker {
+	return broker(owner(a.cluster.members(), "group/"+group))
+}
+
+// ownsGroup reports whether this agent coordinates the group. An agent
+// that is shutting down owns none.
+func (a *Agent) ownsGroup(group string) bool {
+	return !a.leaving.Load() && owner(a.cluster.members(), "group/"+group).Name == a.cfg.NodeName
+}
+
+// committer returns the agent that writes the journal.
+func (a *Agent) committerMember() gossip.Member {
+	return owner(a.cluster.members(), committerKey)
+}
+
+// controllerID is the node id Metadata and DescribeCluster report as the
+// controller: the committer, the agent that writes the cluster's metadata.
+func (a *Agent) controllerID() int32 { return a.committerMember().NodeID }
+
+// IsCompactor reports whether this agent holds the compactor role.
+func (a *Agent) IsCompactor() bool {
+	return owner(a.cluster.members(), compactorKey).Name == a.cfg.NodeName
+}
+
+// Members returns the live agents as this one sees them.
+func (a *Agent) Members() []gossip.Member { return a.cluster.members() }
+
+// GossipAddr returns the address other agents join this one at, or "".
+func (a *Agent) GossipAddr() string {
+	if a.cluster == nil || a.cluster.gossip == nil {
+		return ""
+	}
+	return a.cluster.gossip.Addr()
+}
+
+// watchMembership reacts to membership changes: groups this agent no
+// longer owns are dropped (their members rejoin at the new owner), pushes
+// go to the new set of agents, and node-id collisions are reported.
+func (a *Agent) watchMembership() {
+	for {
+		changed := a.cluster.changed()
+		members := a.cluster.members()
+		a.metrics.members.Set(float64(len(members)))
+		a.pusher.setPeers(members)
+		a.groups.release(func(name string) bool { return !a.ownsGroup(name) })
+		if a.cluster.gossip != nil {
+			for _, pair := range a.cluster.gossip.Collisions() {
+				a.log.Error("two agents have the same node id; rename one (--node-name)",
+					"a", pair[0], "b", pair[1], "node_id", gossip.NodeID(pair[0]))
+			}
+		}
+		select {
+		case <-changed:
+		case <-a.ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package agent_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
+)
+
+// librdkafka's KIP-848 consumer subscribes by name and sends
+// SubscribedTopicRegex "" (no regex) in the same heartbeat. An empty regex is
+// no regex, as in Kafka: the member is assigned only the topics it names.
+func TestConsumerGroupEmptyRegexIsNoRegex(t *testing.T) {
+	c := localstacktest.StartT(t, localstack.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	created, err := kadm.NewClient(cl).CreateTopics(ctx, 2, 1, nil, "mine", "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := created["mine"].ID
+
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.Version = 1
+	req.Group = "g-empty-regex"
+	req.MemberEpoch = 0
+	req.RebalanceTimeoutMillis = 30000
+	req.SubscribedTopicNames = []string{"mine"}
+	req.SubscribedTopicRegex = kmsg.StringPtr("")
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		t.Fatalf("heartbeat: %v", err)
+	}
+	if resp.Assignment == nil {
+		t.Fatal("no assignment in the first heartbeat's response")
+	}
+	var got int
+	for _, at := range resp.Assignment.Topics {
+		if at.TopicID != mine {
+			t.Errorf("assigned topic id %x (partitions %v), subscribed only to mine (%x)", at.TopicID, at.Partitions, [16]byte(mine))
+		}
+		got += len(at.Partitions)
+	}
+	if got != 2 {
+		t.Errorf("assigned %d partitions, want mine's 2", got)
+	}
+}

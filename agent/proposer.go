@@ -1,0 +1,254 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/silt-io/silt/journal"
+)
+
+// The path of a journal command from this agent to the journal.
+//
+// One agent at a time, the committer, writes the journal: it gathers the
+// commands of every agent and writes them as one entry (group commit), so
+// the journal's throughput does not fall as agents are added. Every other
+// agent sends its commands to the committer over internal RPC.
+//
+// The proposer keeps this agent's commands in the order they were
+// proposed: it sends one batch at a time, each batch holding everything
+// queued since the last was sent, and the committer writes a batch into
+// one entry. The writer relies on this to commit segments in the order it
+// cut them.
+//
+// A batch whose RPC fails may or may not have reached the journal (the
+// committer may have died after writing it). The proposer then sends the
+// same batch again, to whichever agent is committer now, until the
+// callers' contexts end. Every command carries a proposal ID, so the
+// journal applies a resent command once and answers the repeat with the
+// first outcome (see journal.State.Proposals): a retry never duplicates a
+// segment's records.
+
+// proposer sends commands to the committer.
+type proposer struct {
+	a      *Agent
+	queue  chan *proposal
+	prefix string // node name and boot nonce: IDs never repeat across restarts
+	next   atomic.Uint64
+
+	closeOnce sync.Once
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// proposal is one caller's commands on their way to the journal.
+type proposal struct {
+	ctx     context.Context
+	cmds    []journal.Command
+	reply   chan struct{} // closed when seq, results and err are set
+	seq     uint64
+	results []journal.Result
+	err     error
+}
+
+func newProposer(a *Agent) *proposer {
+	nonce := make([]byte, 4)
+	rand.Read(nonce)
+	p := &proposer{a: a, queue: make(chan *proposal, 1024), done: make(chan struct{}),
+		prefix: a.cfg.NodeName + "/" + hex.EncodeToString(nonce) + "/"}
+	p.wg.Go(p.run)
+	return p
+}
+
+// errProposerClosed fails proposals the agent will not send.
+var errProposerClosed = errors.New("agent is shutting down: journal command not sent")
+
+// Propose queues cmds and returns at once; Wait gives the outcome.
+// Proposals reach the journal in the order Propose is called.
+func (p *proposer) Propose(ctx context.Context, cmds []journal.Command) *proposal {
+	pr := &proposal{ctx: ctx, reply: make(chan struct{})}
+	pr.cmds = make([]journal.Command, len(cmds))
+	for i, c := range cmds {
+		c.ID = p.prefix + strconv.FormatUint(p.next.Add(1), 36)
+		pr.cmds[i] = c
+	}
+	select {
+	case p.queue <- pr:
+	case <-p.done:
+		pr.finish(0, nil, errProposerClosed)
+	case <-ctx.Done():
+		pr.finish(0, nil, ctx.Err())
+	}
+	return pr
+}
+
+// Submit proposes cmds and waits for their outcome.
+func (p *proposer) Submit(ctx context.Context, cmds []journal.Command) (uint64, []journal.Result, error) {
+	return p.Propose(ctx, cmds).Wait(ctx)
+}
+
+// Wait returns the entry holding the proposal and each command's result.
+// An error means the commands may or may not have been written.
+func (pr *proposal) Wait(ctx context.Context) (uint64, []journal.Result, error) {
+	select {
+	case <-pr.reply:
+		return pr.seq, pr.results, pr.err
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+}
+
+func (pr *proposal) finish(seq uint64, results []journal.Result, err error) {
+	pr.seq, pr.results, pr.err = seq, results, err
+	close(pr.reply)
+}
+
+// close stops the proposer after the batch in flight; queued proposals
+// fail. It waits.
+func (p *proposer) close() {
+	p.closeOnce.Do(func() { close(p.done) })
+	p.wg.Wait()
+	for {
+		select {
+		case pr := <-p.queue:
+			pr.finish(0, nil, errProposerClosed)
+		default:
+			return
+		}
+	}
+}
+
+// maxBatchCommands bounds the commands sent in one batch.
+const maxBatchCommands = 4096
+
+func (p *proposer) run() {
+	for {
+		var first *proposal
+		select {
+		case first = <-p.queue:
+		case <-p.done:
+			return
+		}
+		batch := []*proposal{first}
+		n := len(first.cmds)
+	drain:
+		for n < maxBatchCommands {
+			select {
+			case pr := <-p.queue:
+				batch = append(batch, pr)
+				n += len(pr.cmds)
+			default:
+				break drain
+			}
+		}
+		p.send(batch)
+	}
+}
+
+// send delivers one batch, retrying with the same proposal IDs until it
+// is committed or every caller has given up.
+func (p *proposer) send(batch []*proposal) {
+	backoff := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		live := batch[:0]
+		for _, pr := range batch {
+			if err := pr.ctx.Err(); err != nil {
+				pr.finish(0, nil, err)
+				continue
+			}
+			live = append(live, pr)
+		}
+		batch = live
+		if len(batch) == 0 {
+			return
+		}
+		var cmds []journal.Command
+		for _, pr := range batch {
+			cmds = append(cmds, pr.cmds...)
+		}
+		ctx, cancel := p.batchContext(batch)
+		committer := p.a.committerMember()
+		start := time.Now()
+		var (
+			seq     uint64
+			results []journal.Result
+			err     error
+		)
+		if committer.Name == p.a.cfg.NodeName || p.a.cfg.SoloCommitter {
+			seq, results, err = p.a.localCommitter.Submit(ctx, cmds)
+		} else {
+			seq, results, err = p.a.proposeRemote(ctx, committer, cmds)
+			if err == nil {
+				// Reply only once this agent has applied the entry, so a
+				// client that reads here next sees what it wrote.
+				p.a.noteJournalSeq(seq)
+				err = p.a.journal.WaitFor(ctx, seq)
+			}
+		}
+		cancel()
+		p.a.metrics.proposeDuration.Observe(time.Since(start).Seconds())
+		if err == nil && len(results) != len(cmds) {
+			err = fmt.Errorf("committer %s returned %d results for %d commands", committer.Name, len(results), len(cmds))
+		}
+		if err == nil {
+			p.a.metrics.proposals.Add(float64(len(batch)))
+			i := 0
+			for _, pr := range batch {
+				pr.finish(seq, results[i:i+len(pr.cmds)], nil)
+				i += len(pr.cmds)
+			}
+			return
+		}
+		if p.closing() && attempt > 1 {
+			for _, pr := range batch {
+				pr.finish(0, nil, fmt.Errorf("%w (last error: %w)", errProposerClosed, err))
+			}
+			return
+		}
+		p.a.metrics.proposeRetries.Inc()
+		p.a.log.Warn("journal commit failed; resending", "committer", committer.Name, "attempt", attempt, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-p.done:
+			t.Stop()
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func (p *proposer) closing() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// batchContext returns a context that ends when the last of the batch's
+// callers gives up, and no later than the commit timeout.
+func (p *proposer) batchContext(batch []*proposal) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(p.a.cfg.CommitTimeout)
+	latest := time.Time{}
+	for _, pr := range batch {
+		d, ok := pr.ctx.Deadline()
+		if !ok {
+			latest = deadline
+			break
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	if latest.After(deadline) {
+		latest = deadline
+	}
+	return context.WithDeadline(context.Background(), latest)
+}

@@ -1,0 +1,174 @@
+package compaction
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/journal"
+	"github.com/silt-io/silt/objstore"
+	"github.com/silt-io/silt/recordbatch"
+	"github.com/silt-io/silt/segment"
+)
+
+// ReadFunc returns a committed chunk's batches with their offsets patched
+// in, as a fetch serves them. The bytes may be shared (a cache entry):
+// callers must not modify them. An agent passes its cached reader; the
+// default is ReadChunk on the bucket.
+type ReadFunc func(ctx context.Context, ch journal.Chunk) ([]byte, error)
+
+// ReadChunk reads a committed chunk with one ranged GET, checks and decodes
+// it, drops the batches the journal rejected (Skip) and patches each kept
+// batch's BaseOffset, exactly as the agent's fetch path does, and checks
+// that the batches end at the chunk's NextOffset. The result is a fresh
+// slice the caller owns.
+func ReadChunk(ctx context.Context, bucket objstore.Reader, ch journal.Chunk) ([]byte, error) {
+	stored, err := objstore.ReadRange(ctx, bucket, ch.Object, ch.Pos, ch.Len)
+	if err != nil {
+		return nil, fmt.Errorf("read chunk %s@%d: %w", ch.Object, ch.Pos, err)
+	}
+	return PatchChunk(ch, stored)
+}
+
+// PatchChunk is ReadChunk after the GET: it decodes the stored bytes of ch
+// and patches their offsets. stored may be modified.
+func PatchChunk(ch journal.Chunk, stored []byte) ([]byte, error) {
+	raw, err := segment.DecodeChunk(segment.ChunkInfo{
+		Pos: ch.Pos, Len: ch.Len, RawLen: ch.RawLen, Codec: segment.Codec(ch.Codec), CRC: ch.CRC,
+	}, stored)
+	if err != nil {
+		return nil, fmt.Errorf("decode chunk %s@%d: %w", ch.Object, ch.Pos, err)
+	}
+	skip := make([]int, len(ch.Skip))
+	for i, s := range ch.Skip {
+		skip[i] = int(s)
+	}
+	patched, next, err := recordbatch.Patch(raw, ch.BaseOffset, 0, skip)
+	if err != nil {
+		return nil, fmt.Errorf("patch chunk %s@%d: %w", ch.Object, ch.Pos, err)
+	}
+	if next != ch.NextOffset {
+		return nil, fmt.Errorf("chunk %s@%d: batches end at offset %d, the journal says %d", ch.Object, ch.Pos, next, ch.NextOffset)
+	}
+	return patched, nil
+}
+
+// BucketReader returns a ReadFunc reading from bucket.
+func BucketReader(bucket objstore.Reader) ReadFunc {
+	return func(ctx context.Context, ch journal.Chunk) ([]byte, error) { return ReadChunk(ctx, bucket, ch) }
+}
+
+// Record is one record read back from the log: what `silt cat` prints and
+// the export writes.
+type Record struct {
+	Offset    int64
+	Timestamp int64 // unix ms
+	// TimestampType is 0 for CreateTime, 1 for LogAppendTime.
+	TimestampType int8
+	Key, Value    []byte // nil: null
+	Headers       []kmsg.Header
+}
+
+// maxBatchRecordsBytes bounds the decompressed records section of one batch
+// read back, as the agent's ListOffsets does.
+const maxBatchRecordsBytes = 256 << 20
+
+// ScanOptions bounds a Scan.
+type ScanOptions struct {
+	// From and To bound the offsets: records in [From, To) are yielded.
+	// To 0 means no bound.
+	From, To int64
+	// Readahead is the number of chunks read ahead of the one decoded;
+	// default 4.
+	Readahead int
+	// Batch, if set, is called with each batch's bytes (patched, shared)
+	// before its records: export counts bytes with it.
+	Batch func(b recordbatch.Batch)
+}
+
+// Scan reads chunks in order, with up to Readahead GETs in flight, and
+// calls fn with every record whose offset is in [From, To). The Record is
+// reused after the call, but the slices in it alias the chunk bytes read
+// (or a batch's decompressed records), which nothing modifies, so they may
+// be kept. Control batches are skipped. fn returning an error stops the
+// scan with that error.
+func Scan(ctx context.Context, read ReadFunc, chunks []journal.Chunk, opts ScanOptions, fn func(r *Record) error) error {
+	if opts.Readahead <= 0 {
+		opts.Readahead = 4
+	}
+	// Only the chunks holding offsets in range.
+	for len(chunks) > 0 && chunks[0].NextOffset <= opts.From {
+		chunks = chunks[1:]
+	}
+	if opts.To > 0 {
+		for len(chunks) > 0 && chunks[len(chunks)-1].BaseOffset >= opts.To {
+			chunks = chunks[:len(chunks)-1]
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		data []byte
+		err  error
+	}
+	pending := make(chan chan result, opts.Readahead)
+	go func() {
+		defer close(pending)
+		for _, ch := range chunks {
+			rc := make(chan result, 1)
+			select {
+			case pending <- rc:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				data, err := read(ctx, ch)
+				rc <- result{data, err}
+			}()
+		}
+	}()
+	var rec Record
+	for rc := range pending {
+		var res result
+		select {
+		case res = <-rc:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if res.err != nil {
+			return res.err
+		}
+		for b, err := range recordbatch.Iterate(res.data) {
+			if err != nil {
+				return err
+			}
+			if b.LastOffset() < opts.From || b.Control() {
+				continue
+			}
+			if opts.To > 0 && b.BaseOffset >= opts.To {
+				break
+			}
+			if opts.Batch != nil {
+				opts.Batch(b)
+			}
+			records, err := recordbatch.Records(b.Bytes, maxBatchRecordsBytes)
+			if err != nil {
+				return fmt.Errorf("batch at offset %d: %w", b.BaseOffset, err)
+			}
+			tsType := b.TimestampType()
+			for i := range records {
+				r := &records[i]
+				if r.Offset < opts.From || (opts.To > 0 && r.Offset >= opts.To) {
+					continue
+				}
+				rec = Record{Offset: r.Offset, Timestamp: r.Timestamp, TimestampType: tsType,
+					Key: r.Key, Value: r.Value, Headers: r.Headers}
+				if err := fn(&rec); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return ctx.Err()
+}
