@@ -10,13 +10,14 @@
 //   - PutIfAbsent hard-links it to the key; link(2) fails with EEXIST if the
 //     name exists, which makes the check and the write one atomic step even
 //     between separate processes.
-//   - PutIfMatch compares the current content's MD5 with the ETag and renames,
+//   - PutIfMatch compares the current content's hash with the ETag and renames,
 //     holding an flock(2) on one of 256 lock files chosen by the key's hash,
 //     which every mutation of that key also holds.
 //
 // After a rename or link the parent directory is fsynced, so a put that
-// returned survives a power cut. ETags are the hex MD5 of the content, as S3
-// gives for single-part uploads.
+// returned survives a power cut. ETags are the hex XXH3-128 of the content:
+// like S3's MD5 they change whenever the content does, and they cost a
+// twentieth of MD5's CPU, which every segment written pays.
 //
 // A key cannot also be a directory of other keys ("a" and "a/b"), which
 // silt's layout never needs. Empty directories are left in place.
@@ -24,7 +25,6 @@ package file
 
 import (
 	"context"
-	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/zeebo/xxh3"
 
 	"github.com/silt-io/silt/objstore"
 )
@@ -176,15 +178,16 @@ func (b *Bucket) Head(ctx context.Context, key string) (objstore.ObjectInfo, err
 }
 
 func hashReader(r io.Reader) (string, error) {
-	h := md5.New()
+	h := xxh3.New()
 	if _, err := io.Copy(h, r); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum := h.Sum128().Bytes()
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func etagOf(data []byte) string {
-	sum := md5.Sum(data)
+	sum := xxh3.Hash128(data).Bytes()
 	return hex.EncodeToString(sum[:])
 }
 
