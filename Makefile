@@ -82,7 +82,18 @@ interop-python: tools
 interop: interop-java interop-python
 
 ## interop-java: kafka-clients, kafka-tools, VerifiableProducer/Consumer and
-## Kafka Streams 4.4.0 under Maven Surefire (interop/java); SILT_AGENTS=3
-## once clustering has landed
+## Kafka Streams 4.4.0 under Maven Surefire (interop/java), three agents per
+## cluster (SILT_AGENTS=1 for one)
 interop-java: build tools
 	SILT_BINARY=$(CURDIR)/bin/silt bash interop/run-java.sh
+
+## bench-kafka: silt against Apache Kafka 4.4.0 on this machine in one run
+## (a KRaft broker from the Maven jars; Kafka's ProducerPerformance,
+## ConsumerPerformance and EndToEndLatency on Kafka, silt on a file bucket and
+## silt on versitygw); prints one side-by-side table, kept with the raw figures
+## and logs in interop/.cache/bench-kafka (interop/bench-kafka/README.md).
+## BENCHKAFKAFLAGS adds flags, e.g. BENCHKAFKAFLAGS="--volume 2GiB"
+.PHONY: bench-kafka
+BENCHKAFKAFLAGS ?=
+bench-kafka: tools
+	python3 interop/bench-kafka/run.py $(BENCHKAFKAFLAGS)

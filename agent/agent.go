@@ -149,6 +149,9 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.wg.Go(a.groupHousekeeping)
 	a.wg.Go(a.watchMembership)
 	a.wg.Go(a.watchClaims)
+	if a.cfg.Compaction {
+		a.wg.Go(a.runCompactor)
+	}
 	a.ready.Store(true)
 	a.log.Info("silt agent ready", "kafka", a.Addr(), "advertise", a.advertised(), "http", a.httpAddr,
 		"gossip", a.GossipAddr(), "bucket", a.bucket.Name(), "node_id", a.nodeID)

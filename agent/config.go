@@ -43,6 +43,16 @@ type Config struct {
 	// Zone is the agent's availability zone. Clients that name a zone in
 	// their client.id (silt_zone=NAME) are given agents of their zone.
 	Zone string
+	// Compaction runs the compactor on the agent holding the compactor role
+	// (merging, retention, compacted topics, Parquet export, garbage).
+	// Default true.
+	Compaction bool
+	// CompactionInterval is the pause between two compactor passes;
+	// default (0) the compaction package's, 30s.
+	CompactionInterval time.Duration
+	// ExportAll exports every topic to Parquet, as if silt.export=parquet
+	// were set on each.
+	ExportAll bool
 	// SoloCommitter makes the agent write its own journal entries whatever
 	// gossip says. Two agents that both do are what a split view of the
 	// membership looks like; it costs retries, never correctness, and
@@ -57,6 +67,10 @@ type Config struct {
 	// FlushBytes cuts a segment early once this much is buffered.
 	// Default 8 MiB.
 	FlushBytes int
+	// InlineSegmentBytes is the largest segment the committer writes
+	// inside its journal entry instead of as an object of its own, saving a
+	// PUT per flush; 0 turns it off. Default 4 MiB.
+	InlineSegmentBytes int
 	// CacheBytes is the memory budget of the chunk cache. Default 1 GiB.
 	CacheBytes int64
 	// CacheDir, if set, adds a disk tier to the chunk cache.
@@ -97,18 +111,20 @@ func DefaultConfig() Config {
 		host = "silt"
 	}
 	return Config{
-		NodeName:          host,
-		Listen:            "localhost:9092",
-		HTTPListen:        "localhost:9644",
-		Gossip:            ":7946",
-		JoinWait:          10 * time.Second,
-		FlushInterval:     250 * time.Millisecond,
-		FlushBytes:        8 << 20,
-		CacheBytes:        1 << 30,
-		AutoCreateTopics:  true,
-		DefaultPartitions: 1,
-		MessageMaxBytes:   1048588,
-		CommitTimeout:     30 * time.Second,
+		NodeName:           host,
+		Listen:             "localhost:9092",
+		HTTPListen:         "localhost:9644",
+		Gossip:             ":7946",
+		JoinWait:           10 * time.Second,
+		Compaction:         true,
+		FlushInterval:      250 * time.Millisecond,
+		FlushBytes:         8 << 20,
+		InlineSegmentBytes: 4 << 20,
+		CacheBytes:         1 << 30,
+		AutoCreateTopics:   true,
+		DefaultPartitions:  1,
+		MessageMaxBytes:    1048588,
+		CommitTimeout:      30 * time.Second,
 
 		GroupInitialRebalanceDelay: 3 * time.Second,
 		OffsetsRetention:           7 * 24 * time.Hour,

@@ -166,8 +166,8 @@ type group struct {
 	// commits carry it, and the group is dropped once another agent's
 	// claim supersedes it (group_claim.go).
 	claim journal.GroupClaim
-	reqs chan func()
-	quit chan struct{}
+	reqs  chan func()
+	quit  chan struct{}
 
 	state        groupState
 	protocolType string

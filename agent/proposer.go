@@ -182,7 +182,7 @@ func (p *proposer) send(batch []*proposal) {
 		)
 		if committer.Name == p.a.cfg.NodeName || p.a.cfg.SoloCommitter {
 			seq, results, err = p.a.localCommitter.Submit(ctx, cmds)
-		} else {
+		} else if err = p.uploadInline(ctx, cmds); err == nil {
 			seq, results, err = p.a.proposeRemote(ctx, committer, cmds)
 			if err == nil {
 				// Reply only once this agent has applied the entry, so a
@@ -221,6 +221,25 @@ func (p *proposer) send(batch []*proposal) {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// uploadInline puts the inline segments of cmds in objects of their own,
+// at the keys they name, and proposes them as ordinary segments: the
+// writer proposed them inline while this agent was the committer, and the
+// role has moved. A segment key is random, so repeating the upload is
+// harmless.
+func (p *proposer) uploadInline(ctx context.Context, cmds []journal.Command) error {
+	for _, c := range cmds {
+		cs := c.CommitSegment
+		if cs == nil || !cs.Inline {
+			continue
+		}
+		if _, err := p.a.bucket.Put(ctx, cs.Object, cs.Data); err != nil {
+			return fmt.Errorf("upload segment %s proposed inline: %w", cs.Object, err)
+		}
+		cs.Inline, cs.Data = false, nil
+	}
+	return nil
 }
 
 func (p *proposer) closing() bool {

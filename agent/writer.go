@@ -36,6 +36,10 @@ type writer struct {
 		// finished to a channel closed once its chunks are cached: a
 		// fetch woken by the commit waits for that instead of a GET.
 		committing map[string]chan struct{}
+		// inlineCommitting holds the same channels for inline segments, in
+		// the order they are committed: their object is a journal entry
+		// whose number is known only once it is written.
+		inlineCommitting []chan struct{}
 	}
 	maxInflight int
 
@@ -98,6 +102,9 @@ type cutSegment struct {
 	object   string
 	infos    []segment.ChunkInfo
 	err      error
+	// inline holds the segment's bytes when it is not uploaded on its own
+	// but written inside its journal entry (see shouldInline).
+	inline []byte
 }
 
 func newWriter(a *Agent) *writer {
@@ -121,6 +128,14 @@ func newWriter(a *Agent) *writer {
 func (w *writer) committed(object string) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if journal.IsEntryKey(object) {
+		// Inline segments commit in order, so a fetch woken by an entry
+		// holding one is most likely waiting for the oldest.
+		if len(w.mu.inlineCommitting) > 0 {
+			return w.mu.inlineCommitting[0]
+		}
+		return nil
+	}
 	return w.mu.committing[object]
 }
 
@@ -281,9 +296,15 @@ func (w *writer) upload(cut *cutSegment) {
 		cut.err = fmt.Errorf("build segment %s: %w", id, err)
 		return
 	}
+	key := segment.Key(id)
+	if w.shouldInline(len(data)) {
+		cut.object, cut.infos, cut.inline = key, infos, data
+		w.a.metrics.flushBytes.Observe(float64(len(data)))
+		w.a.metrics.flushChunks.Observe(float64(len(infos)))
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.a.cfg.CommitTimeout)
 	defer cancel()
-	key := segment.Key(id)
 	delay := 20 * time.Millisecond
 	for {
 		_, err = w.a.bucket.Put(ctx, key, data)
@@ -305,6 +326,18 @@ func (w *writer) upload(cut *cutSegment) {
 	w.a.metrics.uploadDuration.Observe(time.Since(start).Seconds())
 	w.a.metrics.flushBytes.Observe(float64(len(data)))
 	w.a.metrics.flushChunks.Observe(float64(len(infos)))
+}
+
+// shouldInline reports whether a segment of size bytes goes inside its
+// journal entry rather than into an object of its own: one PUT per flush
+// instead of two. Only the committer can do this (it writes the entry), and
+// only for segments small enough that writing them in the journal's single
+// line of entries does not hold the line up; a segment proposed inline
+// that reaches another committer is uploaded first (proposer.go).
+func (w *writer) shouldInline(size int) bool {
+	a := w.a
+	return size <= a.cfg.InlineSegmentBytes &&
+		(a.cfg.SoloCommitter || a.committerMember().Name == a.cfg.NodeName)
 }
 
 // commitLoop proposes segments' commits in the order they were cut.
@@ -332,12 +365,16 @@ func (w *writer) commitLoop() {
 			}
 		}
 		w.mu.Lock()
-		w.mu.committing[cut.object] = make(chan struct{})
+		if cut.inline != nil {
+			w.mu.inlineCommitting = append(w.mu.inlineCommitting, make(chan struct{}))
+		} else {
+			w.mu.committing[cut.object] = make(chan struct{})
+		}
 		w.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), w.a.cfg.CommitTimeout)
 		start := time.Now()
 		pending := w.a.proposer.Propose(ctx, []journal.Command{{CommitSegment: &journal.CommitSegment{
-			Object: cut.object, Chunks: chunks,
+			Object: cut.object, Chunks: chunks, Inline: cut.inline != nil, Data: cut.inline,
 		}}})
 		w.finishing.Go(func() {
 			defer cancel()
@@ -363,7 +400,7 @@ func (w *writer) finish(cut *cutSegment, res *journal.Result, err error) {
 		var results []journal.BatchResult
 		if res != nil {
 			results = res.Chunks[i]
-			w.cacheChunk(cut, i, results)
+			w.cacheChunk(cut, i, res, results)
 		}
 		for _, ap := range ch.appends {
 			ap.resolve(results, err)
@@ -372,7 +409,12 @@ func (w *writer) finish(cut *cutSegment, res *journal.Result, err error) {
 	w.mu.Lock()
 	w.mu.inflight -= cut.bytes
 	w.mu.room.Broadcast()
-	if c := w.mu.committing[cut.object]; c != nil {
+	if cut.inline != nil {
+		if len(w.mu.inlineCommitting) > 0 {
+			close(w.mu.inlineCommitting[0])
+			w.mu.inlineCommitting = w.mu.inlineCommitting[1:]
+		}
+	} else if c := w.mu.committing[cut.object]; c != nil {
 		close(c)
 		delete(w.mu.committing, cut.object)
 	}
@@ -411,7 +453,12 @@ func (ap *appendWait) resolve(results []journal.BatchResult, err error) {
 
 // cacheChunk puts a committed chunk's batches, with their offsets, in the
 // cache under the key fetches look for.
-func (w *writer) cacheChunk(cut *cutSegment, i int, results []journal.BatchResult) {
+func (w *writer) cacheChunk(cut *cutSegment, i int, res *journal.Result, results []journal.BatchResult) {
+	// An inline segment's chunks landed in its journal entry.
+	object, pos := cut.object, int64(0)
+	if res.Object != "" {
+		object, pos = res.Object, res.Base
+	}
 	var skip []int
 	base := int64(-1)
 	for j, r := range results {
@@ -431,5 +478,5 @@ func (w *writer) cacheChunk(cut *cutSegment, i int, results []journal.BatchResul
 		w.a.log.Error("patch committed chunk", "object", cut.object, "err", err)
 		return
 	}
-	w.a.cache.Put(chunkCacheKey(cut.object, cut.infos[i].Pos), patched)
+	w.a.cache.Put(chunkCacheKey(object, pos+cut.infos[i].Pos), patched)
 }

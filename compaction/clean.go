@@ -56,7 +56,7 @@ func hashKey(k []byte) keyHash {
 func (c *Compactor) cleanEnd(pr *partitionRef, nowMs int64) (end int64, chunks int) {
 	end = pr.start
 	for i, ch := range pr.chunks {
-		t := uploadTime(ch.Object)
+		t := chunkTime(ch)
 		switch {
 		case !t.IsZero() && nowMs-t.UnixMilli() < c.opts.MergeWindow.Milliseconds():
 			return end, i

@@ -66,7 +66,14 @@ func (c *Compactor) CollectGarbage(ctx context.Context) (Stats, error) {
 			candidates = append(candidates, o)
 		}
 	}
-	candidates = slices.DeleteFunc(candidates, func(o string) bool { _, marked := garbage[o]; return marked })
+	candidates = slices.DeleteFunc(candidates, func(o string) bool {
+		_, marked := garbage[o]
+		// A journal entry that held inline segments is not garbage when
+		// they move: replay still needs its commands. The journal's
+		// housekeeping deletes it once a snapshot covers it and nothing
+		// references its data (journal.Log.DeleteCovered).
+		return marked || journal.IsEntryKey(o)
+	})
 	slices.Sort(candidates)
 	candidates = slices.Compact(candidates)
 	c.prevRefs = refs

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/compaction"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/localstack"
@@ -28,9 +29,15 @@ func testContext(t testing.TB, d time.Duration) context.Context {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// startCluster starts one in-process agent on a file bucket.
-func startCluster(t *testing.T) *localstack.Cluster {
-	return localstacktest.StartT(t, localstack.Options{})
+// startCluster starts one in-process agent on a file bucket. Its own
+// compactor is off (localstack's default): the tests run the compactor under
+// test themselves. configure adjusts the agent more.
+func startCluster(t *testing.T, configure ...func(*agent.Config)) *localstack.Cluster {
+	return localstacktest.StartT(t, localstack.Options{Configure: func(_ int, cfg *agent.Config) {
+		for _, f := range configure {
+			f(cfg)
+		}
+	}})
 }
 
 func newClient(t testing.TB, seeds []string, opts ...kgo.Opt) *kgo.Client {

@@ -60,6 +60,19 @@ func uploadTime(object string) time.Time {
 	return id.Time()
 }
 
+// chunkTime is when a chunk was written: its segment's upload time, or,
+// for a chunk whose object names no time (an inline segment in a journal
+// entry), the time the journal committed it.
+func chunkTime(ch journal.Chunk) time.Time {
+	if t := uploadTime(ch.Object); !t.IsZero() {
+		return t
+	}
+	if ch.Written > 0 {
+		return time.UnixMilli(ch.Written)
+	}
+	return time.Time{}
+}
+
 // mergeGroups returns the runs of chunks to merge: consecutive chunks
 // smaller than half the target, cut where the next would take the group
 // past the target or past the window of upload time. A group is merged
@@ -77,7 +90,7 @@ func mergeGroups(chunks []journal.Chunk, target int64, window time.Duration, now
 		cur, size = nil, 0
 	}
 	for _, ch := range chunks {
-		t := uploadTime(ch.Object)
+		t := chunkTime(ch)
 		if ch.RawLen >= target/2 || t.IsZero() {
 			flush(true)
 			continue

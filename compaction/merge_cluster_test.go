@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/compaction"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/objstore"
@@ -25,8 +26,13 @@ import (
 // offsets they were acknowledged at, with no hole and no duplicate, the
 // partitions end up in a few merged objects, and the objects merged away
 // are deleted after the grace period without failing a fetch.
+//
+// The agent writes every segment as an object of its own here, so that the
+// merged-away objects are segments the garbage collector deletes; small
+// segments inside journal entries are merged the same way but their entries
+// stay for the journal's housekeeping (TestMergeInlineSegments).
 func TestMergeUnderProduceAndFetch(t *testing.T) {
-	c := startCluster(t)
+	c := startCluster(t, func(cfg *agent.Config) { cfg.InlineSegmentBytes = 0 })
 	seeds := c.Seeds()
 	const topic = "merge"
 	createTopic(t, seeds, topic, 2, nil)
@@ -357,4 +363,59 @@ func kmsgFetch(topic string, id [16]byte, offset int64) *kmsg.FetchRequest {
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	return req
+}
+
+// Small segments travel inside their journal entries (the agent's default
+// for segments up to InlineSegmentBytes). Merging moves their chunks into
+// merged objects like any others, but the entries stay: replay needs their
+// commands, and the journal's housekeeping removes them only once a
+// snapshot covers them. An agent started afterwards replays the journal and
+// reads every record from the merged objects.
+func TestMergeInlineSegments(t *testing.T) {
+	c := startCluster(t)
+	seeds := c.Seeds()
+	const topic = "merge-inline"
+	createTopic(t, seeds, topic, 1, nil)
+	ctx := testContext(t, time.Minute)
+	prod := newProducer(t, seeds, topic)
+	for i := range 6 { // six flushes, six entries holding a segment each
+		if err := prod.produce(ctx, i*20, 20, 200, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inEntries := func() (n int) {
+		c.Agents[0].Journal().View(func(s *journal.State) {
+			for _, ch := range s.Partition(topic, 0).Chunks {
+				if journal.IsEntryKey(ch.Object) {
+					n++
+				}
+			}
+		})
+		return n
+	}
+	if n := inEntries(); n < 2 {
+		t.Fatalf("%d chunks inside journal entries; the agent did not write its small segments inline", n)
+	}
+	// One window holds all six chunks, and it has passed.
+	tl := newTool(t, c.Bucket, compaction.Options{MergeTarget: 1 << 20, MergeWindow: 3 * time.Second, Grace: time.Millisecond})
+	time.Sleep(3 * time.Second)
+	if st := tl.runOnce(t); st.Merged == 0 {
+		t.Fatalf("stats %+v: nothing merged", st)
+	}
+	waitFor(t, 10*time.Second, "the agent to apply the merge", func() bool { return inEntries() == 0 })
+	tl.runOnce(t) // collects garbage: the entries must survive it
+
+	fresh, err := c.AddAgent(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, []string{fresh.Addr()}, topic)
+	if len(got[0]) != 120 {
+		t.Fatalf("a new agent reads %d records, want the 120 produced", len(got[0]))
+	}
+	for i, r := range got[0] {
+		if r.Offset != int64(i) {
+			t.Fatalf("record %d at offset %d", i, r.Offset)
+		}
+	}
 }

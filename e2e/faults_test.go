@@ -172,17 +172,21 @@ func (c *putCounter) PutIfAbsent(ctx context.Context, key string, data []byte) (
 // reset after the store acted would. The producer has idempotence off, so
 // it cannot be what removes duplicates: every record must be acknowledged
 // once and be in the log once, at the offset acknowledged, in order. For
-// the journal this is the read-back of an ambiguous put-if-absent (the
-// entry's nonce says it is ours); for segments, re-uploading the same
-// bytes under the same key.
+// the journal — whose entries carry the small segments inline — this is
+// the read-back of an ambiguous put-if-absent (the entry's nonce says it is
+// ours); for segments of their own, re-uploading the same bytes under the
+// same key.
 func TestLostResponses(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name   string
 		prefix string
+		inline int // Config.InlineSegmentBytes
 	}{
-		{"journal", "journal/"},
-		{"segments", "segments/"},
+		// Segments inside their journal entries (the default for small
+		// ones), and segments of their own.
+		{"journal", "journal/", agent.DefaultConfig().InlineSegmentBytes},
+		{"segments", "segments/", 0},
 	}
 	const (
 		partitions = 4
@@ -193,7 +197,8 @@ func TestLostResponses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fault := faultBucket(t)
 			puts := &putCounter{Bucket: fault, prefix: tc.prefix}
-			c := localstacktest.StartT(t, localstack.Options{Bucket: puts})
+			c := localstacktest.StartT(t, localstack.Options{Bucket: puts,
+				Configure: func(_ int, cfg *agent.Config) { cfg.InlineSegmentBytes = tc.inline }})
 			seeds := c.Seeds()
 			topic := "lost-" + tc.name
 			createTopic(t, newAdmin(t, seeds), topic, partitions, nil)

@@ -10,8 +10,8 @@
 # ./bin/silt unless SILT_BINARY names a binary; versitygw is installed into
 # ./.bin by `make tools` if missing.
 #
-# Environment: SILT_AGENTS (agents per cluster, default 1; 3 once clustering
-# has landed), MAVEN_ARGS (extra Maven arguments, e.g. -Dtest=ToolsTest).
+# Environment: SILT_AGENTS (agents per cluster; the pom's default is 3),
+# MAVEN_ARGS (extra Maven arguments, e.g. -Dtest=ToolsTest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

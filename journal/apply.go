@@ -51,6 +51,8 @@ func (s *State) Apply(e *Entry) ([]Result, error) {
 		s.Time = e.Time // never backwards, whatever the writers' clocks say
 	}
 	results := make([]Result, len(e.Commands))
+	s.entryDataOffset = e.DataOffset
+	defer func() { s.entryDataOffset = 0 }()
 	for i := range e.Commands {
 		results[i] = s.applyOnce(&e.Commands[i])
 	}

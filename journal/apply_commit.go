@@ -13,13 +13,35 @@ import (
 // attempt would have been.
 func (s *State) commitSegment(c *CommitSegment) Result {
 	res := Result{Chunks: make([][]BatchResult, len(c.Chunks))}
+	object, base := c.Object, int64(0)
+	if c.Inline {
+		if s.entryDataOffset == 0 {
+			// An inline segment in an entry that carries no data: no
+			// writer does this; refuse rather than point at nothing.
+			for i := range res.Chunks {
+				res.Chunks[i] = failChunk(&c.Chunks[i], kerr.CorruptMessage.Code)
+			}
+			return res
+		}
+		object, base = EntryKey(s.Seq), s.entryDataOffset+c.DataPos
+		res.Object, res.Base = object, base
+	}
 	for i := range c.Chunks {
-		res.Chunks[i] = s.commitChunk(c.Object, &c.Chunks[i])
+		res.Chunks[i] = s.commitChunk(object, base, &c.Chunks[i])
 	}
 	return res
 }
 
-func (s *State) commitChunk(object string, cc *ChunkCommit) []BatchResult {
+func failChunk(cc *ChunkCommit, code int16) []BatchResult {
+	out := make([]BatchResult, len(cc.Batches))
+	for j := range out {
+		out[j] = BatchResult{Code: code, BaseOffset: -1, LogStartOffset: -1}
+	}
+	return out
+}
+
+// commitChunk commits one chunk, stored in object at base+cc.Pos.
+func (s *State) commitChunk(object string, base int64, cc *ChunkCommit) []BatchResult {
 	out := make([]BatchResult, len(cc.Batches))
 	t := s.Topics[cc.Topic]
 	if t == nil || t.ID != cc.TopicID || cc.Partition < 0 || int(cc.Partition) >= len(t.Partitions) {
@@ -31,8 +53,8 @@ func (s *State) commitChunk(object string, cc *ChunkCommit) []BatchResult {
 	p := t.Partitions[cc.Partition]
 	key := partitionKey(cc.Topic, cc.Partition)
 	chunk := Chunk{
-		Object: object, Pos: cc.Pos, Len: cc.Len, RawLen: cc.RawLen, Codec: cc.Codec, CRC: cc.CRC,
-		BaseOffset: p.NextOffset, MaxTimestamp: math.MinInt64,
+		Object: object, Pos: base + cc.Pos, Len: cc.Len, RawLen: cc.RawLen, Codec: cc.Codec, CRC: cc.CRC,
+		BaseOffset: p.NextOffset, MaxTimestamp: math.MinInt64, Written: s.Time,
 	}
 	for j, b := range cc.Batches {
 		if b.Records <= 0 {

@@ -108,9 +108,19 @@ type AlterConfigs struct {
 // CommitSegment commits the chunks of one uploaded segment object. Each
 // chunk is given offsets in the order listed, after its batches pass the
 // idempotent-producer checks.
+//
+// An inline segment travels in the journal entry itself, after the
+// entry's commands (see Entry): one PUT instead of two. Its chunks then
+// live in the entry's object, at DataPos within the entry's data, and Apply
+// gives them the entry's key as their object; Object names the segment key
+// it would otherwise have had. Data holds the segment's bytes on their way
+// to Log.Append and is never encoded.
 type CommitSegment struct {
-	Object string        `json:"obj"`
-	Chunks []ChunkCommit `json:"chunks"`
+	Object  string        `json:"obj"`
+	Chunks  []ChunkCommit `json:"chunks"`
+	Inline  bool          `json:"inline,omitempty"`
+	DataPos int64         `json:"data_pos,omitempty"`
+	Data    []byte        `json:"-"`
 }
 
 // ChunkCommit describes one partition's chunk in a segment.
@@ -189,6 +199,10 @@ type Result struct {
 	Code int16 `json:"code,omitempty"`
 	// Chunks holds, for CommitSegment, each chunk's batch outcomes in order.
 	Chunks [][]BatchResult `json:"chunks,omitempty"`
+	// Object and Base say, for an inline CommitSegment, where its chunks
+	// landed: in Object (the entry's key), at Base plus their positions.
+	Object string `json:"object,omitempty"`
+	Base   int64  `json:"base,omitempty"`
 	// FirstProducerID is the first id of an AllocateProducerIDs block.
 	FirstProducerID int64 `json:"first_pid,omitempty"`
 	// Offset is the new log start offset of DeleteRecords.

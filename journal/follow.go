@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,12 +51,19 @@ func (l *Log) Offer(ctx context.Context, entries [][]byte) (int, error) {
 	return applied, nil
 }
 
-// decodePushed decodes an entry whose number is only known from its body.
+// decodePushed decodes an entry whose number is only known from its body:
+// an entry's head, as Appended gives it.
 func decodePushed(data []byte) (*Entry, error) {
+	// DecodeEntry checks the number against the key's; a pushed entry
+	// has no key, so read the number first.
+	js := data
+	if bytes.HasPrefix(data, []byte(entryMagic)) && len(data) >= entryFrame {
+		js = data[entryFrame:]
+	}
 	var probe struct {
 		Seq uint64 `json:"seq"`
 	}
-	if err := json.Unmarshal(data, &probe); err != nil || probe.Seq == 0 {
+	if err := json.Unmarshal(js, &probe); err != nil || probe.Seq == 0 {
 		return nil, fmt.Errorf("pushed journal entry has no number: %v", err)
 	}
 	return DecodeEntry(probe.Seq, data)

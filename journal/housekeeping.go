@@ -22,6 +22,8 @@ import (
 // applied must find them. Agents follow the journal within seconds, so a
 // margin of an hour leaves only an agent that stopped applying entries for
 // longer than that behind; such an agent must start again from a snapshot.
+// An entry that carries inline segments the snapshot's chunks still read is
+// kept; once compaction has moved them, a later run deletes it.
 // It returns how many objects it deleted.
 func (l *Log) DeleteCovered(ctx context.Context, before time.Time) (int, error) {
 	seqs, err := l.snapshots(ctx)
@@ -29,7 +31,10 @@ func (l *Log) DeleteCovered(ctx context.Context, before time.Time) (int, error) 
 		return 0, err
 	}
 	cutoff := before.UnixMilli()
-	var cover uint64
+	var (
+		cover uint64
+		refs  map[string]bool // objects the covering snapshot's chunks read
+	)
 	for i := len(seqs) - 1; i >= 0 && cover == 0; i-- {
 		s, err := l.readSnapshot(ctx, seqs[i])
 		if errors.Is(err, objstore.ErrNotFound) {
@@ -40,7 +45,7 @@ func (l *Log) DeleteCovered(ctx context.Context, before time.Time) (int, error) 
 			continue
 		}
 		if s.Time <= cutoff && s.Seq == seqs[i] {
-			cover = seqs[i]
+			cover, refs = seqs[i], s.Referenced()
 		}
 	}
 	if cover == 0 {
@@ -69,6 +74,9 @@ func (l *Log) DeleteCovered(ctx context.Context, before time.Time) (int, error) 
 		}
 		if seq > cover {
 			break
+		}
+		if refs[info.Key] {
+			continue // its inline segments are still read; a later run deletes it
 		}
 		if err := l.bucket.Delete(ctx, info.Key); err != nil {
 			errs = append(errs, err)

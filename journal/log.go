@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	crand "crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -143,14 +144,44 @@ func (l *Log) readEntry(ctx context.Context, seq uint64) (*Entry, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxEntrySize+1))
+	head, err := readEntryHead(rc)
 	if err != nil {
 		return nil, fmt.Errorf("read journal entry %d: %w", seq, err)
 	}
-	if len(data) > maxEntrySize {
-		return nil, fmt.Errorf("journal entry %d is over %d bytes", seq, maxEntrySize)
+	return DecodeEntry(seq, head)
+}
+
+// readEntryHead reads what DecodeEntry needs of an entry object: all of a
+// JSON entry, the frame and JSON of a framed one (its data, inline
+// segments, stays unread).
+func readEntryHead(r io.Reader) ([]byte, error) {
+	frame := make([]byte, entryFrame)
+	n, err := io.ReadFull(r, frame)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
-	return DecodeEntry(seq, data)
+	frame = frame[:n]
+	if n < entryFrame || string(frame[:4]) != entryMagic {
+		rest, err := io.ReadAll(io.LimitReader(r, maxEntrySize+1-int64(n)))
+		if err != nil {
+			return nil, err
+		}
+		data := append(frame, rest...)
+		if len(data) > maxEntrySize {
+			return nil, fmt.Errorf("over %d bytes", maxEntrySize)
+		}
+		return data, nil
+	}
+	size := int64(binary.BigEndian.Uint32(frame[4:]))
+	if size > maxEntrySize {
+		return nil, fmt.Errorf("frame says %d bytes of commands, over %d", size, maxEntrySize)
+	}
+	head := make([]byte, entryFrame+size)
+	copy(head, frame)
+	if _, err := io.ReadFull(r, head[entryFrame:]); err != nil {
+		return nil, fmt.Errorf("truncated commands: %w", err)
+	}
+	return head, nil
 }
 
 // replayListed applies the entries a listing finds after the state.
@@ -215,9 +246,10 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 	defer l.writeMu.Unlock()
 	nonce := randomHex(8)
 	backoff := newBackoff()
+	inline := inlineData(cmds)
 	var (
-		e    *Entry
-		data []byte
+		e          *Entry
+		data, head []byte
 	)
 	for {
 		seq := l.Seq() + 1
@@ -228,13 +260,13 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 			e = &Entry{Version: EntryVersion, Seq: seq, Writer: l.opts.WriterID, Nonce: nonce,
 				Time: l.opts.Now().UnixMilli(), Commands: cmds}
 			var err error
-			if data, err = e.Encode(); err != nil {
+			if data, head, err = e.encodeObject(inline); err != nil {
 				return 0, nil, fmt.Errorf("append: encode entry %d: %w", seq, err)
 			}
 		}
 		_, err := l.bucket.PutIfAbsent(ctx, EntryKey(seq), data)
 		if err == nil {
-			return l.applyOwn(e, data)
+			return l.applyOwn(e, head)
 		}
 		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("append entry %d: %w", seq, err)
@@ -243,7 +275,7 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 		got, rerr := l.readEntry(ctx, seq)
 		switch {
 		case rerr == nil && got.Writer == e.Writer && got.Nonce == e.Nonce:
-			return l.applyOwn(got, data)
+			return l.applyOwn(got, head)
 		case rerr == nil:
 			if _, err := l.apply(got); err != nil {
 				return 0, nil, err
@@ -268,16 +300,30 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 // two agents committing at once.
 func (l *Log) LostRaces() uint64 { return l.lostRaces.Load() }
 
-// applyOwn applies an entry this Log wrote and hands it to Appended.
-func (l *Log) applyOwn(e *Entry, data []byte) (uint64, []Result, error) {
+// applyOwn applies an entry this Log wrote and hands its head (the entry
+// without inline data) to Appended.
+func (l *Log) applyOwn(e *Entry, head []byte) (uint64, []Result, error) {
 	results, err := l.apply(e)
 	if err != nil {
 		return 0, nil, err
 	}
 	if l.opts.Appended != nil {
-		l.opts.Appended(e.Seq, data)
+		l.opts.Appended(e.Seq, head)
 	}
 	return e.Seq, results, nil
+}
+
+// inlineData lays out the inline segments of cmds back to back, setting
+// each one's DataPos, and returns the bytes; nil if there are none.
+func inlineData(cmds []Command) []byte {
+	var data []byte
+	for i := range cmds {
+		if cs := cmds[i].CommitSegment; cs != nil && cs.Inline {
+			cs.DataPos = int64(len(data))
+			data = append(data, cs.Data...)
+		}
+	}
+	return data
 }
 
 // backoff is exponential with full jitter, from 20ms up to 2s.

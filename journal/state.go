@@ -43,6 +43,9 @@ type State struct {
 	Compaction map[TopicID]map[int32]*CompactionProgress `json:"compaction,omitempty"`
 
 	byID map[TopicID]*Topic // derived from Topics
+	// entryDataOffset is, while Apply runs, where the entry's data begins
+	// in its object (0: the entry carries none).
+	entryDataOffset int64
 }
 
 // NewState returns the state before entry 1.

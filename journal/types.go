@@ -77,6 +77,10 @@ type Chunk struct {
 	// Skip lists, ascending, the batches of the chunk that the journal
 	// rejected (idempotent duplicates, sequence errors): a fetch drops them.
 	Skip []int32 `json:"skip,omitempty"`
+	// Written is the time (entry time, ms) the chunk was committed; the
+	// compactor's merge window reads it for chunks whose object name
+	// carries no time (inline segments, in journal entries).
+	Written int64 `json:"written,omitempty"`
 }
 
 // Records returns the number of offsets the chunk covers.

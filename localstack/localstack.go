@@ -39,6 +39,9 @@ type Options struct {
 	// opens, so benchmarks can report requests per MiB; default a private
 	// counter.
 	Metrics *objstore.Metrics
+	// Compaction runs the compactor on the agent holding the role
+	// (agent.Config.Compaction); off by default here.
+	Compaction bool
 	// Configure adjusts agent i's configuration before it starts.
 	Configure func(i int, cfg *agent.Config)
 	// Logger for the agents; default one that prints warnings and errors.
@@ -133,6 +136,10 @@ func (c *Cluster) AgentConfig(i int) agent.Config {
 	cfg.FlushInterval = 20 * time.Millisecond
 	cfg.CacheBytes = 256 << 20
 	cfg.GroupInitialRebalanceDelay = 100 * time.Millisecond
+	// The compactor applies retention by record time, and tests write
+	// records with fixed timestamps long past the 7 days of the default
+	// retention.ms: it runs only where a test asks for it.
+	cfg.Compaction = c.opts.Compaction
 	cfg.Logger = c.opts.Logger
 	if c.opts.Configure != nil {
 		c.opts.Configure(i, &cfg)

@@ -48,7 +48,7 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	opts := localstack.Options{
-		Agents: agents, S3: s3, Logger: log,
+		Agents: agents, S3: s3, Logger: log, Compaction: true,
 		Configure: func(i int, cfg *agent.Config) {
 			if basePort > 0 {
 				cfg.Listen = fmt.Sprintf("127.0.0.1:%d", basePort+i)

@@ -196,8 +196,11 @@ func startProcess(t testing.TB, bin string, opts ProcessOptions, logPath string)
 		"--bucket", opts.Bucket,
 		"--node-name", opts.NodeName,
 		"--gossip", gossipAddr,
-		// As AgentConfig does for agents in process: quick tests.
+		// As AgentConfig does for agents in process: quick tests, and no
+		// compactor (it would apply retention to test records' old
+		// timestamps) unless the test's Args turn it on.
 		"--flush-interval", "20ms",
+		"--compaction=false",
 	}, opts.Args...)
 	if len(opts.Join) > 0 {
 		args = append(args, "--join", strings.Join(opts.Join, ","))

@@ -3,6 +3,7 @@ package io.silt.interop;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,10 +42,13 @@ import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.GroupType;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicCollection;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicIdException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -90,10 +94,11 @@ abstract class AdminSuite {
                 () -> admin.createTopics(List.of(new NewTopic("admin-a", 1, (short) 1))).all().get());
         assertInstanceOf(TopicExistsException.class, dup.getCause());
 
-        Set<String> names = admin.listTopics().names().get();
-        assertTrue(names.containsAll(Set.of("admin-a", "admin-b")), names.toString());
+        Set<String> names = eventually(() -> admin.listTopics().names().get(),
+                n -> n.containsAll(Set.of("admin-a", "admin-b")), "new topics listed");
 
-        Map<String, TopicDescription> d = admin.describeTopics(List.of("admin-a", "admin-b")).allTopicNames().get();
+        Map<String, TopicDescription> d = eventually(
+                () -> admin.describeTopics(List.of("admin-a", "admin-b")).allTopicNames().get(), x -> true, "topics described");
         assertEquals(3, d.get("admin-a").partitions().size());
         assertEquals(1, d.get("admin-b").partitions().size(), "default partitions");
         assertFalse(d.get("admin-a").isInternal());
@@ -107,19 +112,14 @@ abstract class AdminSuite {
         }
 
         admin.createPartitions(Map.of("admin-a", NewPartitions.increaseTo(5))).all().get();
-        assertEquals(5, admin.describeTopics(List.of("admin-a")).allTopicNames().get().get("admin-a").partitions().size());
+        eventually(() -> admin.describeTopics(List.of("admin-a")).allTopicNames().get().get("admin-a").partitions().size(),
+                n -> n == 5, "admin-a described with 5 partitions");
         // The new partitions take records.
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(Kafka.producer(silt.bootstrap()))) {
             assertEquals(4, producer.send(new ProducerRecord<>("admin-a", 4, "k", "v")).get().partition());
         }
 
-        // Topics by id: describe, then delete one by id and one by name.
-        org.apache.kafka.common.Uuid idB = d.get("admin-b").topicId();
-        Map<org.apache.kafka.common.Uuid, TopicDescription> byId = admin.describeTopics(
-                org.apache.kafka.common.TopicCollection.ofTopicIds(List.of(idB))).allTopicIds().get();
-        assertEquals("admin-b", byId.get(idB).name());
-        admin.deleteTopics(org.apache.kafka.common.TopicCollection.ofTopicIds(List.of(idB))).all().get();
-        admin.deleteTopics(List.of("admin-a")).all().get();
+        admin.deleteTopics(List.of("admin-a", "admin-b")).all().get();
         Kafka.await(Duration.ofSeconds(30), () -> {
             try {
                 Set<String> left = admin.listTopics().names().get();
@@ -131,6 +131,60 @@ abstract class AdminSuite {
         ExecutionException gone = assertThrows(ExecutionException.class,
                 () -> admin.describeTopics(List.of("admin-a")).allTopicNames().get());
         assertInstanceOf(UnknownTopicOrPartitionException.class, gone.getCause());
+    }
+
+    /** Topics named by id (Metadata v12, DeleteTopics v6), as Kafka 4.x tools name them. */
+    @Test
+    void describeAndDeleteTopicsById() throws Exception {
+        admin.createTopics(List.of(new NewTopic("admin-by-id", 2, (short) 1))).all().get();
+        Uuid id = eventually(() -> admin.describeTopics(List.of("admin-by-id")).allTopicNames().get().get("admin-by-id").topicId(),
+                x -> true, "admin-by-id described");
+        assertNotEquals(Uuid.ZERO_UUID, id);
+
+        TopicDescription d = admin.describeTopics(TopicCollection.ofTopicIds(List.of(id))).allTopicIds().get().get(id);
+        assertEquals("admin-by-id", d.name());
+        assertEquals(id, d.topicId());
+        assertEquals(2, d.partitions().size());
+        ExecutionException unknown = assertThrows(ExecutionException.class,
+                () -> admin.describeTopics(TopicCollection.ofTopicIds(List.of(Uuid.randomUuid()))).allTopicIds().get());
+        assertInstanceOf(UnknownTopicIdException.class, unknown.getCause());
+
+        admin.deleteTopics(TopicCollection.ofTopicIds(List.of(id))).all().get();
+        Kafka.await(Duration.ofSeconds(30), () -> {
+            try {
+                return !admin.listTopics().names().get().contains("admin-by-id");
+            } catch (Exception e) {
+                return false;
+            }
+        }, () -> "admin-by-id still listed");
+    }
+
+    /**
+     * Polls get until ok holds. As in Kafka (KRaft), an admin change is
+     * acknowledged once it is committed, and the agent another request goes
+     * to may apply it a moment later; Kafka's own tests wait the same way.
+     */
+    static <T> T eventually(java.util.concurrent.Callable<T> get, java.util.function.Predicate<T> ok, String what) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (true) {
+            T v;
+            try {
+                v = get.call();
+            } catch (ExecutionException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50);
+                continue;
+            }
+            if (ok.test(v)) {
+                return v;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not " + what + " within 15s: " + v);
+            }
+            Thread.sleep(50);
+        }
     }
 
     @Test
@@ -153,7 +207,7 @@ abstract class AdminSuite {
                 .configs(Map.of("cleanup.policy", "compact")))).all().get();
         ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
 
-        Config before = admin.describeConfigs(List.of(res)).all().get().get(res);
+        Config before = eventually(() -> admin.describeConfigs(List.of(res)).all().get().get(res), x -> true, "configs described");
         assertEquals("compact", before.get("cleanup.policy").value());
         assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, before.get("cleanup.policy").source());
         assertNotNull(before.get("retention.ms"), "retention.ms is described");
@@ -163,14 +217,16 @@ abstract class AdminSuite {
         admin.incrementalAlterConfigs(Map.of(res, List.of(
                 new AlterConfigOp(new ConfigEntry("retention.ms", "1234567"), AlterConfigOp.OpType.SET),
                 new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact,delete"), AlterConfigOp.OpType.SET)))).all().get();
-        Config set = admin.describeConfigs(List.of(res)).all().get().get(res);
+        Config set = eventually(() -> admin.describeConfigs(List.of(res)).all().get().get(res),
+                c -> "1234567".equals(c.get("retention.ms").value()), "retention.ms set");
         assertEquals("1234567", set.get("retention.ms").value());
         assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, set.get("retention.ms").source());
         assertEquals("compact,delete", set.get("cleanup.policy").value());
 
         admin.incrementalAlterConfigs(Map.of(res, List.of(
                 new AlterConfigOp(new ConfigEntry("retention.ms", null), AlterConfigOp.OpType.DELETE)))).all().get();
-        Config deleted = admin.describeConfigs(List.of(res)).all().get().get(res);
+        Config deleted = eventually(() -> admin.describeConfigs(List.of(res)).all().get().get(res),
+                c -> defaultRetention.equals(c.get("retention.ms").value()), "retention.ms back to its default");
         assertEquals(defaultRetention, deleted.get("retention.ms").value());
         assertFalse(deleted.get("retention.ms").source() == ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG,
                 "retention.ms back to its default");

@@ -37,11 +37,11 @@ public final class Silt implements AutoCloseable {
     static final Path WORK = Path.of(System.getProperty("silt.workdir", "target/silt-work")).toAbsolutePath().normalize();
 
     /**
-     * Agents in every cluster the tests start: -Dsilt.agents, or SILT_AGENTS
-     * for make. One until clustering (gossip, ownership) lands in the agent;
-     * then three, and the kill -9 tests kill one of three at a time.
+     * Agents in every cluster the tests start: -Dsilt.agents (the pom's
+     * default is 3), or SILT_AGENTS for make. The kill -9 test kills them in
+     * turn; with one agent each kill takes the whole cluster down briefly.
      */
-    public static final int AGENTS = Integer.getInteger("silt.agents", 1);
+    public static final int AGENTS = Integer.getInteger("silt.agents", 3);
 
     private static final HttpClient HTTP = HttpClient.newBuilder()
             .connectTimeout(Duration.ofSeconds(2)).build();
@@ -227,9 +227,10 @@ public final class Silt implements AutoCloseable {
             }
             if (supportsGossip()) {
                 cmd.addAll(List.of("--gossip", gossipAddress()));
-                // Join every other agent: whichever of them is alive lets
-                // this one in, also after a restart of agent 0.
-                String join = agents.stream().filter(a -> a != this)
+                // At the first start, join the agents started before this
+                // one (agent 0 starts alone); at a restart, every other
+                // agent: whichever of them is alive lets this one in.
+                String join = agents.stream().filter(a -> a != this && (starts > 1 || a.index < index))
                         .map(Agent::gossipAddress).collect(Collectors.joining(","));
                 if (!join.isEmpty()) {
                     cmd.addAll(List.of("--join", join));
@@ -245,9 +246,10 @@ public final class Silt implements AutoCloseable {
                 throw new IllegalStateException(nodeName + " is already running");
             }
             starts++;
-            Files.writeString(log, "=== start " + starts + ": " + String.join(" ", command()) + "\n",
+            List<String> cmd = command();
+            Files.writeString(log, "=== start " + starts + ": " + String.join(" ", cmd) + "\n",
                     StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-            ProcessBuilder pb = new ProcessBuilder(command())
+            ProcessBuilder pb = new ProcessBuilder(cmd)
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
             pb.environment().keySet().removeIf(k -> k.startsWith("SILT_"));

@@ -27,6 +27,8 @@ class ToolsTest {
     static final String GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
     static final String CONSOLE_PRODUCER = "org.apache.kafka.tools.ConsoleProducer";
     static final String CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer";
+    static final String GET_OFFSET_SHELL = "org.apache.kafka.tools.GetOffsetShell";
+    static final String CLUSTER_TOOL = "org.apache.kafka.tools.ClusterTool";
     static final Duration TOOL_TIMEOUT = Duration.ofSeconds(60);
 
     Silt silt;
@@ -47,6 +49,12 @@ class ToolsTest {
         List<String> all = new ArrayList<>(List.of("--bootstrap-server", silt.bootstrap()));
         all.addAll(Arrays.asList(args));
         return Tool.run(TOOL_TIMEOUT, stdin, main, all.toArray(String[]::new));
+    }
+
+    @Test
+    void clusterToolClusterId() throws Exception {
+        Tool.Result r = Tool.run(TOOL_TIMEOUT, null, CLUSTER_TOOL, "cluster-id", "--bootstrap-server", silt.bootstrap()).check();
+        assertTrue(Pattern.compile("^Cluster ID: \\S+$").matcher(r.stdout().strip()).matches(), r.toString());
     }
 
     @Test
@@ -106,6 +114,18 @@ class ToolsTest {
 
         List<String> firstRead = consume(topic, group, 20);
         assertEquals(sorted(expected), sorted(firstRead));
+
+        // GetOffsetShell: the log end and start of each partition.
+        Tool.Result latest = tool(null, GET_OFFSET_SHELL, "--topic", topic, "--time", "-1").check();
+        long sum = 0;
+        for (String line : latest.stdout().strip().split("\\R")) {
+            String[] f = line.split(":");
+            assertEquals(topic, f[0], latest.toString());
+            sum += Long.parseLong(f[2]);
+        }
+        assertEquals(20, sum, latest.toString());
+        Tool.Result earliest = tool(null, GET_OFFSET_SHELL, "--topic", topic, "--time", "-2").check();
+        assertEquals(List.of(topic + ":0:0", topic + ":1:0"), sorted(Arrays.asList(earliest.stdout().strip().split("\\R"))));
 
         Tool.Result listed = tool(null, GROUP_COMMAND, "--list").check();
         assertTrue(Arrays.asList(listed.stdout().strip().split("\\R")).contains(group), listed.toString());

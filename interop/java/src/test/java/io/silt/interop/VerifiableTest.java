@@ -34,9 +34,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * acknowledged must be consumed; acknowledged offsets must be unique and,
  * per partition, in the order the producer sent them.
  *
- * With one agent (until clustering lands) each kill takes the whole cluster
- * down for the second or so a restart takes; with {@link Silt#AGENTS} = 3 the
- * agents are killed in turn and the others keep serving.
+ * With {@link Silt#AGENTS} = 3 (the default) the agents are killed in turn
+ * and the other two keep serving; with one agent each kill takes the whole
+ * cluster down until the restart.
  */
 @Timeout(300)
 class VerifiableTest {
