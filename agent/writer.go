@@ -43,8 +43,9 @@ type writer struct {
 	}
 	maxInflight int
 
-	dataC  chan struct{} // the open segment got its first batch
-	fullC  chan struct{} // the open segment reached FlushBytes
+	dataC   chan struct{} // the open segment got its first batch
+	fullC   chan struct{} // the open segment reached FlushBytes
+	appendC chan struct{} // a batch was appended (for idle cuts)
 	closeC chan struct{}
 
 	pipeline chan *cutSegment // in cut order, to commitLoop
@@ -113,6 +114,7 @@ func newWriter(a *Agent) *writer {
 		maxInflight: max(4*a.cfg.FlushBytes, 64<<20),
 		dataC:       make(chan struct{}, 1),
 		fullC:       make(chan struct{}, 1),
+		appendC:     make(chan struct{}, 1),
 		closeC:      make(chan struct{}),
 		pipeline:    make(chan *cutSegment, 8),
 		runDone:     make(chan struct{}),
@@ -197,52 +199,11 @@ func (w *writer) append(topic string, id journal.TopicID, partition int32, batch
 	if wasEmpty {
 		signal(w.dataC)
 	}
+	signal(w.appendC)
 	if seg.bytes >= w.a.cfg.FlushBytes {
 		signal(w.fullC)
 	}
 	return wait, nil
-}
-
-// run cuts segments: FlushInterval after the first batch of a segment, or
-// as soon as FlushBytes are buffered. On close it cuts what is left.
-func (w *writer) run() {
-	var commits sync.WaitGroup
-	commits.Go(w.commitLoop)
-	defer func() {
-		close(w.pipeline)
-		commits.Wait()
-		w.finishing.Wait()
-		close(w.runDone)
-	}()
-	for {
-		select {
-		case <-w.dataC:
-		case <-w.closeC:
-			w.cutAndShip()
-			return
-		}
-		t := time.NewTimer(w.a.cfg.FlushInterval)
-		select {
-		case <-t.C:
-		case <-w.fullC:
-		case <-w.closeC:
-		}
-		t.Stop()
-		w.cutAndShip()
-	}
-}
-
-// close stops accepting batches, then cuts, uploads and commits what is
-// buffered and answers every waiting producer. It is idempotent.
-func (w *writer) close() {
-	w.mu.Lock()
-	if !w.mu.closed {
-		w.mu.closed = true
-		close(w.closeC)
-		w.mu.room.Broadcast()
-	}
-	w.mu.Unlock()
-	<-w.runDone
 }
 
 func (w *writer) cutAndShip() {
