@@ -46,7 +46,7 @@ type writer struct {
 	dataC   chan struct{} // the open segment got its first batch
 	fullC   chan struct{} // the open segment reached FlushBytes
 	appendC chan struct{} // a batch was appended (for idle cuts)
-	closeC chan struct{}
+	closeC  chan struct{}
 
 	pipeline chan *cutSegment // in cut order, to commitLoop
 	cutSeq   atomic.Uint64    // sequence number of the last segment cut
