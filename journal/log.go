@@ -73,6 +73,9 @@ type Log struct {
 	writeMu sync.Mutex
 	// lostRaces counts entry numbers Append found taken by another writer.
 	lostRaces atomic.Uint64
+	// synced is when (unix ns, Options.Now) the Log last knew it was at
+	// the end of the journal (stale.go).
+	synced atomic.Int64
 
 	mu struct {
 		sync.RWMutex
@@ -221,6 +224,14 @@ func (l *Log) CatchUp(ctx context.Context) (int, error) {
 		seq := l.Seq() + 1
 		e, err := l.readEntry(ctx, seq)
 		if errors.Is(err, objstore.ErrNotFound) {
+			moved, err := l.skipAheadIfStale(ctx)
+			if err != nil {
+				return n, err
+			}
+			if moved {
+				continue
+			}
+			l.markSynced()
 			return n, nil
 		}
 		if err != nil {
@@ -244,6 +255,9 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	if _, err := l.skipAheadIfStale(ctx); err != nil {
+		return 0, nil, fmt.Errorf("append: %w", err)
+	}
 	nonce := randomHex(8)
 	backoff := newBackoff()
 	inline := inlineData(cmds)
@@ -266,6 +280,7 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 		}
 		_, err := l.bucket.PutIfAbsent(ctx, EntryKey(seq), data)
 		if err == nil {
+			l.markSynced()
 			return l.applyOwn(e, head)
 		}
 		if ctx.Err() != nil {
