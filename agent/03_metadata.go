@@ -30,7 +30,14 @@ func handleMetadata(c *conn, req *request) reply {
 	members := gossip.InZone(a.cluster.members(), zone)
 
 	allowCreate := a.cfg.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
-	if r.Topics != nil {
+	// As Kafka does, a request that names any topic by id (v12+) is
+	// answered by id; the names then do not count (the Java client sends
+	// "" beside each id).
+	byID := false
+	for _, rt := range r.Topics {
+		byID = byID || rt.TopicID != [16]byte{}
+	}
+	if r.Topics != nil && !byID {
 		for _, rt := range r.Topics {
 			if rt.Topic != nil {
 				if _, code := a.lookupTopic(c.ctx, *rt.Topic, allowCreate); code != 0 {
@@ -53,7 +60,9 @@ func handleMetadata(c *conn, req *request) reply {
 		for _, rt := range r.Topics {
 			var t *journal.Topic
 			switch {
-			case rt.Topic != nil:
+			case byID && rt.TopicID == [16]byte{}:
+				continue
+			case !byID && rt.Topic != nil:
 				t = s.Topic(*rt.Topic)
 				if t == nil {
 					continue // answered above

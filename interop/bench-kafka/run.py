@@ -510,7 +510,11 @@ group.initial.rebalance.delay.ms=0
 # durability: Kafka's defaults (log.flush.interval.messages and .ms unset:
 # the OS writes the page cache back; acks=all waits for the ISR, here one)
 """)
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        # A Kafka Uuid in its string form (URL-safe base64, no padding); like
+        # Kafka's own, never one that starts with "-", which reads as a flag.
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
         log("kafka: formatting the log dir (StorageTool format --standalone)")
         try:
             self.java("kafka.tools.StorageTool", ["format", "-t", cluster_id, "-c", props, "--standalone"],

@@ -8,8 +8,9 @@ Spark runs in a child process (this file run as a script): pyspark starts one
 JVM per Python process and fixes its classpath (spark.jars.packages) at that
 start, so the session of test_spark_streaming.py (Kafka connector only) and
 the s3a one (hadoop-aws) cannot share a process. The child builds its session
-as the READMEs show it (S3A_SETTINGS below), reads the export and writes what
-it saw as JSON; the assertions are all here in the test process.
+as interop/README.md shows it (s3a_settings below), reads the export and
+writes what it saw as JSON; the assertions are all here in the test process.
+Each test also runs examples/spark/read_export.py through spark-submit.
 """
 
 from __future__ import annotations
@@ -178,6 +179,7 @@ def _run_example(work: Path, recs: list[dict], args: list[str], packages: str = 
     r = subprocess.run(submit, capture_output=True, text=True, env=env, cwd=work,
                        stdin=subprocess.DEVNULL, timeout=600)
     out = r.stdout
+    (work / "read_export.log").write_text(f"$ {' '.join(submit)}\n{out}\n{r.stderr}")
     assert r.returncode == 0, f"{' '.join(submit)}: exit {r.returncode}:\n{out}\n" + \
         "\n".join(r.stderr.splitlines()[-60:])
     for p in range(PARTITIONS):

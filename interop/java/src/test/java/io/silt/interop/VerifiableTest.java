@@ -145,23 +145,33 @@ class VerifiableTest {
         procs.add(pp);
         JsonTool producer = new JsonTool(pp, "producer");
 
-        // kill -9 an agent every few seconds while the producer runs (in
-        // turn when there are several), and restart it on the same bucket.
+        // kill -9 an agent every few seconds while the producer runs, and
+        // restart it on the same bucket. With several agents the victim is
+        // the current leader of partition 0, 1, 2, 0…, so every kill hits
+        // an agent the producer is writing to.
         int kills = 0;
         List<String> killLog = new ArrayList<>();
-        while (pp.isAlive() && kills < MAX_KILLS) {
-            if (pp.waitFor(KILL_EVERY.toMillis(), TimeUnit.MILLISECONDS)) {
-                break;
+        try (Admin admin = Kafka.admin(silt.bootstrap())) {
+            while (pp.isAlive() && kills < MAX_KILLS) {
+                if (pp.waitFor(KILL_EVERY.toMillis(), TimeUnit.MILLISECONDS)) {
+                    break;
+                }
+                int partition = kills % PARTITIONS;
+                Silt.Agent victim = leader(admin, topic, partition);
+                String role = "leader of partition " + partition;
+                if (victim == null) {
+                    victim = silt.agent(kills % silt.agents().size());
+                    role = "leader unknown";
+                }
+                int ackedBefore = producer.named("producer_send_success").size();
+                victim.kill9();
+                Thread.sleep(500);
+                long t0 = System.nanoTime();
+                victim.restart();
+                kills++;
+                killLog.add(String.format("%s (%s) at %d acks, back in %d ms", victim.nodeName(), role, ackedBefore,
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
             }
-            Silt.Agent victim = silt.agent(kills % silt.agents().size());
-            int ackedBefore = producer.named("producer_send_success").size();
-            victim.kill9();
-            Thread.sleep(500);
-            long t0 = System.nanoTime();
-            victim.restart();
-            kills++;
-            killLog.add(String.format("%s at %d acks, back in %d ms", victim.nodeName(), ackedBefore,
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
         }
         assertTrue(pp.waitFor(180, TimeUnit.SECONDS), "VerifiableProducer did not finish");
         producer.reader.join(10_000);
@@ -258,6 +268,22 @@ class VerifiableTest {
             }
         }
         assertEquals(MESSAGES, where.size(), "distinct values consumed");
+    }
+
+    /** The agent metadata names as the partition's leader, or null. */
+    private Silt.Agent leader(Admin admin, String topic, int partition) {
+        try {
+            org.apache.kafka.common.Node node = admin.describeTopics(List.of(topic)).allTopicNames()
+                    .get(10, TimeUnit.SECONDS).get(topic).partitions().get(partition).leader();
+            for (Silt.Agent a : silt.agents()) {
+                if (node != null && a.kafkaAddress().equals(node.host() + ":" + node.port())) {
+                    return a;
+                }
+            }
+        } catch (Exception e) {
+            // fall back to taking the agents in turn
+        }
+        return null;
     }
 
     /** Acknowledged offsets no records_consumed range covers, per partition. */

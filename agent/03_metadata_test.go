@@ -1,0 +1,69 @@
+package agent_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
+)
+
+// Metadata v12 names topics by id with an empty name beside each id, as the
+// Java AdminClient's describeTopics(TopicCollection.ofTopicIds(...)) sends
+// it; Kafka then answers by id and ignores the names.
+func TestMetadataByTopicIDWithEmptyName(t *testing.T) {
+	c := localstacktest.StartT(t, localstack.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "by-id"); err != nil {
+		t.Fatal(err)
+	}
+	td, err := adm.ListTopics(ctx, "by-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := td["by-id"].ID
+	unknown := [16]byte{1, 2, 3}
+
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	for _, tid := range [][16]byte{id, unknown} {
+		rt := kmsg.NewMetadataRequestTopic()
+		empty := ""
+		rt.Topic, rt.TopicID = &empty, tid
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Topics) != 2 {
+		t.Fatalf("%d topics in the answer, want 2: %+v", len(resp.Topics), resp.Topics)
+	}
+	for _, rt := range resp.Topics {
+		switch rt.TopicID {
+		case id:
+			if rt.ErrorCode != 0 || rt.Topic == nil || *rt.Topic != "by-id" || len(rt.Partitions) != 2 {
+				t.Errorf("known id answered with error %d, name %v, %d partitions", rt.ErrorCode, rt.Topic, len(rt.Partitions))
+			}
+		case unknown:
+			if rt.ErrorCode != kerr.UnknownTopicID.Code {
+				t.Errorf("unknown id answered with error %d, want UNKNOWN_TOPIC_ID", rt.ErrorCode)
+			}
+		default:
+			t.Errorf("answer for a topic not asked for: id %x name %v error %d", rt.TopicID, rt.Topic, rt.ErrorCode)
+		}
+	}
+}
