@@ -62,6 +62,11 @@ BENCHFLAGS ?=
 bench:
 	$(GO) run ./cmd/silt bench $(BENCHFLAGS)
 
+## bench-compaction: produce latency at 20 MB/s with and without the
+## compactor beside it (file bucket; SILT_COMPACTION_LATENCY_STORE=mem for memory)
+bench-compaction:
+	$(GO) test -tags latency -count=1 -run ProduceLatency -v ./compaction/
+
 ## lint: formatting and vet
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
