@@ -267,7 +267,7 @@ func (b *Bucket) writeTemp(data []byte) (string, error) {
 		return "", err
 	}
 	name := f.Name()
-	_, werr := f.Write(data)
+	werr := writeSynced(f, data)
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -279,6 +279,38 @@ func (b *Bucket) writeTemp(data []byte) (string, error) {
 		return "", werr
 	}
 	return name, nil
+}
+
+// syncEvery is how much of a large object is written before its
+// write-back is started. Without it a merged object's tens of MiB reach the
+// disk all at once in its final fsync, and every other fsync on the disk
+// (the agent's own flushes, which producers wait for) queues behind them;
+// written back as it is written, the final fsync has little left to do (as
+// RocksDB's bytes_per_sync does).
+const syncEvery = 1 << 20
+
+// writeSynced writes data to f, starting the write-back of each syncEvery
+// bytes as it goes and waiting for the one before, so that little is dirty
+// at any time.
+func writeSynced(f *os.File, data []byte) error {
+	if len(data) <= 2*syncEvery {
+		_, err := f.Write(data)
+		return err
+	}
+	var off int64
+	for len(data) > 0 {
+		n := min(len(data), syncEvery)
+		if _, err := f.Write(data[:n]); err != nil {
+			return err
+		}
+		startWriteback(f, off, int64(n))
+		if off >= syncEvery {
+			waitWriteback(f, off-syncEvery, syncEvery)
+		}
+		off += int64(n)
+		data = data[n:]
+	}
+	return nil
 }
 
 // lock takes the flock guarding key's stripe. Flocks belong to open file
