@@ -61,6 +61,8 @@ var agentFlags = map[string]flagKind{
 	"commit-timeout":                kindDuration,
 	"offsets-retention":             kindDuration,
 	"group-initial-rebalance-delay": kindDuration,
+	"compaction":                    kindBool,
+	"export":                        kindBool,
 	"log-level":                     kindLogLevel,
 	"log-format":                    kindLogFormat,
 }
