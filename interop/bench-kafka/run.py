@@ -705,19 +705,34 @@ group.initial.rebalance.delay.ms=0
                 if s.alive():
                     s.stop()
         self.wall = time.monotonic() - t0
+        self.machine_info["load_at_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
+        self.machine_info["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return self.write_report()
+
+    def write_report(self, into=CACHE, measured=True):
         text, md = self.report()
         print(text)
-        with open(os.path.join(CACHE, "results.txt"), "w") as f:
+        with open(os.path.join(into, "results.txt"), "w") as f:
             f.write(text + "\n")
-        with open(os.path.join(CACHE, "results.md"), "w") as f:
+        with open(os.path.join(into, "results.md"), "w") as f:
             f.write(md + "\n")
-        with open(os.path.join(CACHE, "results.json"), "w") as f:
-            json.dump({"machine": self.machine_info, "config": vars(self.a), "wall_s": self.wall,
-                       "results": self.results, "failures": self.failures}, f, indent=2, default=str)
-        if not self.a.keep_data:
-            shutil.rmtree(self.work, ignore_errors=True)
-        log(f"tables in {CACHE}/results.txt and results.md, raw figures in results.json, logs in {self.logs}")
+        if measured:
+            with open(os.path.join(into, "results.json"), "w") as f:
+                json.dump({"machine": self.machine_info, "config": vars(self.a), "wall_s": self.wall,
+                           "results": self.results, "failures": self.failures}, f, indent=2, default=str)
+            if not self.a.keep_data:
+                shutil.rmtree(self.work, ignore_errors=True)
+        log(f"tables in {into}/results.txt and results.md, raw figures in results.json, logs in {self.logs}")
         return 1 if self.failures else 0
+
+    @classmethod
+    def from_json(cls, path):
+        """The run recorded in a results.json, to print its tables again."""
+        with open(path) as f:
+            d = json.load(f)
+        r = cls(argparse.Namespace(**d["config"]))
+        r.results, r.failures, r.wall, r.machine_info = d["results"], d["failures"], d["wall_s"], d["machine"]
+        return r
 
     # ------------------------------------------------------------ report
 
@@ -800,6 +815,12 @@ group.initial.rebalance.delay.ms=0
                     {"kafka": ["e2e"], "silt-file": ["e2e_fast"], "silt-s3": ["e2e_fast"]})
         add("server CPU s per GB produced (producer P)", ["produce", "cpu_s_per_gb"],
             target=(lambda v: None if v[0] is None or v[1] is None else v[1] <= v[0], "file ≤ Kafka"))
+        for sysname in systems:
+            r = get(R[sysname], "produce")
+            if r and "server_sys_s" in r:
+                r["sys_s_per_gb"] = r["server_sys_s"] / (r["records"] * a.record_size / 1e9)
+        add("  of which in the kernel (stime; Kafka's page-cache write-back runs in kernel threads, not here)",
+            ["produce", "sys_s_per_gb"])
         vgw = get(S, "produce", "other_cpu_s_per_gb", "versitygw")
         if vgw is not None:
             rows.append(["  + versitygw's CPU s per GB produced", "", "", num(vgw), "", "", ""])
@@ -823,7 +844,7 @@ group.initial.rebalance.delay.ms=0
                 systems_=["kafka", "silt-file"])
 
         m = self.machine_info
-        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        when = m.get("finished", "?")
         head = [
             f"make bench-kafka  {when}",
             f"machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory']}, Linux {m['kernel']}, {m['java']}, {m['go']}",
@@ -838,9 +859,9 @@ group.initial.rebalance.delay.ms=0
             f"latency {a.latency_seconds:g}s after {a.latency_warmup:g}s warm-up; "
             f"end-to-end {a.e2e_messages} messages ({a.e2e_messages_slow} at flush ≥ 100ms)",
             f"wall time {self.wall / 60:.1f} min; load average (1, 5, 15 min) {m['load_at_start']} at the start, "
-            f"{' '.join(open('/proc/loadavg').read().split()[:3])} at the end (other work on the machine adds noise)",
+            f"{m.get('load_at_end', '?')} at the end (other work on the machine adds noise)",
         ]
-        text = "\n".join(head) + "\n\n" + aligned([cols] + rows)
+        text = "\n".join(head) + "\n\n" + aligned([["measurement"] + cols] + rows)
         md = "\n".join(head) + "\n\n" + markdown(["measurement"] + cols, rows)
         if self.failures:
             fl = ["", "failures:"] + [f"- {s}: {k}: {msg.strip().splitlines()[0] if msg.strip() else ''}"
@@ -972,7 +993,12 @@ def main():
     p.add_argument("--phase-timeout", type=int, default=600, help="seconds any one tool run may take")
     p.add_argument("--skip-build", action="store_true", help="use the silt binary already in the cache")
     p.add_argument("--keep-data", action="store_true", help="keep Kafka's log dir and silt's buckets")
+    p.add_argument("--report", metavar="RESULTS_JSON",
+                   help="measure nothing: print (and write beside it) the tables of an earlier run's results.json")
     args = p.parse_args()
+    if args.report:
+        run = Run.from_json(args.report)
+        sys.exit(run.write_report(into=os.path.dirname(os.path.abspath(args.report)), measured=False))
     for s in args.systems:
         if s not in SYSTEMS:
             p.error(f"--systems: unknown {s!r}")

@@ -109,10 +109,10 @@ def _produce(bootstrap: str, topic: str, recs: list[dict]) -> None:
     def report(err, msg, rec):
         if err is not None:
             errors.append(f"record {rec['id']}: {err}")
-            return
-        assert msg.partition() == rec["partition"]
-        assert msg.timestamp() == (TIMESTAMP_CREATE_TIME, rec["ts"]), msg.timestamp()
-        rec["offset"] = msg.offset()
+        elif (msg.partition(), msg.timestamp()) != (rec["partition"], (TIMESTAMP_CREATE_TIME, rec["ts"])):
+            errors.append(f"record {rec['id']}: partition {msg.partition()}, timestamp {msg.timestamp()}")
+        else:
+            rec["offset"] = msg.offset()
 
     for rec in recs:
         while True:
@@ -131,7 +131,8 @@ def _produce(bootstrap: str, topic: str, recs: list[dict]) -> None:
 
 def _export(silt_bin: Path, bucket: str, topic: str, env: dict[str, str] | None = None,
             extra: tuple[str, ...] = ()) -> str:
-    """`silt export --bucket BUCKET --topic TOPIC` beside the running agent; its log."""
+    """`silt export --bucket BUCKET --topic TOPIC` beside the running agent
+    (the only compactor); its log."""
     args = [str(silt_bin), "export", "--bucket", bucket, "--topic", topic, *extra]
     r = subprocess.run(args, capture_output=True, text=True, timeout=120,
                        env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
@@ -140,6 +141,35 @@ def _export(silt_bin: Path, bucket: str, topic: str, env: dict[str, str] | None 
     m = re.search(r"export done.*records=(\d+)", out)
     assert m and int(m.group(1)) == N, f"silt export did not report {N} records:\n{out}"
     return out
+
+
+def _agent(silt_bin: Path, work: Path, bucket: str, name: str, **kw):
+    """An agent without the compactor role (--compaction=false), so that
+    `silt export` is the only exporter. Beside an agent's compactor that
+    exports the same topic (silt.export=parquet), `silt export` can return
+    before the topic is exported to its end: it stops at the first range
+    another compactor moved first on (ExportNow in compaction/export.go)."""
+    agent = harness.Silt(silt_bin, bucket, work, name, **kw)
+    agent.extra_args = (*agent.extra_args, "--compaction=false")
+    agent.start()
+    yield agent
+    rc = agent.stop()
+    assert rc == 0, f"silt agent {name} exited {rc} on SIGTERM:\n{agent.log_tail(60)}"
+
+
+@pytest.fixture(scope="module")
+def export_silt(silt_bin, tmp_path_factory):
+    """An agent on a local-directory bucket."""
+    work = tmp_path_factory.mktemp("silt-export-file")
+    yield from _agent(silt_bin, work, str(work / "bucket"), "py-export-file")
+
+
+@pytest.fixture(scope="module")
+def export_silt_s3(silt_bin, versitygw, tmp_path_factory):
+    """An agent on s3://silt-test/interop-python-export (versitygw)."""
+    work = tmp_path_factory.mktemp("silt-export-s3")
+    yield from _agent(silt_bin, work, "s3://silt-test/interop-python-export", "py-export-s3",
+                      extra_args=("--s3-endpoint", versitygw.endpoint), env=versitygw.env())
 
 
 def _run_spark(work: Path, mode: str, path: str, **opts: str) -> dict:
@@ -264,23 +294,33 @@ def _make_topic(bootstrap: str, topic: str) -> None:
     wait_for_partitions(admin, topic, PARTITIONS)
 
 
-def test_spark_reads_export_from_directory(silt, silt_bin, base_ms, tmp_path):
+def test_spark_reads_export_from_directory(export_silt, silt_bin, base_ms, tmp_path):
     """A directory bucket: spark.read.parquet("DIR/export/TOPIC"), and the
     same topic read through spark.read.format("kafka") gives the same rows."""
     topic = unique("py-export")
-    _make_topic(silt.bootstrap, topic)
+    _make_topic(export_silt.bootstrap, topic)
     recs = _records(base_ms)
-    _produce(silt.bootstrap, topic, recs)
-    _export(silt_bin, silt.bucket, topic)
+    _produce(export_silt.bootstrap, topic, recs)
+    _export(silt_bin, export_silt.bucket, topic)
 
-    root = Path(silt.bucket) / "export" / topic
+    # The layout: dt=/hour=/part-<partition>-<first>-<last>.parquet, whose
+    # offset ranges tile each partition.
+    root = Path(export_silt.bucket) / "export" / topic
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
-    assert files and all(re.fullmatch(r"dt=\d{4}-\d\d-\d\d/hour=\d\d/part-\d+-\d+-\d+\.parquet", f)
-                         for f in files), files
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for f in files:
+        m = re.fullmatch(r"dt=\d{4}-\d\d-\d\d/hour=\d\d/part-(\d+)-(\d+)-(\d+)\.parquet", f)
+        assert m, f"unexpected file in the export: {f}"
+        ranges.setdefault(int(m.group(1)), []).append((int(m.group(2)), int(m.group(3))))
+    for part in range(PARTITIONS):
+        offs = sorted(r["offset"] for r in recs if r["partition"] == part)
+        spans = sorted(ranges.get(part, []))
+        assert spans and spans[0][0] == offs[0] and spans[-1][1] == offs[-1] and all(
+            a[1] + 1 == b[0] for a, b in zip(spans, spans[1:])), f"partition {part}: files {spans}"
 
-    seen = _run_spark(tmp_path, "file", str(root), bootstrap=silt.bootstrap, topic=topic)
+    seen = _run_spark(tmp_path, "file", str(root), bootstrap=export_silt.bootstrap, topic=topic)
     _check(seen, topic, recs)
-    _run_example(tmp_path, recs, ["--dir", silt.bucket, "--topic", topic])
+    _run_example(tmp_path, recs, ["--dir", export_silt.bucket, "--topic", topic])
 
     # Spark's own Kafka source over the same topic: its schema is the one the
     # export maps to, and it gives the same rows, but for one difference:
@@ -303,23 +343,23 @@ def test_spark_reads_export_from_directory(silt, silt_bin, base_ms, tmp_path):
     assert seen["raw_only_in_kafka"] == seen["raw_only_in_export"] == no_headers, seen["raw_diff_sample"]
 
 
-def test_spark_reads_export_through_s3a(silt_s3, silt_bin, versitygw, base_ms, tmp_path):
+def test_spark_reads_export_through_s3a(export_silt_s3, silt_bin, versitygw, base_ms, tmp_path):
     """An s3:// bucket on versitygw: spark.read.parquet("s3a://BUCKET/PREFIX/export/TOPIC")
     with hadoop-aws and the README's s3a settings."""
     topic = unique("py-export-s3")
-    _make_topic(silt_s3.bootstrap, topic)
+    _make_topic(export_silt_s3.bootstrap, topic)
     recs = _records(base_ms)
-    _produce(silt_s3.bootstrap, topic, recs)
-    _export(silt_bin, silt_s3.bucket, topic, env=versitygw.env(),
+    _produce(export_silt_s3.bootstrap, topic, recs)
+    _export(silt_bin, export_silt_s3.bucket, topic, env=versitygw.env(),
             extra=("--s3-endpoint", versitygw.endpoint))
 
-    assert silt_s3.bucket.startswith("s3://")
-    path = "s3a://" + silt_s3.bucket.removeprefix("s3://").rstrip("/") + "/export/" + topic
+    assert export_silt_s3.bucket.startswith("s3://")
+    path = "s3a://" + export_silt_s3.bucket.removeprefix("s3://").rstrip("/") + "/export/" + topic
     seen = _run_spark(tmp_path, "s3a", path, endpoint=versitygw.endpoint,
                       access_key=versitygw.access_key, secret_key=versitygw.secret_key)
     _check(seen, topic, recs)
 
-    bucket, _, prefix = silt_s3.bucket.removeprefix("s3://").partition("/")
+    bucket, _, prefix = export_silt_s3.bucket.removeprefix("s3://").partition("/")
     _run_example(tmp_path, recs, ["--bucket", bucket, "--prefix", prefix, "--topic", topic,
                                   "--endpoint", versitygw.endpoint],
                  packages=HADOOP_AWS, env=versitygw.env())
