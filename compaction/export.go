@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/recordbatch"
@@ -61,14 +62,27 @@ func (c *Compactor) ExportNow(ctx context.Context, topic string) (Stats, error) 
 		parts = c.partitions(func(p policy) bool { return p.export })
 	}
 	for _, pr := range parts {
+		// Export up to the end the partition has now. A pass that exports
+		// nothing is not the end: another compactor may hold the range (a
+		// refused BeginExport or CommitExport), and its export moves the
+		// partition on; wait for that and go on.
+		target := pr.next
 		for {
 			s, err := c.exportPartition(ctx, pr, nowMs, true)
 			st.add(s)
 			if err != nil {
 				return st, fmt.Errorf("%s/%d: %w", pr.topic, pr.partition, err)
 			}
-			if s.ExportedRecords == 0 && s.ExportedFiles == 0 {
-				break
+			idle := s.ExportedRecords == 0 && s.ExportedFiles == 0
+			if idle {
+				select {
+				case <-ctx.Done():
+					return st, ctx.Err()
+				case <-time.After(200 * time.Millisecond):
+				}
+				if _, err := c.log.CatchUp(ctx); err != nil {
+					return st, err
+				}
 			}
 			// More may remain past ExportMaxBytes: read the state again.
 			found := false
@@ -77,7 +91,7 @@ func (c *Compactor) ExportNow(ctx context.Context, topic string) (Stats, error) 
 					pr, found = p, true
 				}
 			}
-			if !found || max(pr.progress.Exported, pr.start) >= pr.next {
+			if !found || max(pr.progress.Exported, pr.start) >= target {
 				break
 			}
 		}

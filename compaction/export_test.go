@@ -253,3 +253,62 @@ func TestRetentionWaitsForExport(t *testing.T) {
 		}
 	})
 }
+
+// Another compactor that exports part of a partition while silt export
+// (ExportNow) is at work refuses ExportNow's range; ExportNow must not take
+// that for the end, but go on from where the other left off, until the
+// partition is exported up to the end it had when ExportNow began.
+func TestExportNowGoesOnPastAnotherCompactor(t *testing.T) {
+	c := startCluster(t)
+	seeds := c.Seeds()
+	const topic = "export-race"
+	createTopic(t, seeds, topic, 1, map[string]string{"silt.export": "parquet"})
+	ctx := testContext(t, time.Minute)
+	prod := newProducer(t, seeds, topic)
+	for i := range 4 {
+		if err := prod.produce(ctx, i*50, 50, 100, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	l, err := journal.Open(ctx, c.Bucket, journal.Options{WriterID: "export-now", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := journal.NewCommitter(l, journal.CommitterOptions{})
+	defer cm.Close()
+	var id journal.TopicID
+	l.View(func(s *journal.State) { id = s.Topic(topic).ID })
+	// The other compactor exports [0, 60) just before ExportNow's first
+	// BeginExport lands.
+	other := []journal.Command{
+		{BeginExport: &journal.BeginExport{Topic: topic, TopicID: id, Partition: 0, Prev: 0, From: 0, To: 60}},
+		{CommitExport: &journal.CommitExport{Topic: topic, TopicID: id, Partition: 0, From: 0, To: 60}},
+	}
+	raced := false
+	propose := func(ctx context.Context, cmds []journal.Command) ([]journal.Result, error) {
+		if !raced && len(cmds) == 1 && cmds[0].BeginExport != nil {
+			raced = true
+			if _, _, err := cm.Submit(ctx, other); err != nil {
+				return nil, err
+			}
+		}
+		_, res, err := cm.Submit(ctx, cmds)
+		return res, err
+	}
+	cp := compaction.New(c.Bucket, l, propose, compaction.Options{Logger: quietLogger()})
+	if _, err := cp.ExportNow(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	if !raced {
+		t.Fatal("ExportNow proposed no export range")
+	}
+	var exported, end int64
+	l.View(func(s *journal.State) {
+		exported = s.Progress(id, 0).Exported
+		end = s.Partition(topic, 0).NextOffset
+	})
+	if exported != end || end != 200 {
+		t.Fatalf("ExportNow returned with the partition exported to %d of %d; want all 200", exported, end)
+	}
+}

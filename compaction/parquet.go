@@ -20,7 +20,8 @@ import (
 //	timestamp_type  int32: 0 CreateTime, 1 LogAppendTime
 //	key             binary, optional (null key)
 //	value           binary, optional (null: a tombstone)
-//	headers         list<struct<key: string, value: binary (optional)>>
+//	headers         list<struct<key: string, value: binary (optional)>>, optional
+//	                (null for a record without headers, as Spark's Kafka source)
 type ExportRow struct {
 	Topic         string         `parquet:"topic,dict"`
 	Partition     int32          `parquet:"partition"`
@@ -29,7 +30,7 @@ type ExportRow struct {
 	TimestampType int32          `parquet:"timestamp_type"`
 	Key           []byte         `parquet:"key,optional"`
 	Value         []byte         `parquet:"value,optional"`
-	Headers       []ExportHeader `parquet:"headers,list"`
+	Headers       []ExportHeader `parquet:"headers,optional,list"`
 }
 
 // ExportHeader is one record header in the export.
