@@ -124,7 +124,9 @@ class Server:
         self.name, self.logpath = name, logpath
         self.argv = argv
         with open(logpath, "a") as f:
-            f.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
+            shown = ["<classpath: interop/.cache/bench-kafka/classpath.txt>" if len(a) > 400 and ":" in a else a
+                     for a in argv]
+            f.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(shown)}\n")
         self.logf = open(logpath, "a")
         self.p = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
@@ -849,7 +851,8 @@ group.initial.rebalance.delay.ms=0
             f"make bench-kafka  {when}",
             f"machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory']}, Linux {m['kernel']}, {m['java']}, {m['go']}",
             f"Kafka 4.4.0: one KRaft node (broker+controller), -Xmx1G, log dir on this disk, default durability (no fsync per produce)",
-            f"silt: one agent per phase, flush {a.flush_interval} (and {a.fast_flush_interval or '-'}), "
+            f"silt: one agent per phase, flush {a.flush_interval}"
+            f"{f' (and {a.fast_flush_interval})' if a.fast_flush_interval else ''}, "
             f"cache {fmt_size(max(1 << 30, a.volume * 5 // 4))}; file bucket and versitygw on this disk; "
             f"a bucket write is fsynced before the ack",
             f"producer P: acks=all enable.idempotence=true {' '.join(a.producer_props)} (the same on every system; "
