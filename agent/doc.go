@@ -23,9 +23,11 @@
 //
 // Produced batches are validated (magic 2, CRC, sizes) and buffered for all
 // partitions together. Every flush interval (or sooner once flush-bytes are
-// buffered) the buffer is cut into one segment object with one chunk per
+// buffered, or once batches stop arriving while the PUT budget allows:
+// writer_cut.go) the buffer is cut into one segment with one chunk per
 // partition, uploaded, and then committed through the journal, which gives
-// the chunks their offsets. Uploads may overlap, but segments are committed
+// the chunks their offsets; the committer writes a small segment inside its
+// journal entry instead, one PUT for both. Uploads may overlap, but segments are committed
 // in the order they were cut, so a producer's batches keep their order; if
 // a segment fails, the segments cut before the failure was known fail too,
 // rather than commit out of order. Only when the commit is applied are the
@@ -40,4 +42,15 @@
 // returns whole batches. The agent that wrote a chunk puts it in its cache
 // already patched, so consumers tailing a partition cost no GET. At the end
 // of the log a fetch waits for the next journal entry, up to MaxWaitMs.
+//
+// # The cluster
+//
+// Agents on one bucket find each other by gossip (cluster.go); rendezvous
+// hashing over the live agents names each partition's leader, each group's
+// coordinator, the journal committer and the compactor. Agents send their
+// journal commands to the committer over internal HTTP (proposer.go,
+// rpc.go), which writes them as one entry and pushes each entry to the
+// others (push.go). Gossip only routes: the journal's put-if-absent decides
+// every entry, proposal IDs make a resent command apply once, and group
+// claims (group_claim.go) fence a coordinator another agent has replaced.
 package agent
