@@ -22,6 +22,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / "interop" / ".cache"
+# Spark's Ivy resolution: Maven Central only (see the file).
+IVY_SETTINGS = REPO_ROOT / "interop" / "python" / "ivysettings.xml"
 
 # The same fixed credentials localstack/s3server uses: the server listens on
 # loopback only and is thrown away after the run.

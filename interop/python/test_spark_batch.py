@@ -200,7 +200,8 @@ def _run_example(work: Path, recs: list[dict], args: list[str], packages: str = 
     it; checks the per-partition lines it prints and returns its output."""
     submit = [str(Path(sys.executable).parent / "spark-submit")]
     if packages:
-        submit += ["--packages", packages, "--conf", f"spark.jars.ivy={harness.CACHE_DIR / 'ivy'}"]
+        submit += ["--packages", packages, "--conf", f"spark.jars.ivy={harness.CACHE_DIR / 'ivy'}",
+                   "--conf", f"spark.jars.ivySettings={harness.IVY_SETTINGS}"]
     submit += ["--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
                "--conf", "spark.ui.enabled=false", "--conf", f"spark.local.dir={work / 'local'}",
                str(EXAMPLE), *args]
@@ -393,7 +394,8 @@ def _child(argv: list[str]) -> None:
     b = SparkSession.builder.master("local[2]").appName(f"silt-export-{a.mode}")
     if a.mode == "s3a":
         # interop/README.md, "Reading silt export Parquet from Spark over s3a".
-        b = b.config("spark.jars.packages", HADOOP_AWS).config("spark.jars.ivy", str(ivy))
+        b = (b.config("spark.jars.packages", HADOOP_AWS).config("spark.jars.ivy", str(ivy))
+             .config("spark.jars.ivySettings", str(harness.IVY_SETTINGS)))
         for k, v in s3a_settings(a.endpoint, a.access_key, a.secret_key).items():
             b = b.config(k, v)
     else:
@@ -403,6 +405,7 @@ def _child(argv: list[str]) -> None:
              .config("spark.jars.excludes",
                      "org.apache.hadoop:hadoop-client-api,org.apache.hadoop:hadoop-client-runtime")
              .config("spark.jars.ivy", str(ivy))
+             .config("spark.jars.ivySettings", str(harness.IVY_SETTINGS))
              .config("spark.sql.session.timeZone", "UTC"))
     spark = (b.config("spark.driver.memory", "1g")
              .config("spark.sql.shuffle.partitions", "2")

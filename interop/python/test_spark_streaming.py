@@ -38,6 +38,7 @@ def spark(tmp_path_factory):
         .config("spark.jars.excludes",
                 "org.apache.hadoop:hadoop-client-api,org.apache.hadoop:hadoop-client-runtime")
         .config("spark.jars.ivy", str(ivy))
+        .config("spark.jars.ivySettings", str(harness.IVY_SETTINGS))
         .config("spark.driver.memory", "1g")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
