@@ -1,32 +1,19 @@
 package agent_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/silt-io/silt/localstack"
-	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // Metadata v12 names topics by id with an empty name beside each id, as the
 // Java AdminClient's describeTopics(TopicCollection.ofTopicIds(...)) sends
 // it; Kafka then answers by id and ignores the names.
 func TestMetadataByTopicIDWithEmptyName(t *testing.T) {
-	c := localstacktest.StartT(t, localstack.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	ctx, a := startAgent(t, 30*time.Second)
+	cl, adm := a.cl, a.adm
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "by-id"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,10 @@
 package agent_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/silt-io/silt/localstack"
-	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // A KIP-848 group whose last member has left is listed as an Empty group of
@@ -17,15 +12,8 @@ import (
 // it; a classic group stays of type classic. (Found by Kafka's AdminClient:
 // listGroups gave the empty consumer group type Classic.)
 func TestListGroupsKeepsTheTypeOfEmptyGroups(t *testing.T) {
-	c := localstacktest.StartT(t, localstack.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	ctx, a := startAgent(t, 60*time.Second)
+	cl, adm := a.cl, a.adm
 	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "lg"); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +27,7 @@ func TestListGroupsKeepsTheTypeOfEmptyGroups(t *testing.T) {
 		{"lg-classic", "classic", nil},
 		{"lg-consumer", "consumer", []kgo.Opt{kgo.ServerSideBalancer()}},
 	} {
-		m, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Seeds()...), kgo.ConsumerGroup(tc.group),
+		m, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.seeds...), kgo.ConsumerGroup(tc.group),
 			kgo.ConsumeTopics("lg"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, tc.opts...)...)
 		if err != nil {
 			t.Fatal(err)

@@ -1,17 +1,12 @@
 package agent_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/silt-io/silt/localstack"
-	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // A deleted group is gone at once, as in Kafka: ListGroups no longer lists
@@ -20,15 +15,8 @@ import (
 // (Found by Kafka's AdminClient: deleteConsumerGroups, then listGroups still
 // listed the group as Empty.)
 func TestDeletedGroupIsGone(t *testing.T) {
-	c := localstacktest.StartT(t, localstack.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	ctx, a := startAgent(t, 60*time.Second)
+	cl, adm := a.cl, a.adm
 	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "dg"); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +32,7 @@ func TestDeletedGroupIsGone(t *testing.T) {
 		{"dg-consumer", []kgo.Opt{kgo.ServerSideBalancer()}}, // KIP-848
 	} {
 		// A member joins, reads the record, commits and leaves.
-		opts := append([]kgo.Opt{kgo.SeedBrokers(c.Seeds()...), kgo.ConsumerGroup(balancer.group),
+		opts := append([]kgo.Opt{kgo.SeedBrokers(a.seeds...), kgo.ConsumerGroup(balancer.group),
 			kgo.ConsumeTopics("dg"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 			kgo.DisableAutoCommit()}, balancer.opts...)
 		m, err := kgo.NewClient(opts...)

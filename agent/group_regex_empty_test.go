@@ -1,31 +1,20 @@
 package agent_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/silt-io/silt/localstack"
-	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // librdkafka's KIP-848 consumer subscribes by name and sends
 // SubscribedTopicRegex "" (no regex) in the same heartbeat. An empty regex is
 // no regex, as in Kafka: the member is assigned only the topics it names.
 func TestConsumerGroupEmptyRegexIsNoRegex(t *testing.T) {
-	c := localstacktest.StartT(t, localstack.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	ctx, a := startAgent(t, 30*time.Second)
+	cl := a.cl
 	created, err := kadm.NewClient(cl).CreateTopics(ctx, 2, 1, nil, "mine", "other")
 	if err != nil {
 		t.Fatal(err)
