@@ -22,7 +22,10 @@ import (
 // a budget of one per FlushInterval (with a little saved up, idleBurst),
 // and an early cut is made only when the budget has one left. A steady
 // trickle of small produces therefore still costs one PUT per interval,
-// while a burst is answered as soon as it has all arrived.
+// while a burst is answered as soon as it has all arrived. An early cut of
+// at least a quarter of FlushBytes needs no budget: like a full segment, it
+// is a PUT well spent (and a trickle never buffers that much in an
+// interval at the rates the budget is for).
 
 // idleCut is how long the buffer must go without a new batch for an early
 // cut.
@@ -96,6 +99,11 @@ func (w *writer) run() {
 			case <-w.appendC:
 				idle.Reset(idleCut)
 			case <-idle.C:
+				// A large buffer is worth its PUT whenever it is cut:
+				// only small early cuts draw on the budget.
+				if w.openBytes() >= w.a.cfg.FlushBytes/4 {
+					break wait
+				}
 				if now := time.Now(); budget.canCutEarly(now) {
 					budget.spend(now)
 					break wait
@@ -108,6 +116,13 @@ func (w *writer) run() {
 		idle.Stop()
 		w.cutAndShip()
 	}
+}
+
+// openBytes returns the size of the open segment.
+func (w *writer) openBytes() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mu.open.bytes
 }
 
 // close stops accepting batches, then cuts, uploads and commits what is

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func TestCutBudget(t *testing.T) {
 // coming, not a whole flush interval later; a steady trickle of produces
 // still costs about one segment per interval.
 func TestIdleCuts(t *testing.T) {
-	a := newTestAgent(t, func(c *Config) { c.FlushInterval = 2 * time.Second })
+	a := newTestAgent(t, func(c *Config) { c.FlushInterval, c.FlushBytes = 2*time.Second, 256<<10 })
 	cl, err := kgo.NewClient(kgo.SeedBrokers(a.Addr()), kgo.DefaultProduceTopic("idle"), kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(0))
 	if err != nil {
 		t.Fatal(err)
@@ -89,5 +90,17 @@ func TestIdleCuts(t *testing.T) {
 	// that Flush's last produce may add.
 	if n := cuts() - n0; n > 1+idleBurst+1 {
 		t.Errorf("%d segments cut for a 2 s trickle with a 2s flush interval; want about one per interval", n)
+	}
+
+	// The trickle spent the budget; a buffer of a quarter of FlushBytes
+	// or more is cut once idle all the same.
+	big := make([]byte, 100<<10)
+	rand.Read(big) // incompressible: the batch stays over 64 KiB
+	start = time.Now()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: big}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("a 100 KiB produce took %v with the budget spent; want it cut once idle", took)
 	}
 }
