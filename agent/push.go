@@ -118,6 +118,9 @@ func (p *pusher) run(pe *peer) {
 		}
 		body, err := json.Marshal(batch)
 		if err != nil {
+			// The entries are the committer's own JSON; this does not
+			// happen, and the peer would read them from the bucket.
+			p.a.log.Error("encode pushed journal entries", "peer", pe.member.Name, "err", err)
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
