@@ -95,6 +95,7 @@ func (a *Agent) registerStateMetrics() {
 			func() float64 { g, _ := a.groups.counts(); return float64(g) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "silt_group_members", Help: "Members of the consumer groups this agent coordinates."},
 			func() float64 { _, m := a.groups.counts(); return float64(m) }),
+		newLagCollector(a.journal.View, a.ownsGroup),
 	)
 }
 
