@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/silt-io/silt/internal/backoff"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -44,6 +45,8 @@ type proposer struct {
 
 	closeOnce sync.Once
 	done      chan struct{}
+	closeCtx  context.Context // ends when done is closed, for retry waits
+	closeCtx0 context.CancelFunc
 	wg        sync.WaitGroup
 }
 
@@ -62,6 +65,7 @@ func newProposer(a *Agent) *proposer {
 	rand.Read(nonce)
 	p := &proposer{a: a, queue: make(chan *proposal, 1024), done: make(chan struct{}),
 		prefix: a.cfg.NodeName + "/" + hex.EncodeToString(nonce) + "/"}
+	p.closeCtx, p.closeCtx0 = context.WithCancel(context.Background())
 	p.wg.Go(p.run)
 	return p
 }
@@ -112,7 +116,7 @@ func (pr *proposal) finish(seq uint64, results []journal.Result, err error) {
 // close stops the proposer after the batch in flight; queued proposals
 // fail. It waits.
 func (p *proposer) close() {
-	p.closeOnce.Do(func() { close(p.done) })
+	p.closeOnce.Do(func() { close(p.done); p.closeCtx0() })
 	p.wg.Wait()
 	for {
 		select {
@@ -154,7 +158,7 @@ func (p *proposer) run() {
 // send delivers one batch, retrying with the same proposal IDs until it
 // is committed or every caller has given up.
 func (p *proposer) send(batch []*proposal) {
-	backoff := 20 * time.Millisecond
+	retry := backoff.New(20*time.Millisecond, time.Second)
 	for attempt := 1; ; attempt++ {
 		live := batch[:0]
 		for _, pr := range batch {
@@ -213,13 +217,7 @@ func (p *proposer) send(batch []*proposal) {
 		}
 		p.a.metrics.proposeRetries.Inc()
 		p.a.log.Warn("journal commit failed; resending", "committer", committer.Name, "attempt", attempt, "err", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-p.done:
-			t.Stop()
-		}
-		backoff = min(2*backoff, time.Second)
+		retry.Wait(p.closeCtx) // on close, the next attempt is the last
 	}
 }
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/silt-io/silt/internal/backoff"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/recordbatch"
 	"github.com/silt-io/silt/segment"
@@ -266,18 +266,16 @@ func (w *writer) upload(cut *cutSegment) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.a.cfg.CommitTimeout)
 	defer cancel()
-	delay := 20 * time.Millisecond
+	retry := backoff.New(20*time.Millisecond, 2*time.Second)
 	for {
 		_, err = w.a.bucket.Put(ctx, key, data)
 		if err == nil || ctx.Err() != nil {
 			break
 		}
 		w.a.log.Warn("segment upload failed; retrying", "object", key, "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(rand.Int64N(int64(delay))) + delay/2):
+		if retry.Wait(ctx) != nil {
+			break
 		}
-		delay = min(2*delay, 2*time.Second)
 	}
 	if err != nil {
 		cut.err = fmt.Errorf("upload segment %s: %w", key, err)
