@@ -2,19 +2,16 @@ package agent
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
+	"github.com/silt-io/silt/chunkread"
 	"github.com/silt-io/silt/journal"
-	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/recordbatch"
-	"github.com/silt-io/silt/segment"
 )
 
-// leaderEpoch is the partition leader epoch silt reports and patches into
-// batches. The log is never truncated, so there is nothing for clients to
-// fence or reconcile with epochs; one constant epoch says so.
-const leaderEpoch = 0
+// leaderEpoch is the partition leader epoch silt reports: see
+// chunkread.LeaderEpoch, which the read path patches into batches.
+const leaderEpoch = chunkread.LeaderEpoch
 
 // chunkCacheKey names a chunk in the cache: its object and position.
 func chunkCacheKey(object string, pos int64) string {
@@ -49,30 +46,7 @@ func (a *Agent) prefetchChunk(ch journal.Chunk) {
 }
 
 func (a *Agent) chunkFill(ch journal.Chunk) func(ctx context.Context) ([]byte, error) {
-	return func(ctx context.Context) ([]byte, error) {
-		stored, err := objstore.ReadRange(ctx, a.bucket, ch.Object, ch.Pos, ch.Len)
-		if err != nil {
-			return nil, fmt.Errorf("read chunk %s@%d: %w", ch.Object, ch.Pos, err)
-		}
-		raw, err := segment.DecodeChunk(segment.ChunkInfo{
-			Pos: ch.Pos, Len: ch.Len, RawLen: ch.RawLen, Codec: segment.Codec(ch.Codec), CRC: ch.CRC,
-		}, stored)
-		if err != nil {
-			return nil, fmt.Errorf("decode chunk %s@%d: %w", ch.Object, ch.Pos, err)
-		}
-		skip := make([]int, len(ch.Skip))
-		for i, s := range ch.Skip {
-			skip[i] = int(s)
-		}
-		patched, next, err := recordbatch.Patch(raw, ch.BaseOffset, leaderEpoch, skip)
-		if err != nil {
-			return nil, fmt.Errorf("patch chunk %s@%d: %w", ch.Object, ch.Pos, err)
-		}
-		if next != ch.NextOffset {
-			return nil, fmt.Errorf("chunk %s@%d: batches end at offset %d, the journal says %d", ch.Object, ch.Pos, next, ch.NextOffset)
-		}
-		return patched, nil
-	}
+	return func(ctx context.Context) ([]byte, error) { return chunkread.Read(ctx, a.bucket, ch) }
 }
 
 // batchesFrom returns the suffix of patched batches whose last offset is at
