@@ -16,7 +16,8 @@ import (
 //
 // Behavior: every batch is validated as Kafka does (magic 2, CRC-32C,
 // lengths, record count; MESSAGE_TOO_LARGE over the topic's
-// max.message.bytes) and appended to the agent's buffer in request order.
+// max.message.bytes; CORRUPT_MESSAGE for bytes that are no batch,
+// INVALID_RECORD for an older message format or no batch at all) and appended to the agent's buffer in request order.
 // acks=0 is not answered; acks=1 and acks=all are answered once the
 // segment holding the batches is in the bucket and committed in the
 // journal. A bucket or journal failure answers KAFKA_STORAGE_ERROR or
@@ -119,7 +120,9 @@ func (e *produceError) Unwrap() error { return e.err }
 // each one. It allocates nothing per byte: batches are subslices.
 func validateProduce(records []byte, maxMessageBytes int) ([][]byte, []recordbatch.Header, error) {
 	if len(records) == 0 {
-		return nil, nil, &produceError{kerr.CorruptMessage.Code, errors.New("no record batches")}
+		// Kafka: "Produce requests with version 3 or above must have at
+		// least one record batch per partition".
+		return nil, nil, &produceError{kerr.InvalidRecord.Code, errors.New("no record batches")}
 	}
 	var (
 		batches [][]byte
@@ -146,11 +149,15 @@ func validateProduce(records []byte, maxMessageBytes int) ([][]byte, []recordbat
 	return batches, headers, nil
 }
 
-// batchCode maps a record-batch validation error to the code Kafka gives.
+// batchCode maps a record-batch validation error to the code Kafka gives a
+// produce of version 3 or later (every version served): INVALID_RECORD for
+// an older message format (magic 0 or 1) or a batch a producer must not
+// send, CORRUPT_MESSAGE for bytes that are no batch at all (noise, a bad
+// CRC, a length or magic no format has).
 func batchCode(err error) int16 {
 	switch {
 	case errors.Is(err, recordbatch.ErrUnsupportedMagic):
-		return kerr.UnsupportedForMessageFormat.Code
+		return kerr.InvalidRecord.Code
 	case errors.Is(err, recordbatch.ErrInvalidRecord):
 		return kerr.InvalidRecord.Code
 	default:
