@@ -11,6 +11,7 @@ import (
 // cache register their own.
 type metrics struct {
 	requestDuration *prometheus.HistogramVec
+	handlerPanics   *prometheus.CounterVec
 	produceBytes    prometheus.Counter
 	produceRecords  prometheus.Counter
 	produceBatches  prometheus.Counter
@@ -36,6 +37,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "silt_request_duration_seconds", Help: "Kafka request latency, from decoding to the response, by API.",
 			Buckets: latency,
+		}, []string{"api"}),
+		handlerPanics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "silt_request_panics_total", Help: "Requests whose handler panicked (a bug); each closed its connection, by API.",
 		}, []string{"api"}),
 		produceBytes:   prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_produce_bytes_total", Help: "Record-batch bytes accepted from producers."}),
 		produceRecords: prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_produce_records_total", Help: "Records accepted from producers."}),
@@ -70,7 +74,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.pushesDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_journal_pushes_dropped_total", Help: "Journal entries not pushed to a peer whose queue was full (it reads them from the bucket)."})
 	m.pushFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_journal_push_failures_total", Help: "Failed pushes of journal entries to a peer."})
 	reg.MustRegister(m.members, m.proposals, m.proposeRetries, m.proposeDuration, m.entriesWritten, m.pushesDropped, m.pushFailures)
-	reg.MustRegister(m.requestDuration, m.produceBytes, m.produceRecords, m.produceBatches, m.fetchBytes,
+	reg.MustRegister(m.requestDuration, m.handlerPanics, m.produceBytes, m.produceRecords, m.produceBatches, m.fetchBytes,
 		m.fetchRecords, m.flushBytes, m.flushChunks, m.commitDuration, m.uploadDuration)
 	return m
 }
