@@ -296,7 +296,7 @@ func (w *writer) upload(cut *cutSegment) {
 func (w *writer) shouldInline(size int) bool {
 	a := w.a
 	return size <= a.cfg.InlineSegmentBytes &&
-		(a.cfg.SoloCommitter || a.committerMember().Name == a.cfg.NodeName)
+		a.commit.IsCommitter()
 }
 
 // commitLoop proposes segments' commits in the order they were cut.
