@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/silt-io/silt/agent/commit"
+	"github.com/silt-io/silt/agent/writer"
 	"github.com/silt-io/silt/cache"
 	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/journal"
@@ -41,7 +42,7 @@ type Agent struct {
 	claims   groupClaims
 
 	cache    *cache.Cache
-	writer   *writer
+	writer   *writer.Writer // the write path (agent/writer)
 	pids     *pidAllocator
 	groups   *groups
 	metrics  *metrics
@@ -140,8 +141,14 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.initCluster(ctx); err != nil {
 		return err
 	}
-	a.writer = newWriter(a)
-	a.wg.Go(a.writer.run)
+	a.writer = writer.New(writer.Env{
+		Logger: a.log, Bucket: a.bucket, Cache: a.cache,
+		Proposer:      writerProposer{a.proposer},
+		IsCommitter:   a.commit.IsCommitter,
+		FlushInterval: a.cfg.FlushInterval, FlushBytes: a.cfg.FlushBytes,
+		InlineSegmentBytes: a.cfg.InlineSegmentBytes, CommitTimeout: a.cfg.CommitTimeout,
+		Registerer: a.registry,
+	})
 	a.wg.Go(a.acceptLoop)
 	a.wg.Go(a.followJournal)
 	a.wg.Go(a.groupHousekeeping)
@@ -289,7 +296,7 @@ func (a *Agent) Close() error {
 			a.listener.Close()
 		}
 		if a.writer != nil {
-			a.writer.close() // flushes and commits what is buffered
+			a.writer.Close() // flushes and commits what is buffered
 		}
 		a.commit.Close() // proposals still queued fail; pushes stop
 		a.cancel()       // wakes long polls; connections finish their replies
@@ -303,4 +310,11 @@ func (a *Agent) Close() error {
 		a.log.Info("silt agent stopped")
 	})
 	return a.closeErr
+}
+
+// writerProposer hands the writer's commits to the commit path's proposer.
+type writerProposer struct{ p *commit.Proposer }
+
+func (w writerProposer) Propose(ctx context.Context, cmds []journal.Command) writer.Pending {
+	return w.p.Propose(ctx, cmds)
 }

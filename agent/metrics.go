@@ -17,10 +17,6 @@ type metrics struct {
 	produceBatches  prometheus.Counter
 	fetchBytes      prometheus.Counter
 	fetchRecords    prometheus.Counter
-	flushBytes      prometheus.Histogram
-	flushChunks     prometheus.Histogram
-	commitDuration  prometheus.Histogram
-	uploadDuration  prometheus.Histogram
 
 	members prometheus.Gauge
 }
@@ -40,29 +36,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		produceBatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_produce_batches_total", Help: "Record batches accepted from producers."}),
 		fetchBytes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_fetch_bytes_total", Help: "Record-batch bytes returned to consumers."}),
 		fetchRecords:   prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_fetch_records_total", Help: "Records returned to consumers (whole batches)."}),
-		flushBytes: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "silt_flush_bytes", Help: "Size of each uploaded segment.",
-			Buckets: prometheus.ExponentialBuckets(1024, 4, 10),
-		}),
-		flushChunks: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "silt_flush_chunks", Help: "Partitions (chunks) in each uploaded segment.",
-			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
-		}),
-		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "silt_journal_commit_duration_seconds", Help: "Time from proposing a segment's commit to its entry being applied.",
-			Buckets: latency,
-		}),
-		uploadDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "silt_segment_upload_duration_seconds", Help: "Time to upload one segment, retries included.",
-			Buckets: latency,
-		}),
 	}
 	m.members = prometheus.NewGauge(prometheus.GaugeOpts{Name: "silt_cluster_members", Help: "Live agents in the cluster, as gossip sees it."})
 	// The commit path's metrics (proposals, entries, pushes) are
-	// registered by agent/commit.
+	// registered by agent/commit, the write path's (flushes, uploads,
+	// commits) by agent/writer.
 	reg.MustRegister(m.members)
 	reg.MustRegister(m.requestDuration, m.handlerPanics, m.produceBytes, m.produceRecords, m.produceBatches, m.fetchBytes,
-		m.fetchRecords, m.flushBytes, m.flushChunks, m.commitDuration, m.uploadDuration)
+		m.fetchRecords)
 	return m
 }
 

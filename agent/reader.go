@@ -2,8 +2,8 @@ package agent
 
 import (
 	"context"
-	"strconv"
 
+	"github.com/silt-io/silt/agent/writer"
 	"github.com/silt-io/silt/chunkread"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/recordbatch"
@@ -13,10 +13,9 @@ import (
 // chunkread.LeaderEpoch, which the read path patches into batches.
 const leaderEpoch = chunkread.LeaderEpoch
 
-// chunkCacheKey names a chunk in the cache: its object and position.
-func chunkCacheKey(object string, pos int64) string {
-	return object + "@" + strconv.FormatInt(pos, 10)
-}
+// chunkCacheKey names a chunk in the cache: the key the writer fills it
+// under.
+func chunkCacheKey(object string, pos int64) string { return writer.CacheKey(object, pos) }
 
 // readChunk returns a committed chunk's batches with their offsets patched
 // in, from the cache or with one ranged GET. The bytes are shared: callers
@@ -25,7 +24,7 @@ func (a *Agent) readChunk(ctx context.Context, ch journal.Chunk) ([]byte, error)
 	// A fetch woken by the commit of this agent's own segment can run
 	// before the writer has cached the segment's chunks: wait for that
 	// (moments) rather than GET what is in memory.
-	if done := a.writer.committed(ch.Object); done != nil {
+	if done := a.writer.Committed(ch.Object); done != nil {
 		select {
 		case <-done:
 		case <-ctx.Done():
@@ -39,7 +38,7 @@ func (a *Agent) readChunk(ctx context.Context, ch journal.Chunk) ([]byte, error)
 // for a consumer that will want it next; not one the writer is about to
 // cache.
 func (a *Agent) prefetchChunk(ch journal.Chunk) {
-	if a.writer.committed(ch.Object) != nil {
+	if a.writer.Committed(ch.Object) != nil {
 		return
 	}
 	a.cache.Prefetch(chunkCacheKey(ch.Object, ch.Pos), a.chunkFill(ch))

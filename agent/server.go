@@ -11,6 +11,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -53,6 +54,9 @@ type conn struct {
 	log    *slog.Logger
 
 	replies chan pendingReply
+	// deferredProduces counts this connection's produce requests whose
+	// appends wait in their reply's wait (handleProduce).
+	deferredProduces atomic.Int32
 }
 
 type pendingReply struct {
