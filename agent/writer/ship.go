@@ -104,7 +104,7 @@ func (w *Writer) upload(cut *cutSegment) {
 // instead of two. Only the committer can do this (it writes the entry), and
 // only for segments small enough that writing them in the journal's single
 // line of entries does not hold the line up; a segment proposed inline
-// that reaches another committer is uploaded first (proposer.go).
+// that reaches another committer is uploaded first (agent/commit).
 func (w *Writer) shouldInline(size int) bool {
 	return size <= w.env.InlineSegmentBytes && w.env.IsCommitter()
 }
