@@ -27,6 +27,9 @@ type State struct {
 	Groups map[string]map[string]map[int32]GroupOffset `json:"groups,omitempty"`
 	// GroupClaims holds each group's latest coordinator claim.
 	GroupClaims map[string]GroupClaim `json:"group_claims,omitempty"`
+	// GroupMeta holds each group's membership as its coordinator last
+	// stored it (apply_group_meta.go).
+	GroupMeta map[string]*GroupMeta `json:"group_meta,omitempty"`
 
 	// Proposals remembers the outcome of recent commands that carried an
 	// ID, by ID, for ProposalWindowMs of entry time.
@@ -72,6 +75,9 @@ func (s *State) init() {
 	}
 	if s.Groups == nil {
 		s.Groups = map[string]map[string]map[int32]GroupOffset{}
+	}
+	if s.GroupMeta == nil {
+		s.GroupMeta = map[string]*GroupMeta{}
 	}
 	if s.Garbage == nil {
 		s.Garbage = map[string]int64{}
