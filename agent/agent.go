@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/silt-io/silt/agent/groups"
 	"github.com/silt-io/silt/cache"
 	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/journal"
@@ -41,12 +42,11 @@ type Agent struct {
 	rpcClient      *http.Client
 	// journalKnown is the highest journal entry this agent knows exists.
 	journalKnown atomic.Uint64
-	claims       groupClaims
 
 	cache    *cache.Cache
 	writer   *writer
 	pids     *pidAllocator
-	groups   *groups
+	groups   *groups.Coordinator
 	metrics  *metrics
 	registry *prometheus.Registry
 
@@ -137,7 +137,14 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	a.proposer = newProposer(a)
 	a.pids = newPIDAllocator(a)
-	a.groups = newGroups(a)
+	a.groups = groups.New(groups.Env{
+		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit, Owns: a.ownsGroup,
+		Config: groups.Config{
+			InitialRebalanceDelay: a.cfg.GroupInitialRebalanceDelay,
+			OffsetsRetention:      a.cfg.OffsetsRetention,
+			CommitTimeout:         a.cfg.CommitTimeout,
+		},
+	})
 	a.registerStateMetrics()
 	if err := a.initCluster(ctx); err != nil {
 		return err
@@ -146,9 +153,8 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.wg.Go(a.writer.run)
 	a.wg.Go(a.acceptLoop)
 	a.wg.Go(a.followJournal)
-	a.wg.Go(a.groupHousekeeping)
+	a.wg.Go(func() { a.groups.Run(a.ctx) })
 	a.wg.Go(a.watchMembership)
-	a.wg.Go(a.watchClaims)
 	if a.cfg.Compaction {
 		a.wg.Go(a.runCompactor)
 	}
@@ -285,7 +291,7 @@ func (a *Agent) Close() error {
 		// leave, a group's members must not go on committing here while
 		// its new coordinator starts a new generation.
 		if a.groups != nil {
-			a.groups.close() // members waiting in joins are told NOT_COORDINATOR
+			a.groups.Close() // members waiting in joins are told NOT_COORDINATOR
 		}
 		if a.listener != nil {
 			a.listener.Close()
