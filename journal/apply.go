@@ -52,6 +52,7 @@ func (s *State) Apply(e *Entry) ([]Result, error) {
 	}
 	results := make([]Result, len(e.Commands))
 	s.entryDataOffset = e.DataOffset
+	s.groupRecords = 0
 	defer func() { s.entryDataOffset = 0 }()
 	for i := range e.Commands {
 		results[i] = s.applyOnce(&e.Commands[i])
@@ -231,7 +232,7 @@ func (s *State) commitOffsets(c *CommitOffsets) Result {
 			parts = map[int32]GroupOffset{}
 			topics[o.Topic] = parts
 		}
-		parts[o.Partition] = GroupOffset{Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, CommitTime: s.Time}
+		parts[o.Partition] = GroupOffset{Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, CommitTime: s.Time, At: s.nextRecordPos()}
 	}
 	return res
 }

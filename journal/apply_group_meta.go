@@ -40,7 +40,11 @@ type StoreGroup struct {
 type GroupMeta struct {
 	// Version increases with every store of the group; a coordinator that
 	// resumes the group continues from the stored version.
-	Version  int64              `json:"v"`
+	Version int64 `json:"v"`
+	// At and Time say where and when the store was applied (set by
+	// Apply).
+	At       RecordPos          `json:"at,omitzero"`
+	Time     int64              `json:"time,omitempty"`
 	Classic  *ClassicGroupMeta  `json:"classic,omitempty"`
 	Consumer *ConsumerGroupMeta `json:"consumer,omitempty"`
 }
@@ -118,7 +122,7 @@ func (s *State) storeGroup(c *StoreGroup) Result {
 		return Result{}
 	}
 	m := *c.Meta
-	m.Version = c.Version
+	m.Version, m.At, m.Time = c.Version, s.nextRecordPos(), s.Time
 	s.GroupMeta[c.Group] = &m
 	return Result{}
 }

@@ -49,6 +49,8 @@ type State struct {
 	// entryDataOffset is, while Apply runs, where the entry's data begins
 	// in its object (0: the entry carries none).
 	entryDataOffset int64
+	// groupRecords counts, while Apply runs, the entry's group records.
+	groupRecords int32
 }
 
 // NewState returns the state before entry 1.
@@ -159,4 +161,11 @@ func (p *Partition) Bytes() int64 {
 func (s *State) GroupOffset(group, topic string, partition int32) (GroupOffset, bool) {
 	o, ok := s.Groups[group][topic][partition]
 	return o, ok
+}
+
+// nextRecordPos places the next group record of the entry being applied.
+func (s *State) nextRecordPos() RecordPos {
+	p := RecordPos{Seq: s.Seq, Rank: s.groupRecords}
+	s.groupRecords++
+	return p
 }
