@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/silt-io/silt/agent/commit"
+	"github.com/silt-io/silt/agent/groups"
 	"github.com/silt-io/silt/agent/writer"
 	"github.com/silt-io/silt/cache"
 	"github.com/silt-io/silt/gossip"
@@ -39,12 +40,11 @@ type Agent struct {
 	commit   *commit.Node
 	proposer *commit.Proposer
 	cluster  *cluster
-	claims   groupClaims
 
 	cache    *cache.Cache
 	writer   *writer.Writer // the write path (agent/writer)
 	pids     *pidAllocator
-	groups   *groups
+	groups   *groups.Coordinator
 	metrics  *metrics
 	registry *prometheus.Registry
 
@@ -136,7 +136,14 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.commit.Start(log)
 	a.proposer = a.commit.Proposer()
 	a.pids = newPIDAllocator(a)
-	a.groups = newGroups(a)
+	a.groups = groups.New(groups.Env{
+		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit, Owns: a.ownsGroup,
+		Config: groups.Config{
+			InitialRebalanceDelay: a.cfg.GroupInitialRebalanceDelay,
+			OffsetsRetention:      a.cfg.OffsetsRetention,
+			CommitTimeout:         a.cfg.CommitTimeout,
+		},
+	})
 	a.registerStateMetrics()
 	if err := a.initCluster(ctx); err != nil {
 		return err
@@ -151,9 +158,8 @@ func (a *Agent) Start(ctx context.Context) error {
 	})
 	a.wg.Go(a.acceptLoop)
 	a.wg.Go(a.followJournal)
-	a.wg.Go(a.groupHousekeeping)
+	a.wg.Go(func() { a.groups.Run(a.ctx) })
 	a.wg.Go(a.watchMembership)
-	a.wg.Go(a.watchClaims)
 	if a.cfg.Compaction {
 		a.wg.Go(a.runCompactor)
 	}
@@ -290,7 +296,7 @@ func (a *Agent) Close() error {
 		// leave, a group's members must not go on committing here while
 		// its new coordinator starts a new generation.
 		if a.groups != nil {
-			a.groups.close() // members waiting in joins are told NOT_COORDINATOR
+			a.groups.Close() // members waiting in joins are told NOT_COORDINATOR
 		}
 		if a.listener != nil {
 			a.listener.Close()

@@ -214,7 +214,7 @@ func (a *Agent) watchMembership() {
 		members := a.cluster.members()
 		a.metrics.members.Set(float64(len(members)))
 		a.commit.SetPeers(members)
-		a.groups.release(func(name string) bool { return !a.ownsGroup(name) })
+		a.groups.MembershipChanged()
 		if a.cluster.gossip != nil {
 			for _, pair := range a.cluster.gossip.Collisions() {
 				a.log.Error("two agents have the same node id; rename one (--node-name)",

@@ -59,5 +59,9 @@
 // as one entry and pushes each entry to the others: package agent/commit,
 // which also holds the one answer to which agent commits. Gossip only routes: the journal's put-if-absent decides
 // every entry, proposal IDs make a resent command apply once, and group
-// claims (group_claim.go) fence a coordinator another agent has replaced.
+// claims fence a coordinator another agent has replaced. The group
+// coordinator is a package of its own (agent/groups): it stores each group's
+// membership in the journal, so a coordinator that takes a group over
+// resumes it, and __consumer_offsets is shown derived from the journal
+// (agent/offsetstopic).
 package agent

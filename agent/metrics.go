@@ -64,9 +64,9 @@ func (a *Agent) registerStateMetrics() {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "silt_cluster_compactor", Help: "1 if this agent holds the compactor role."},
 			func() float64 { return b2f(a.IsCompactor()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "silt_groups", Help: "Consumer groups this agent coordinates (in memory)."},
-			func() float64 { g, _ := a.groups.counts(); return float64(g) }),
+			func() float64 { g, _ := a.groups.Counts(); return float64(g) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "silt_group_members", Help: "Members of the consumer groups this agent coordinates."},
-			func() float64 { _, m := a.groups.counts(); return float64(m) }),
+			func() float64 { _, m := a.groups.Counts(); return float64(m) }),
 		newLagCollector(a.journal.View, a.ownsGroup),
 	)
 }

@@ -60,7 +60,7 @@ func (a *Agent) lookupTopic(ctx context.Context, name string, create bool) (topi
 	if ok {
 		return info, 0
 	}
-	if !journal.ValidTopicName(name) {
+	if !journal.ValidTopicName(name) || internalTopic(name) {
 		return topicInfo{}, kerr.InvalidTopicException.Code
 	}
 	if !create {
