@@ -3,6 +3,8 @@ package writer
 import (
 	"sync"
 	"time"
+
+	"github.com/silt-io/silt/internal/clock"
 )
 
 // When the writer cuts a segment.
@@ -30,7 +32,8 @@ import (
 // The decisions are made by cutPolicy, which owns no goroutine, timer or
 // clock: it is told the time of each event and answers when to wake and
 // whether to cut, so its tests replay a produce pattern in simulated time.
-// The run goroutine does the waiting, on timers from the injected Clock.
+// The run goroutine does the waiting, on timers of the injected clock
+// (internal/clock).
 
 // idleCut is how long the buffer must go without a new batch for an early
 // cut.
@@ -151,13 +154,28 @@ func (w *Writer) run() {
 		close(w.runDone)
 	}()
 	policy := newCutPolicy(w.env.FlushInterval, w.env.FlushBytes, w.clock.Now())
-	timer := w.clock.NewTimer(time.Hour)
-	timer.Stop()
+	// The timer only wakes the loop; tick decides by the time, so a late
+	// or stale wake-up is harmless.
+	wakeC := make(chan struct{}, 1)
+	var (
+		timer   clock.Timer
+		armedAt time.Time
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
-		var wake <-chan time.Time
-		if at := policy.wake(); !at.IsZero() {
-			timer.Reset(at.Sub(w.clock.Now()))
-			wake = timer.C()
+		if at := policy.wake(); !at.Equal(armedAt) {
+			if timer != nil {
+				timer.Stop()
+				timer = nil
+			}
+			if !at.IsZero() {
+				timer = w.clock.AfterFunc(at.Sub(w.clock.Now()), func() { signal(wakeC) })
+			}
+			armedAt = at
 		}
 		select {
 		case <-w.appendC:
@@ -165,16 +183,15 @@ func (w *Writer) run() {
 		case <-w.fullC:
 			policy.cut()
 			w.cutAndShip()
-		case <-wake:
+		case <-wakeC:
+			armedAt = time.Time{} // fired: arm again if still needed
 			if policy.tick(w.clock.Now(), w.openBytes()) {
 				w.cutAndShip()
 			}
 		case <-w.closeC:
-			timer.Stop()
 			w.cutAndShip()
 			return
 		}
-		timer.Stop()
 	}
 }
 

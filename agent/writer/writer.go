@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/silt-io/silt/internal/clock"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/recordbatch"
@@ -47,8 +48,8 @@ type Cache interface {
 type Env struct {
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	// Clock drives the cut policy; default the real clock.
-	Clock Clock
+	// Clock drives the cut policy; default the wall clock.
+	Clock clock.Clock
 	// Bucket receives the segments.
 	Bucket objstore.Writer
 	// Cache receives committed chunks, for tailing consumers.
@@ -78,7 +79,7 @@ type Env struct {
 type Writer struct {
 	env     Env
 	log     *slog.Logger
-	clock   Clock
+	clock   clock.Clock
 	metrics *metrics
 
 	mu struct {
@@ -180,7 +181,7 @@ func New(env Env) *Writer {
 		env.Logger = slog.Default()
 	}
 	if env.Clock == nil {
-		env.Clock = realClock{}
+		env.Clock = clock.Real{}
 	}
 	reg := env.Registerer
 	if reg == nil {

@@ -37,7 +37,7 @@ func (failingBucket) Put(context.Context, string, []byte) (string, error) {
 // rig is a writer over a journal on a memory bucket, with a fake clock.
 type rig struct {
 	w       *Writer
-	clock   *fakeClock
+	clock   *armClock
 	bucket  objstore.Bucket
 	journal *journal.Log
 	cache   *cache.Cache
@@ -47,7 +47,7 @@ type rig struct {
 func newRig(t *testing.T, configure func(*Env)) *rig {
 	t.Helper()
 	ctx := context.Background()
-	r := &rig{clock: newFakeClock(), bucket: mem.New()}
+	r := &rig{clock: newArmClock(), bucket: mem.New()}
 	lg, err := journal.Open(ctx, r.bucket, journal.Options{WriterID: "test", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
