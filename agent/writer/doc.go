@@ -54,5 +54,5 @@
 // exists to prevent. A cut policy reading the wall clock inside its select
 // loop: its behaviour could only be tested by sleeping through it, so its
 // decisions are a deterministic state machine (cutPolicy) fed the time of
-// each event, and the loop takes timers from an injected Clock.
+// each event, and the loop takes timers from an injected internal/clock.
 package writer
