@@ -230,3 +230,42 @@ func TestInlineEntryReachesPeerByPush(t *testing.T) {
 		}
 	})
 }
+
+// A segment proposed inline by an agent that does not commit (the role
+// moved after its writer chose to inline) is uploaded as an object of its
+// own first, and committed as an ordinary segment: only the agent that
+// writes an entry can put a segment inside it.
+func TestInlineProposalElsewhereIsUploaded(t *testing.T) {
+	nodes := startNodes(t, committerFirst("one", "two")...)
+	committer, other := nodes[0], nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, res, err := other.Proposer().Submit(ctx, []journal.Command{{CreateTopic: &journal.CreateTopic{Name: "t", Partitions: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := []byte("header|chunk|footer")
+	const object = "segments/bb/moved.seg"
+	seq, _, err := other.Proposer().Submit(ctx, []journal.Command{{CommitSegment: &journal.CommitSegment{
+		Object: object, Inline: true, Data: seg,
+		Chunks: []journal.ChunkCommit{{Topic: "t", TopicID: res[0].TopicID, Partition: 0, Pos: 7, Len: 5, RawLen: 5,
+			Batches: []journal.Batch{{Records: 1, ProducerID: -1, BaseSequence: -1}}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := objstore.ReadAll(ctx, committer.bucket, object)
+	if err != nil || string(got) != string(seg) {
+		t.Fatalf("the segment's object holds %q (%v), want %q", got, err, seg)
+	}
+	for _, n := range nodes {
+		if err := n.journal.WaitFor(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+		n.journal.View(func(s *journal.State) {
+			if p := s.Partition("t", 0); len(p.Chunks) != 1 || p.Chunks[0].Object != object {
+				t.Errorf("%s: chunks %+v, want one in %s", n.env.Self, p.Chunks, object)
+			}
+		})
+	}
+}
