@@ -178,6 +178,28 @@ func TestProposeThroughTheCommitter(t *testing.T) {
 	}
 }
 
+// segBody is the segment the inline tests commit: one chunk, "chunk".
+var segBody = []byte("header|chunk|footer")
+
+// createAndCommitInline creates topic t through p and proposes segBody
+// inline under object, with one chunk of n records in partition 0.
+func createAndCommitInline(t *testing.T, ctx context.Context, p *Proposer, object string, n int32) (uint64, []journal.Result) {
+	t.Helper()
+	_, res, err := p.Submit(ctx, []journal.Command{{CreateTopic: &journal.CreateTopic{Name: "t", Partitions: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, res, err := p.Submit(ctx, []journal.Command{{CommitSegment: &journal.CommitSegment{
+		Object: object, Inline: true, Data: segBody,
+		Chunks: []journal.ChunkCommit{{Topic: "t", TopicID: res[0].TopicID, Partition: 0, Pos: 7, Len: 5, RawLen: 5,
+			Batches: []journal.Batch{{Records: n, ProducerID: -1, BaseSequence: -1}}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq, res
+}
+
 // An entry that carries an inline segment (stored framed, so its head is
 // not JSON) reaches the other agents by push: they apply it without reading
 // a journal entry from the bucket.
@@ -186,19 +208,7 @@ func TestInlineEntryReachesPeerByPush(t *testing.T) {
 	committer, peer := nodes[0], nodes[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, res, err := committer.Proposer().Submit(ctx, []journal.Command{{CreateTopic: &journal.CreateTopic{Name: "t", Partitions: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seg := []byte("header|chunk|footer")
-	seq, res, err := committer.Proposer().Submit(ctx, []journal.Command{{CommitSegment: &journal.CommitSegment{
-		Object: "segments/aa/inline.seg", Inline: true, Data: seg,
-		Chunks: []journal.ChunkCommit{{Topic: "t", TopicID: res[0].TopicID, Partition: 0, Pos: 7, Len: 5, RawLen: 5,
-			Batches: []journal.Batch{{Records: 3, ProducerID: -1, BaseSequence: -1}}}},
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seq, res := createAndCommitInline(t, ctx, committer.Proposer(), "segments/aa/inline.seg", 3)
 	if res[0].Object != journal.EntryKey(seq) {
 		t.Fatalf("the segment was not inlined: it lives in %q", res[0].Object)
 	}
@@ -240,23 +250,11 @@ func TestInlineProposalElsewhereIsUploaded(t *testing.T) {
 	committer, other := nodes[0], nodes[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, res, err := other.Proposer().Submit(ctx, []journal.Command{{CreateTopic: &journal.CreateTopic{Name: "t", Partitions: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seg := []byte("header|chunk|footer")
 	const object = "segments/bb/moved.seg"
-	seq, _, err := other.Proposer().Submit(ctx, []journal.Command{{CommitSegment: &journal.CommitSegment{
-		Object: object, Inline: true, Data: seg,
-		Chunks: []journal.ChunkCommit{{Topic: "t", TopicID: res[0].TopicID, Partition: 0, Pos: 7, Len: 5, RawLen: 5,
-			Batches: []journal.Batch{{Records: 1, ProducerID: -1, BaseSequence: -1}}}},
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seq, _ := createAndCommitInline(t, ctx, other.Proposer(), object, 1)
 	got, err := objstore.ReadAll(ctx, committer.bucket, object)
-	if err != nil || string(got) != string(seg) {
-		t.Fatalf("the segment's object holds %q (%v), want %q", got, err, seg)
+	if err != nil || string(got) != string(segBody) {
+		t.Fatalf("the segment's object holds %q (%v), want %q", got, err, segBody)
 	}
 	for _, n := range nodes {
 		if err := n.journal.WaitFor(ctx, seq); err != nil {
