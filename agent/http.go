@@ -30,7 +30,7 @@ func (a *Agent) startHTTP() error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	a.registerRPC(mux)
+	a.commit.Register(mux) // the internal RPC
 	a.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.wg.Go(func() {
 		if err := a.httpServer.Serve(ln); err != nil && err != http.ErrServerClosed {
