@@ -145,6 +145,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		},
 	})
 	a.registerStateMetrics()
+	a.registerCostMetrics()
 	if err := a.initCluster(ctx); err != nil {
 		return err
 	}
@@ -154,6 +155,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		IsCommitter:   a.commit.IsCommitter,
 		FlushInterval: a.cfg.FlushInterval, FlushBytes: a.cfg.FlushBytes,
 		InlineSegmentBytes: a.cfg.InlineSegmentBytes, CommitTimeout: a.cfg.CommitTimeout,
+		PutBudget:  a.putBudget(),
 		Registerer: a.registry,
 	})
 	a.wg.Go(a.acceptLoop)
@@ -167,6 +169,16 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.log.Info("silt agent ready", "kafka", a.Addr(), "advertise", a.advertised(), "http", a.httpAddr,
 		"gossip", a.GossipAddr(), "bucket", a.bucket.Name(), "node_id", a.nodeID)
 	return nil
+}
+
+// putBudget returns the write path's budget of PUTs a second: the
+// configured one on a store that charges per request, none (group commit)
+// on one that does not.
+func (a *Agent) putBudget() float64 {
+	if !objstore.PricesOf(a.bucket).PerRequest() {
+		return 0
+	}
+	return a.cfg.PutBudget
 }
 
 // initCluster writes the first journal entry of a new bucket.

@@ -64,6 +64,16 @@ type Config struct {
 	// FlushInterval is the longest a produced batch waits in the buffer
 	// before its segment is cut. Default 250ms.
 	FlushInterval time.Duration
+	// PutBudget is the object-store PUTs a second the agent's produces may
+	// cause before FlushInterval, on a store that charges per request (s3,
+	// minio; see objstore.Prices): segments are cut once producers go
+	// idle, as often as the budget allows. A store without a per-request
+	// price (a directory, memory) ignores it and is written group-commit
+	// style, as soon as the previous write is done. Full segments and the
+	// interval are not held back by it. Default 8, about $105 a month at
+	// S3's list prices: what the fixed 250ms interval cost at most before
+	// (4 segments and 4 journal entries a second).
+	PutBudget float64
 	// FlushBytes cuts a segment early once this much is buffered.
 	// Default 8 MiB.
 	FlushBytes int
@@ -118,6 +128,7 @@ func DefaultConfig() Config {
 		JoinWait:           10 * time.Second,
 		Compaction:         true,
 		FlushInterval:      250 * time.Millisecond,
+		PutBudget:          8,
 		FlushBytes:         8 << 20,
 		InlineSegmentBytes: 4 << 20,
 		CacheBytes:         1 << 30,
@@ -140,6 +151,8 @@ func (c *Config) validate() error {
 		return errors.New("listen address is empty")
 	case c.FlushInterval <= 0:
 		return fmt.Errorf("flush interval %v: must be positive", c.FlushInterval)
+	case c.PutBudget < 0:
+		return fmt.Errorf("put budget %v: must not be negative", c.PutBudget)
 	case c.FlushBytes <= 0:
 		return fmt.Errorf("flush bytes %d: must be positive", c.FlushBytes)
 	case c.CacheBytes < 0:

@@ -82,6 +82,7 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.StringSliceVar(&cfg.Join, "join", nil, "gossip addresses of running agents, comma-separated; a DNS name with several addresses joins them all; retried until one answers")
 	fs.StringVar(&cfg.Zone, "zone", "", "this agent's availability zone; clients with silt_zone=NAME in client.id are given agents of their zone")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "longest a produced batch waits before its segment is written")
+	fs.Float64Var(&cfg.PutBudget, "put-budget", cfg.PutBudget, "on a store that charges per request (s3, minio), the PUTs a second produces may cause before --flush-interval (8 ≈ $105 a month at S3 list prices); a directory is written as soon as the previous write is done")
 	fs.Var(&flushSize, "flush-bytes", "write a segment early once this much is buffered (e.g. 8MiB)")
 	fs.Var(&cacheSize, "cache-size", "memory budget of the chunk cache (e.g. 1GiB)")
 	fs.StringVar(&cfg.CacheDir, "cache-dir", "", "directory for a disk tier of the chunk cache (default: none)")
