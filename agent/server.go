@@ -241,8 +241,7 @@ func (c *conn) writeLoop() {
 		if p.reply.none || resp == nil || broken {
 			continue
 		}
-		buf = appendResponse(buf[:0], p.req, resp)
-		if _, err := w.Write(buf); err != nil {
+		if err := c.writeResponse(w, &buf, p.req, resp); err != nil {
 			broken = true
 			c.cancel()
 			continue
@@ -258,6 +257,35 @@ func (c *conn) writeLoop() {
 	if !broken {
 		w.Flush()
 	}
+}
+
+// writeResponse frames resp into *buf and writes it to w; a Fetch
+// response's record batches go from the cache to the socket as they are,
+// by one vectored write for large ones (fetch_frame.go).
+func (c *conn) writeResponse(w *bufio.Writer, buf *[]byte, req *request, resp kmsg.Response) error {
+	f, ok := resp.(*fetchResponse)
+	if !ok {
+		*buf = appendResponse((*buf)[:0], req, resp)
+		_, err := w.Write(*buf)
+		return err
+	}
+	bufs := f.appendFrame((*buf)[:0], req)
+	if len(bufs) > 0 {
+		*buf = bufs[0][:0] // keep the grown buffer for the next response
+	}
+	if f.size < vectoredMin {
+		for _, b := range bufs {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	_, err := bufs.WriteTo(c.nc)
+	return err
 }
 
 // handle calls the request's handler. A panic in it (a bug: handlers must
