@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/localstack"
 	"github.com/silt-io/silt/localstack/localstacktest"
 )
