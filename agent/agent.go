@@ -41,8 +41,11 @@ type Agent struct {
 	proposer *commit.Proposer
 	cluster  *cluster
 
-	cache    *cache.Cache
-	writer   *writer.Writer // the write path (agent/writer)
+	cache  *cache.Cache
+	writer *writer.Writer // the write path (agent/writer)
+	// requests is the budget of bytes of requests read and not yet
+	// answered (Config.QueuedRequestBytes, budget.go).
+	requests *byteBudget
 	pids     *pidAllocator
 	groups   *groups.Coordinator
 	metrics  *metrics
@@ -87,6 +90,7 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		a.registry = prometheus.NewRegistry()
 	}
 	a.metrics = newMetrics(a.registry)
+	a.requests = newByteBudget(cfg.QueuedRequestBytes, a.registry)
 	c, err := cache.New(cache.Options{MemoryBytes: max(cfg.CacheBytes, 1), Dir: cfg.CacheDir, Registerer: a.registry})
 	if err != nil {
 		return nil, fmt.Errorf("agent cache: %w", err)

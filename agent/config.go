@@ -83,6 +83,12 @@ type Config struct {
 	InlineSegmentBytes int
 	// CacheBytes is the memory budget of the chunk cache. Default 1 GiB.
 	CacheBytes int64
+	// QueuedRequestBytes bounds the bytes of requests read and not yet
+	// answered, across all connections (Kafka's queued.max.request.bytes):
+	// a connection whose next request does not fit waits before reading
+	// it. A request larger than the budget waits until it has all of it.
+	// Default 128 MiB (above the largest frame, MaxFrameSize).
+	QueuedRequestBytes int64
 	// CacheDir, if set, adds a disk tier to the chunk cache.
 	CacheDir string
 	// AutoCreateTopics creates unknown topics on produce and metadata
@@ -132,6 +138,7 @@ func DefaultConfig() Config {
 		FlushBytes:         8 << 20,
 		InlineSegmentBytes: 4 << 20,
 		CacheBytes:         1 << 30,
+		QueuedRequestBytes: 128 << 20,
 		AutoCreateTopics:   true,
 		DefaultPartitions:  1,
 		MessageMaxBytes:    1048588,
@@ -140,6 +147,23 @@ func DefaultConfig() Config {
 		GroupInitialRebalanceDelay: 3 * time.Second,
 		OffsetsRetention:           7 * 24 * time.Hour,
 	}
+}
+
+// memoryOverhead is what the agent needs beyond its budgets: connections'
+// buffers, the journal state, goroutine stacks, the runtime.
+const memoryOverhead = 64 << 20
+
+// MemoryLimit is the Go soft memory limit (debug.SetMemoryLimit) the
+// agent's budgets add up to: the chunk cache, the queued request bytes
+// (which hold the produced batches until they are answered), twice the
+// write path's buffer (max(4·FlushBytes, 64 MiB); a cut segment is in
+// memory as its chunks and as the object built from them) and 64 MiB of
+// overhead. `silt agent` sets it unless GOMEMLIMIT is set: the garbage
+// collector then runs more often near the limit, where the default (a
+// heap twice the live data) would take a 1 GiB cache to 2 GiB and more.
+// It is soft: live data over it is kept, at a cost in GC time.
+func (c *Config) MemoryLimit() int64 {
+	return c.CacheBytes + c.QueuedRequestBytes + 2*max(4*int64(c.FlushBytes), 64<<20) + memoryOverhead
 }
 
 // validate reports the first invalid field. It changes nothing.
@@ -155,6 +179,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("put budget %v: must not be negative", c.PutBudget)
 	case c.FlushBytes <= 0:
 		return fmt.Errorf("flush bytes %d: must be positive", c.FlushBytes)
+	case c.QueuedRequestBytes <= 0:
+		return fmt.Errorf("queued request bytes %d: must be positive", c.QueuedRequestBytes)
 	case c.CacheBytes < 0:
 		return fmt.Errorf("cache size %d: must not be negative", c.CacheBytes)
 	case c.DefaultPartitions < 1:
