@@ -175,6 +175,11 @@ func (a *Agent) Start(ctx context.Context) error {
 	return nil
 }
 
+// PutBudget returns the PUTs a second the agent's produces may cause before
+// the flush interval: Config.PutBudget on a store that charges per request,
+// 0 on one that does not (written group-commit style).
+func (a *Agent) PutBudget() float64 { return a.putBudget() }
+
 // putBudget returns the write path's budget of PUTs a second: the
 // configured one on a store that charges per request, none (group commit)
 // on one that does not.

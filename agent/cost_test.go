@@ -13,6 +13,7 @@ import (
 	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/objstore/file"
 	"github.com/silt-io/silt/objstore/mem"
+	"github.com/silt-io/silt/objstore/objstorefault"
 )
 
 // gauge returns the value of the gauge name in reg, failing if it is not
@@ -93,17 +94,30 @@ func TestPutBudgetKnowsTheStore(t *testing.T) {
 }
 
 // BenchmarkLoneProduce measures what a service producing one record at a
-// time waits for each, with franz-go at its defaults, on a directory
-// bucket at the agent's defaults (no flush setting): group commit answers
-// each as soon as it is written. It reports ms/record; compare with the
-// 250ms the flush interval alone used to cost.
+// time waits for each, with franz-go at its defaults and the agent at its
+// own (no flush setting): on a directory, group commit answers each as
+// soon as it is written; on a store priced as S3 with 20ms a request
+// (memory behind objstorefault), the idle cut answers it after idleCut and
+// the store's PUTs while the PUT budget lasts. It reports ms/record;
+// compare with the 250ms the flush interval alone used to cost.
 //
 //	go test -run '^$' -bench LoneProduce -benchtime 200x ./agent/
 func BenchmarkLoneProduce(b *testing.B) {
-	bucket, err := file.Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
+	b.Run("file", func(b *testing.B) {
+		bucket, err := file.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		loneProduce(b, bucket)
+	})
+	b.Run("s3-priced-20ms", func(b *testing.B) {
+		slow := objstorefault.Wrap(mem.New())
+		slow.SetLatency(20 * time.Millisecond)
+		loneProduce(b, objstore.WithPrices(slow, objstore.S3ListPrices))
+	})
+}
+
+func loneProduce(b *testing.B, bucket objstore.Bucket) {
 	a := startQuietAgent(b, bucket, nil)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(a.Addr()), kgo.DefaultProduceTopic("lone"), kgo.AllowAutoTopicCreation())
 	if err != nil {
