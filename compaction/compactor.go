@@ -62,6 +62,10 @@ type Options struct {
 	// ExportMaxBytes bounds the record-batch bytes of one export range,
 	// and so the memory an export takes.
 	ExportMaxBytes int64
+	// TableLocation is the URI engines read the cluster prefix at, which
+	// the Iceberg tables of exported topics record (iceberg.Options).
+	// Default: from the bucket's name (s3://bucket/prefix, file:///dir).
+	TableLocation string
 	// RowGroupBytes is the approximate uncompressed size of a Parquet row
 	// group.
 	RowGroupBytes int64
@@ -184,9 +188,11 @@ type Stats struct {
 	Truncated       int   // partitions whose log start advanced
 	ExportedRecords int64
 	ExportedFiles   int
-	Marked          int // objects marked garbage
-	Deleted         int // objects deleted
-	JournalDeleted  int // journal entries and snapshots deleted
+	TableCommits    int           // Iceberg snapshots committed
+	TableCommitTime time.Duration // time spent committing them
+	Marked          int           // objects marked garbage
+	Deleted         int           // objects deleted
+	JournalDeleted  int           // journal entries and snapshots deleted
 }
 
 func (s *Stats) add(o Stats) {
@@ -197,6 +203,8 @@ func (s *Stats) add(o Stats) {
 	s.Truncated += o.Truncated
 	s.ExportedRecords += o.ExportedRecords
 	s.ExportedFiles += o.ExportedFiles
+	s.TableCommits += o.TableCommits
+	s.TableCommitTime += o.TableCommitTime
 	s.Marked += o.Marked
 	s.Deleted += o.Deleted
 	s.JournalDeleted += o.JournalDeleted
