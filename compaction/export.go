@@ -9,6 +9,7 @@ import (
 
 	"github.com/silt-io/silt/iceberg"
 	"github.com/silt-io/silt/journal"
+	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/recordbatch"
 )
 
@@ -170,7 +171,7 @@ func (c *Compactor) exportTopic(ctx context.Context, parts []partitionRef, nowMs
 		ranges = append(ranges, iceberg.Range{Partition: d.pr.partition, From: d.from, To: d.to})
 		files = append(files, d.files...)
 	}
-	table := iceberg.Open(c.bucket, parts[0].topic, iceberg.Options{Location: c.opts.TableLocation, Now: c.opts.Now})
+	table := c.table(parts[0].topic)
 	start := time.Now()
 	commit, err := table.Append(ctx, parts[0].id.String(), ranges, files)
 	if err != nil {
@@ -197,6 +198,35 @@ func (c *Compactor) exportTopic(ctx context.Context, parts []partitionRef, nowMs
 		st.ExportedRecords += d.records
 	}
 	return st, firstErr
+}
+
+// table returns the Iceberg table of a topic's export.
+func (c *Compactor) table(topic string) *iceberg.Table {
+	return iceberg.Open(c.bucket, topic, iceberg.Options{Location: c.opts.TableLocation, Now: c.opts.Now, SnapshotAge: c.opts.SnapshotAge})
+}
+
+// ArchiveRetention takes the hours older than Options.ArchiveRetention out
+// of the tables of exported topics, by a delete snapshot each (see
+// iceberg.Table.RemoveBefore); it does nothing when ArchiveRetention is 0.
+func (c *Compactor) ArchiveRetention(ctx context.Context) (Stats, error) {
+	var st Stats
+	if c.opts.ArchiveRetention <= 0 {
+		return st, nil
+	}
+	hour := iceberg.HourOf(c.opts.Now().Add(-c.opts.ArchiveRetention).UnixMilli())
+	seen := map[string]bool{}
+	for _, pr := range c.partitions(func(p policy) bool { return p.export }) {
+		if seen[pr.topic] {
+			continue
+		}
+		seen[pr.topic] = true
+		commit, err := c.table(pr.topic).RemoveBefore(ctx, hour)
+		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			return st, fmt.Errorf("%s: %w", pr.topic, err)
+		}
+		st.ArchiveRemoved += commit.Files
+	}
+	return st, nil
 }
 
 // beginRange returns the pending range of a partition, or else fixes the

@@ -365,3 +365,56 @@ func TestExportNowGoesOnPastAnotherCompactor(t *testing.T) {
 		t.Fatalf("ExportNow returned with the partition exported to %d of %d; want all 200", exported, end)
 	}
 }
+
+// Archive retention takes the hours before the cutoff out of the table by
+// a new snapshot; the earlier snapshot still lists them (time travel), and
+// their files stay in the bucket until it expires.
+func TestArchiveRetention(t *testing.T) {
+	c := startCluster(t)
+	seeds := c.Seeds()
+	const topic, n = "archived", 2000 // 4 hours from exportBase (22:30)
+	createTopic(t, seeds, topic, 2, map[string]string{"silt.export": "parquet"})
+	produceExportRecords(t, seeds, topic, n)
+	ctx := testContext(t, time.Minute)
+	tl := newTool(t, c.Bucket, compaction.Options{MergeWindow: time.Hour})
+	if _, err := tl.c.ExportNow(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	before, err := iceberg.Open(c.Bucket, topic, iceberg.Options{}).Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep 25 hours before a clock at 00:10 two days later: hours from
+	// 23:00 on the first day stay.
+	now := time.Date(2025, 3, 6, 0, 10, 0, 0, time.UTC)
+	tl = newTool(t, c.Bucket, compaction.Options{MergeWindow: time.Hour, ArchiveRetention: 25 * time.Hour,
+		Now: func() time.Time { return now }})
+	st, err := tl.c.ArchiveRetention(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := iceberg.Open(c.Bucket, topic, iceberg.Options{}).Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := 0
+	for k := range before {
+		_, kept := after[k]
+		if old := strings.Contains(k, "/dt=2025-03-04/hour=22/"); old == kept {
+			t.Errorf("%s: in the table after retention %v", k, kept)
+		}
+		if !kept {
+			removed++
+		}
+		if _, err := c.Bucket.Head(ctx, k); err != nil {
+			t.Errorf("%s left the bucket before its snapshot expired: %v", k, err)
+		}
+	}
+	if removed == 0 || st.ArchiveRemoved != removed || len(after) != len(before)-removed {
+		t.Fatalf("removed %d of %d files (stats %+v), table holds %d", removed, len(before), st, len(after))
+	}
+	// Again: nothing more to remove.
+	if st, err := tl.c.ArchiveRetention(ctx); err != nil || st.ArchiveRemoved != 0 {
+		t.Fatalf("second pass: %+v, %v", st, err)
+	}
+}

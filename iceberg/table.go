@@ -22,7 +22,7 @@ type Table struct {
 	bucket   objstore.Bucket
 	topic    string
 	location string // URI of export/<topic>, without a trailing slash
-	now      func() time.Time
+	opts     Options
 }
 
 // Options configures a Table.
@@ -33,7 +33,22 @@ type Options struct {
 	Location string
 	// Now is the clock of snapshot times; default time.Now.
 	Now func() time.Time
+	// SnapshotAge is how long a snapshot that is no longer current stays
+	// in the table, for time travel and for readers that loaded it; each
+	// commit expires those older (and deletes what only they reference).
+	// Default 6 hours: at one export a minute, 360 snapshots of metadata.
+	SnapshotAge time.Duration
+	// MaxManifests is how many manifests a snapshot may list before a
+	// commit merges them into one, so planning a scan reads few files.
+	// Default 100, Iceberg's commit.manifest.min-count-to-merge.
+	MaxManifests int
 }
+
+// DefaultSnapshotAge and DefaultMaxManifests are the defaults of Options.
+const (
+	DefaultSnapshotAge  = 6 * time.Hour
+	DefaultMaxManifests = 100
+)
 
 // LocationOf returns the URI engines read a bucket at, from its Name:
 // minio:// buckets are S3 buckets (s3://), the others keep their scheme.
@@ -52,7 +67,13 @@ func Open(bucket objstore.Bucket, topic string, opts Options) *Table {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Table{bucket: bucket, topic: topic, now: opts.Now,
+	if opts.SnapshotAge <= 0 {
+		opts.SnapshotAge = DefaultSnapshotAge
+	}
+	if opts.MaxManifests <= 0 {
+		opts.MaxManifests = DefaultMaxManifests
+	}
+	return &Table{bucket: bucket, topic: topic, opts: opts,
 		location: strings.TrimSuffix(opts.Location, "/") + "/" + strings.TrimSuffix(ExportDir(topic), "/")}
 }
 
@@ -135,6 +156,18 @@ func (t *Table) Append(ctx context.Context, topicID string, ranges []Range, file
 		if prev != nil {
 			old, err := t.readManifestList(ctx, prev)
 			if err != nil {
+				t.cleanup(ctx, written)
+				return nil, err
+			}
+			// A manifest of deleted entries only has recorded its deletions
+			// in the snapshot that wrote it; it is not carried on.
+			old = slices.DeleteFunc(old, func(m manifestFile) bool {
+				return m.AddedFilesCount == 0 && m.ExistingFilesCount == 0
+			})
+			old, merged, err := t.mergeIfMany(ctx, snapID, seq, old)
+			written = append(written, merged...)
+			if err != nil {
+				t.cleanup(ctx, written)
 				return nil, err
 			}
 			manifests = append(manifests, old...)
@@ -162,10 +195,8 @@ type change struct {
 	topicID   string
 	summary   map[string]string
 	files     int
-	// expire, if set, edits the new metadata after the snapshot is added
-	// (Expire without a new snapshot sets noSnapshot).
-	expire     func(md *Metadata)
-	noSnapshot bool
+	// expired lists the snapshots the commit dropped (next fills it).
+	expired []Snapshot
 }
 
 // commit makes one change to the table: it loads the current metadata
@@ -219,11 +250,14 @@ func (t *Table) commit(ctx context.Context, plan func(md *Metadata, snapID, seq 
 		}
 		// The hint may lag: readers probe past it.
 		_, _ = t.bucket.Put(ctx, versionHintKey(t.topic), []byte(strconv.FormatInt(ver+1, 10)))
-		c := Commit{Version: ver + 1, Files: ch.files}
-		if !ch.noSnapshot {
-			c.SnapshotID = snapID
+		if len(ch.expired) > 0 {
+			// Committed: what only the expired snapshots referenced can go.
+			// A failure leaves garbage, never a broken table.
+			if err := t.deleteExpired(ctx, next, ch.expired); err != nil {
+				return Commit{Version: ver + 1, SnapshotID: snapID, Files: ch.files}, fmt.Errorf("committed, but cleaning up expired snapshots: %w", err)
+			}
 		}
-		return c, nil
+		return Commit{Version: ver + 1, SnapshotID: snapID, Files: ch.files}, nil
 	}
 	return Commit{}, fmt.Errorf("commit to table %s: lost %d times to other committers", t.topic, maxAttempts)
 }
@@ -248,7 +282,7 @@ func (t *Table) cleanup(ctx context.Context, keys []string) {
 // next returns the metadata after ch: the new snapshot, its manifest list
 // written, made current.
 func (t *Table) next(ctx context.Context, md *Metadata, ver, snapID, seq int64, ch *change) (*Metadata, error) {
-	nowMs := t.now().UnixMilli()
+	nowMs := t.opts.Now().UnixMilli()
 	var n *Metadata
 	if md == nil || (ch.topicID != "" && md.Properties[propTopicID] != ch.topicID) {
 		n = newMetadata(t.location, ch.topicID, nowMs)
@@ -275,7 +309,7 @@ func (t *Table) next(ctx context.Context, md *Metadata, ver, snapID, seq int64, 
 		}
 	}
 	n.LastUpdatedMs = nowMs
-	if !ch.noSnapshot {
+	{
 		listKey := fmt.Sprintf("%ssnap-%d-1-%s.avro", metadataDir(t.topic), snapID, newUUID())
 		data, err := encodeManifestList(snapID, n.CurrentSnapshotID, seq, ch.manifests)
 		if err != nil {
@@ -308,9 +342,7 @@ func (t *Table) next(ctx context.Context, md *Metadata, ver, snapID, seq int64, 
 		n.Refs["main"] = Ref{SnapshotID: snapID, Type: "branch"}
 		n.LastSequenceNumber = seq
 	}
-	if ch.expire != nil {
-		ch.expire(n)
-	}
+	ch.expired = expire(n, nowMs-t.opts.SnapshotAge.Milliseconds())
 	return n, nil
 }
 
