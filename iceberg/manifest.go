@@ -3,11 +3,14 @@ package iceberg
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"io"
 	"math"
+	"math/bits"
 	"strconv"
+	"sync"
 
+	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/ocf"
 )
 
@@ -105,7 +108,7 @@ func ExportDir(topic string) string { return "export/" + topic + "/" }
 func encodeManifest(entries []manifestEntry) ([]byte, error) {
 	var buf bytes.Buffer
 	enc, err := ocf.NewEncoderWithSchema(manifestEntrySchema, &buf,
-		ocf.WithCodec(ocf.Deflate),
+		ocf.WithCodec(ocf.Null),                          // see checkFraming
 		ocf.WithSchemaMarshaler(ocf.FullSchemaMarshaler), // keep the field ids
 		ocf.WithMetadata(map[string][]byte{
 			"schema":            []byte(schemaJSON),
@@ -137,7 +140,7 @@ func encodeManifestList(snapshotID, parentID, seq int64, files []manifestFile) (
 	}
 	var buf bytes.Buffer
 	enc, err := ocf.NewEncoderWithSchema(manifestFileSchema, &buf,
-		ocf.WithCodec(ocf.Deflate),
+		ocf.WithCodec(ocf.Null), // see checkFraming
 		ocf.WithSchemaMarshaler(ocf.FullSchemaMarshaler),
 		ocf.WithMetadata(map[string][]byte{
 			"snapshot-id":        []byte(strconv.FormatInt(snapshotID, 10)),
@@ -159,14 +162,31 @@ func encodeManifestList(snapshotID, parentID, seq int64, files []manifestFile) (
 	return buf.Bytes(), nil
 }
 
-// decodeAll reads every record of an Avro container file whose schema must
-// be want's (a manifest or a manifest list this package wrote).
-func decodeAll[T any](r io.Reader, what string) ([]T, error) {
-	dec, err := ocf.NewDecoder(r)
+// decodeAll reads every record of an Avro container file (a manifest or
+// a manifest list). The file comes from the bucket, so a corrupt one must
+// give an error: hamba/avro's container decoder allocates each block at
+// the size its header claims (gigabytes, from a few corrupt bytes) and
+// panics on a negative one, and its array decoder allocates items ahead
+// of reading them, so the framing is checked first (checkFraming), every
+// allocation is bounded by the file's size (decodeConfig), and a panic is
+// still turned into an error.
+func decodeAll[T any](data []byte, schema avro.Schema, what string) (out []T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("decode %s: malformed Avro container: %v", what, r)
+		}
+	}()
+	want, err := ocf.FullSchemaMarshaler(schema)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", what, err)
+	}
+	if err := checkFraming(data, want); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", what, err)
+	}
+	dec, err := ocf.NewDecoder(bytes.NewReader(data), ocf.WithDecoderConfig(decodeConfig(len(data))))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	var out []T
 	for dec.HasNext() {
 		var v T
 		if err := dec.Decode(&v); err != nil {
@@ -178,6 +198,108 @@ func decodeAll[T any](r io.Reader, what string) ([]T, error) {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	return out, nil
+}
+
+// decodeConfigs are hamba/avro configurations that bound every array and
+// byte string a decoder allocates to 2^i: its array decoder grows a slice to
+// the item count a block header claims before reading an item, so a few
+// corrupt bytes could claim billions. No count can exceed the file's
+// length, every item taking a byte at least.
+var decodeConfigs [40]struct {
+	once sync.Once
+	api  avro.API
+}
+
+// decodeConfig returns the configuration bounding allocations to the
+// power of two at or above n.
+func decodeConfig(n int) avro.API {
+	i := min(bits.Len(uint(n)), len(decodeConfigs)-1)
+	c := &decodeConfigs[i]
+	c.once.Do(func() {
+		c.api = avro.Config{MaxSliceAllocSize: 1 << i, MaxByteSliceSize: 1 << i}.Freeze()
+	})
+	return c.api
+}
+
+// checkFraming checks that every length in an Avro container file's
+// framing (the spec's "Object Container Files": the header's metadata map,
+// then blocks of a record count, a byte size, the bytes and the 16-byte
+// sync marker) lies within data, that its blocks are not compressed, and
+// that its schema is the one silt writes (the tables have no other
+// writer), so the library never builds a decoder for a schema from the
+// bucket. It decodes no records: the library does. Manifests are written
+// uncompressed (the null codec, which every reader takes) so that reading
+// one back never inflates more than the bytes read.
+func checkFraming(data, schema []byte) error {
+	errBad := errors.New("malformed Avro container framing")
+	if len(data) < 4 || string(data[:4]) != "Obj\x01" {
+		return errBad
+	}
+	pos := 4
+	long := func() (int64, bool) {
+		u, n := binary.Uvarint(data[pos:])
+		if n <= 0 {
+			return 0, false
+		}
+		pos += n
+		return int64(u>>1) ^ -int64(u&1), true // zigzag
+	}
+	skip := func(n int64) bool {
+		if n < 0 || n > int64(len(data)-pos) {
+			return false
+		}
+		pos += int(n)
+		return true
+	}
+	// The metadata map: blocks of count entries (a negative count is
+	// followed by the block's size), ended by a zero count.
+	for {
+		count, ok := long()
+		if !ok {
+			return errBad
+		}
+		if count == 0 {
+			break
+		}
+		if count < 0 {
+			if size, ok := long(); !ok || size < 0 {
+				return errBad
+			}
+			count = -count
+		}
+		for range count {
+			k, ok := long()
+			if !ok || !skip(k) {
+				return errBad
+			}
+			key := string(data[pos-int(k) : pos])
+			v, ok := long()
+			if !ok || !skip(v) {
+				return errBad
+			}
+			val := data[pos-int(v) : pos]
+			if key == "avro.codec" && string(val) != "null" {
+				return fmt.Errorf("Avro container compressed with %q: silt writes its manifests uncompressed, and a compressed block could inflate without bound", val)
+			}
+			if key == "avro.schema" && !bytes.Equal(val, schema) {
+				return errors.New("Avro container of another schema than silt writes")
+			}
+		}
+	}
+	if !skip(16) { // sync
+		return errBad
+	}
+	for pos < len(data) {
+		count, ok := long()
+		if !ok || count < 0 {
+			return errBad
+		}
+		size, ok := long()
+		if !ok || !skip(size) || !skip(16) {
+			return errBad
+		}
+	}
+	return nil
 }
 
 // summarize returns the manifest list row of a manifest holding entries,

@@ -139,9 +139,14 @@ func metadataKey(topic string, version int64) string {
 
 func versionHintKey(topic string) string { return metadataDir(topic) + "version-hint.text" }
 
-// maxMetadataBytes bounds what is read of a metadata file from the
-// bucket, so a corrupt object cannot exhaust memory.
-const maxMetadataBytes = 64 << 20
+// maxMetadataBytes and maxManifestBytes bound what is read of a metadata
+// file and of a manifest or manifest list from the bucket, so a corrupt
+// object cannot exhaust memory. A merged manifest of a million files is
+// about 300 MB.
+const (
+	maxMetadataBytes = 64 << 20
+	maxManifestBytes = 1 << 30
+)
 
 // LoadMetadata returns the current metadata of a topic's table, its
 // version and its raw JSON. The version hint is a hint: versions after it
@@ -153,7 +158,7 @@ func LoadMetadata(ctx context.Context, b objstore.Reader, topic string) (*Metada
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	raw, err := readLimited(ctx, b, metadataKey(topic, v))
+	raw, err := readLimited(ctx, b, metadataKey(topic, v), maxMetadataBytes)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("read %s: %w", metadataKey(topic, v), err)
 	}
@@ -169,7 +174,7 @@ func LoadMetadata(ctx context.Context, b objstore.Reader, topic string) (*Metada
 
 func latestVersion(ctx context.Context, b objstore.Reader, topic string) (int64, error) {
 	var v int64
-	hint, err := readLimited(ctx, b, versionHintKey(topic))
+	hint, err := readLimited(ctx, b, versionHintKey(topic), 64)
 	switch {
 	case err == nil:
 		v, err = strconv.ParseInt(strings.TrimSpace(string(hint)), 10, 64)
@@ -209,18 +214,18 @@ func latestVersion(ctx context.Context, b objstore.Reader, topic string) (int64,
 	return v, nil
 }
 
-func readLimited(ctx context.Context, b objstore.Reader, key string) ([]byte, error) {
+func readLimited(ctx context.Context, b objstore.Reader, key string, limit int64) ([]byte, error) {
 	rc, err := b.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxMetadataBytes+1))
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxMetadataBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", key, maxMetadataBytes)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", key, limit)
 	}
 	return data, nil
 }

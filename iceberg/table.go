@@ -264,7 +264,7 @@ func (t *Table) commit(ctx context.Context, plan func(md *Metadata, snapID, seq 
 
 // isOurs reports whether the metadata at key is the one this commit wrote.
 func (t *Table) isOurs(ctx context.Context, key string, data []byte) (bool, error) {
-	got, err := readLimited(ctx, t.bucket, key)
+	got, err := readLimited(ctx, t.bucket, key, maxMetadataBytes)
 	if err != nil {
 		return false, err
 	}
@@ -369,12 +369,11 @@ func (t *Table) readManifestList(ctx context.Context, s *Snapshot) ([]manifestFi
 	if key == "" {
 		return nil, fmt.Errorf("snapshot %d: manifest list %s is outside the table's location %s", s.SnapshotID, s.ManifestList, t.location)
 	}
-	rc, err := t.bucket.Get(ctx, key)
+	data, err := readLimited(ctx, t.bucket, key, maxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest list %s: %w", key, err)
 	}
-	defer rc.Close()
-	return decodeAll[manifestFile](rc, "manifest list "+key)
+	return decodeAll[manifestFile](data, manifestFileSchema, "manifest list "+key)
 }
 
 // readManifest returns the entries of a manifest.
@@ -383,12 +382,11 @@ func (t *Table) readManifest(ctx context.Context, m manifestFile) ([]manifestEnt
 	if key == "" {
 		return nil, fmt.Errorf("manifest %s is outside the table's location %s", m.ManifestPath, t.location)
 	}
-	rc, err := t.bucket.Get(ctx, key)
+	data, err := readLimited(ctx, t.bucket, key, maxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest %s: %w", key, err)
 	}
-	defer rc.Close()
-	return decodeAll[manifestEntry](rc, "manifest "+key)
+	return decodeAll[manifestEntry](data, manifestEntrySchema, "manifest "+key)
 }
 
 // Files returns the keys of the data files of the current snapshot, with

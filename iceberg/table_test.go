@@ -245,7 +245,7 @@ func TestManifestsCarryFieldIDs(t *testing.T) {
 			t.Errorf("manifest header lacks %s", want)
 		}
 	}
-	got, err := decodeAll[manifestEntry](bytes.NewReader(data), "manifest")
+	got, err := decodeAll[manifestEntry](data, manifestEntrySchema, "manifest")
 	if err != nil {
 		t.Fatal(err)
 	}
