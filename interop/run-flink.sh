@@ -29,6 +29,22 @@ if [ ${#need[@]} -gt 0 ]; then
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
+# apache-flink 2.2.1 and apache-beam 2.61 publish wheels for Python 3.9-3.12
+# only: take the first interpreter in that range.
+if [ -z "${PYTHON:-}" ]; then
+	for py in python3 python3.12 python3.11 python3.10 python3.9; do
+		if command -v "$py" >/dev/null &&
+			"$py" -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 12))'; then
+			PYTHON=$py
+			break
+		fi
+	done
+	[ -n "${PYTHON:-}" ] || {
+		echo "interop-flink: PyFlink 2.2 needs Python 3.9 to 3.12; none on PATH (set PYTHON)" >&2
+		exit 1
+	}
+fi
+export PYTHON
 interop_venv interop/.venv-flink interop/flink/requirements.txt
 
 IFS=: read -r _ artifact version <<<"$connector"
