@@ -17,7 +17,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # shellcheck source=interop/venv.sh
 . interop/venv.sh
-interop_venv interop/.venv interop/python/requirements.txt
+venv=interop/.venv
+interop_venv "$venv" interop/python/requirements.txt
 
 # Spark with Iceberg (test_iceberg.py) runs on a pyspark of its own, the
 # Spark minor version Iceberg's runtime is built for, installed apart and put
