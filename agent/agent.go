@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/silt-io/silt/agent/groups"
+	"github.com/silt-io/silt/agent/sharegroups"
 	"github.com/silt-io/silt/cache"
 	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/journal"
@@ -47,6 +48,7 @@ type Agent struct {
 	writer   *writer
 	pids     *pidAllocator
 	groups   *groups.Coordinator
+	shares   *sharegroups.Service
 	metrics  *metrics
 	registry *prometheus.Registry
 
@@ -144,6 +146,11 @@ func (a *Agent) Start(ctx context.Context) error {
 			OffsetsRetention:      a.cfg.OffsetsRetention,
 			CommitTimeout:         a.cfg.CommitTimeout,
 		},
+	})
+	a.shares = sharegroups.New(sharegroups.Env{
+		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit,
+		OwnsGroup: a.ownsGroup, OwnsPartition: a.ownsPartition, Read: a.shareRead,
+		Registerer: a.registry, CommitTimeout: a.cfg.CommitTimeout,
 	})
 	a.registerStateMetrics()
 	if err := a.initCluster(ctx); err != nil {
@@ -292,6 +299,9 @@ func (a *Agent) Close() error {
 		// its new coordinator starts a new generation.
 		if a.groups != nil {
 			a.groups.Close() // members waiting in joins are told NOT_COORDINATOR
+		}
+		if a.shares != nil {
+			a.shares.Close() // writes of share state in flight land first
 		}
 		if a.listener != nil {
 			a.listener.Close()

@@ -38,7 +38,9 @@ func TestWindow(t *testing.T) {
 			changed, _ := w.expire(t0.Add(2*time.Minute), l, &tl)
 			return changed
 		}, true},
-		{"a third delivery of 11 is the last", func() any { return w.acquire("a", 30, limits{maxRecords: 1, maxLocks: 16, deliveryLimit: 3}, t0.Add(3*time.Minute), &tl) }, []span{{11, 11, 3}}},
+		{"a third delivery of 11 is the last", func() any {
+			return w.acquire("a", 30, limits{maxRecords: 1, maxLocks: 16, deliveryLimit: 3}, t0.Add(3*time.Minute), &tl)
+		}, []span{{11, 11, 3}}},
 		{"released at the limit, it is archived", func() any {
 			w.ack("a", 11, 11, []int8{ackRelease}, l, t0, &tl)
 			return w.start
