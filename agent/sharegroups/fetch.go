@@ -287,6 +287,7 @@ func newFetchPartition(partition int32) kmsg.ShareFetchResponseTopicPartition {
 	sp := kmsg.NewShareFetchResponseTopicPartition()
 	sp.Partition = partition
 	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = -1, -1
+	sp.Records = []byte{} // never null: Kafka 4.4's client refuses a null record set
 	return sp
 }
 

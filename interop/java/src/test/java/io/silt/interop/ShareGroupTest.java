@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -175,6 +174,54 @@ class ShareGroupTest {
     }
 
     /**
+     * Accepts every record and tells, after each commitSync, which values
+     * the broker acknowledged (the partition's result is a success); a
+     * delivery of a value already acknowledged is counted as a violation.
+     */
+    static final class Ledger implements Decide {
+        final Map<String, Integer> acknowledged = new ConcurrentHashMap<>();
+        final Map<String, Integer> deliveries = new ConcurrentHashMap<>();
+        final AtomicInteger violations = new AtomicInteger();
+        final AtomicInteger failedCommits = new AtomicInteger();
+        // Per thread: what this member accepted since its last commit.
+        final ThreadLocal<Map<Integer, List<String>>> pending = ThreadLocal.withInitial(HashMap::new);
+
+        @Override
+        public AcknowledgeType on(ConsumerRecord<String, String> r) {
+            try {
+                Thread.sleep(3); // some work, so that the kill lands mid-stream
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            deliveries.merge(r.value(), 1, Integer::sum);
+            if (acknowledged.containsKey(r.value())) {
+                violations.incrementAndGet();
+            }
+            pending.get().computeIfAbsent(r.partition(), k -> new ArrayList<>()).add(r.value());
+            return AcknowledgeType.ACCEPT;
+        }
+
+        @Override
+        public void committed(Map<TopicIdPartition, Optional<KafkaException>> results) {
+            Map<Integer, List<String>> mine = pending.get();
+            for (Map.Entry<TopicIdPartition, Optional<KafkaException>> e : results.entrySet()) {
+                List<String> vs = mine.remove(e.getKey().partition());
+                if (vs == null) {
+                    continue;
+                }
+                if (e.getValue().isPresent()) {
+                    failedCommits.incrementAndGet();
+                    continue;
+                }
+                for (String v : vs) {
+                    acknowledged.merge(v, 1, Integer::sum);
+                }
+            }
+            mine.clear(); // partitions without a result: not known to be acknowledged
+        }
+    }
+
+    /**
      * Three members share three partitions: every record is delivered;
      * the first delivery of every tenth record is RELEASEd and comes back
      * with delivery count 2; every seventh is REJECTed and never comes back;
@@ -235,5 +282,193 @@ class ShareGroupTest {
         for (int p = 0; p < 3; p++) {
             assertTrue(described.stdout().matches("(?s).*" + topic + "\\s+" + p + "\\s+300\\b.*"), described.toString());
         }
+    }
+
+    /**
+     * share.delivery.count.limit=2: a record released at every delivery is
+     * delivered exactly twice, then archived; the group's start offset
+     * reaches the log end.
+     */
+    @Test
+    void deliveryCountLimitArchives() throws Exception {
+        String topic = "share-poison", group = "share-poison-workers";
+        createTopic(topic, 1);
+        groupConfigs(group, Map.of("share.auto.offset.reset", "earliest", "share.delivery.count.limit", "2"));
+        Set<String> values = produce(topic, 1, 0, 50);
+        Map<String, Integer> deliveries = new ConcurrentHashMap<>();
+        Map<String, Short> maxCount = new ConcurrentHashMap<>();
+        try (Member m = new Member(group, topic, r -> {
+            deliveries.merge(r.value(), 1, Integer::sum);
+            maxCount.merge(r.value(), r.deliveryCount().orElse((short) 0), (a, b) -> (short) Math.max(a, b));
+            return AcknowledgeType.RELEASE;
+        })) {
+            await(Duration.ofSeconds(60), "every record delivered twice",
+                    () -> values.stream().allMatch(v -> deliveries.getOrDefault(v, 0) >= 2));
+            await(Duration.ofSeconds(30), "the start offset at the log end", () -> startOffset(group, topic, 0) == 50);
+            Thread.sleep(1000); // nothing more may come
+        }
+        values.forEach(v -> assertEquals(2, deliveries.get(v), "deliveries of " + v));
+        values.forEach(v -> assertEquals((short) 2, maxCount.get(v), "last delivery count of " + v));
+        Summary.line("share groups: delivery count limit 2: 50 records released at every delivery, each delivered twice, then archived");
+    }
+
+    private long startOffset(String group, String topic, int partition) {
+        try {
+            var spec = new org.apache.kafka.clients.admin.ListShareGroupOffsetsSpec();
+            var offsets = admin.listShareGroupOffsets(Map.of(group, spec)).partitionsToOffsetInfo(group).get(10, TimeUnit.SECONDS);
+            for (var e : offsets.entrySet()) {
+                if (e.getKey().topic().equals(topic) && e.getKey().partition() == partition && e.getValue() != null) {
+                    return e.getValue().startOffset();
+                }
+            }
+        } catch (Exception e) {
+            // not yet
+        }
+        return -1;
+    }
+
+    /**
+     * A member takes records and vanishes without acknowledging them (it
+     * never polls again): once their lock (share.record.lock.duration.ms,
+     * 5 s here) runs out they go to the other member, with delivery
+     * count 2, and every record is accepted.
+     */
+    @Test
+    void vanishedMembersRecordsComeBack() throws Exception {
+        String topic = "share-vanish", group = "share-vanish-workers";
+        createTopic(topic, 1);
+        groupConfigs(group, Map.of("share.auto.offset.reset", "earliest", "share.record.lock.duration.ms", "5000"));
+        Set<String> values = produce(topic, 1, 0, 200);
+        KafkaShareConsumer<String, String> vanishing = consumer(group, topic);
+        Set<String> held = new HashSet<>();
+        try {
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (held.isEmpty() && System.nanoTime() < until) {
+                vanishing.poll(Duration.ofMillis(500)).forEach(r -> held.add(r.value()));
+            }
+            assertTrue(!held.isEmpty(), "the first member got records");
+            long took = System.nanoTime();
+            Map<String, Short> accepted = new ConcurrentHashMap<>();
+            try (Member other = new Member(group, topic, r -> {
+                accepted.put(r.value(), r.deliveryCount().orElse((short) 0));
+                return AcknowledgeType.ACCEPT;
+            })) {
+                await(Duration.ofSeconds(60), "every record accepted", () -> accepted.size() == values.size());
+            }
+            double waited = (System.nanoTime() - took) / 1e9;
+            for (String v : held) {
+                assertTrue(accepted.get(v) >= 2, v + " came back with delivery count " + accepted.get(v));
+            }
+            Summary.line(String.format("share groups: a vanished member's %d records redelivered after the 5 s lock, all %d accepted in %.1f s",
+                    held.size(), values.size(), waited));
+        } finally {
+            vanishing.close(Duration.ofSeconds(5));
+        }
+    }
+
+    /**
+     * The agent that owns the share-partition is killed -9 while three
+     * members accept records: no record the broker acknowledged is
+     * delivered again, and every record is acknowledged in the end.
+     */
+    @Test
+    void ownerKilledNothingAcknowledgedRedelivered() throws Exception {
+        String topic = "share-crash", group = "share-crash-workers";
+        createTopic(topic, 1);
+        groupConfigs(group, Map.of("share.auto.offset.reset", "earliest"));
+        int n = 3000;
+        Set<String> values = produce(topic, 1, 0, n);
+        Ledger ledger = new Ledger();
+        List<Member> members = new ArrayList<>();
+        Silt.Agent victim = null;
+        try {
+            for (int m = 0; m < 3; m++) {
+                members.add(new Member(group, topic, ledger));
+            }
+            await(Duration.ofSeconds(60), "a third acknowledged", () -> ledger.acknowledged.size() >= n / 3);
+            victim = leader(topic, 0);
+            assertTrue(ledger.acknowledged.size() < n, "records still to acknowledge at the kill");
+            if (silt.agents().size() > 1) {
+                assertTrue(victim != null, "metadata names a leader");
+                victim.kill9();
+                Thread.sleep(2000);
+                victim.restart();
+            }
+            await(Duration.ofSeconds(120), "every record acknowledged", () -> ledger.acknowledged.size() == n);
+        } finally {
+            for (Member m : members) {
+                m.close();
+            }
+        }
+        assertEquals(0, ledger.violations.get(), "deliveries of records already acknowledged");
+        ledger.acknowledged.forEach((v, times) -> assertEquals(1, times, "acknowledgements of " + v));
+        assertEquals(values, ledger.acknowledged.keySet());
+        int redelivered = ledger.deliveries.values().stream().mapToInt(d -> d - 1).sum();
+        Summary.line("share groups: owner killed -9 mid-stream, " + silt.agents().size() + " agent(s): " + n
+                + " records acknowledged once each, 0 acknowledged records redelivered, " + redelivered
+                + " unacknowledged deliveries repeated, " + ledger.failedCommits.get() + " failed commits");
+    }
+
+    private Silt.Agent leader(String topic, int partition) throws Exception {
+        org.apache.kafka.common.Node node = admin.describeTopics(List.of(topic)).allTopicNames()
+                .get(10, TimeUnit.SECONDS).get(topic).partitions().get(partition).leader();
+        for (Silt.Agent a : silt.agents()) {
+            if (node != null && a.kafkaAddress().equals(node.host() + ":" + node.port())) {
+                return a;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * kafka-console-share-consumer.sh reads what was produced;
+     * kafka-share-groups.sh lists the group, describes it, resets its
+     * offsets to the earliest once it is empty (the next member reads
+     * everything again), deletes its offsets and the group.
+     */
+    @Test
+    void shareGroupTools() throws Exception {
+        String topic = "share-tools", group = "share-tools-group";
+        createTopic(topic, 2);
+        groupConfigs(group, Map.of("share.auto.offset.reset", "earliest"));
+        Set<String> values = produce(topic, 2, 0, 20);
+        Tool.Result consumed = Tool.run(Duration.ofSeconds(90), null, CONSOLE_SHARE_CONSUMER,
+                "--bootstrap-server", silt.bootstrap(), "--topic", topic, "--group", group, "--max-messages", "20").check();
+        assertEquals(values, new HashSet<>(consumed.stdout().strip().lines().toList()), consumed.toString());
+
+        Tool.Result listed = tools("--list").check();
+        assertTrue(listed.stdout().lines().anyMatch(l -> l.strip().equals(group)), listed.toString());
+        await(Duration.ofSeconds(30), "the group empty", () -> {
+            try {
+                return tools("--describe", "--group", group, "--state").check().stdout().contains("Empty");
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        Tool.Result offsets = tools("--describe", "--group", group, "--offsets").check();
+        assertTrue(offsets.stdout().matches("(?s).*" + topic + "\\s+0\\s+10\\b.*"), offsets.toString());
+
+        tools("--reset-offsets", "--group", group, "--topic", topic, "--to-earliest", "--execute").check();
+        Tool.Result again = Tool.run(Duration.ofSeconds(90), null, CONSOLE_SHARE_CONSUMER,
+                "--bootstrap-server", silt.bootstrap(), "--topic", topic, "--group", group, "--max-messages", "20").check();
+        assertEquals(values, new HashSet<>(again.stdout().strip().lines().toList()), again.toString());
+
+        await(Duration.ofSeconds(30), "the group empty", () -> {
+            try {
+                return tools("--describe", "--group", group, "--state").check().stdout().contains("Empty");
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        tools("--delete-offsets", "--group", group, "--topic", topic).check();
+        tools("--delete", "--group", group).check();
+        Tool.Result after = tools("--list").check();
+        assertTrue(after.stdout().lines().noneMatch(l -> l.strip().equals(group)), after.toString());
+    }
+
+    private Tool.Result tools(String... args) throws Exception {
+        List<String> all = new ArrayList<>(List.of("--bootstrap-server", silt.bootstrap()));
+        all.addAll(List.of(args));
+        return Tool.run(Duration.ofSeconds(60), null, SHARE_GROUP_COMMAND, all.toArray(String[]::new));
     }
 }
