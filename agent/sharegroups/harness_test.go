@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -87,10 +88,11 @@ type cluster struct {
 	mu    sync.Mutex
 	owner string
 	svcs  map[string]*Service
+	regs  map[string]*prometheus.Registry
 }
 
 func newCluster(t *testing.T, partitions int32) *cluster {
-	c := &cluster{t: t, clock: clock.NewFake(time.Unix(1_700_000_000, 0)), svcs: map[string]*Service{}}
+	c := &cluster{t: t, clock: clock.NewFake(time.Unix(1_700_000_000, 0)), svcs: map[string]*Service{}, regs: map[string]*prometheus.Registry{}}
 	c.log = &memLog{clock: c.clock, state: journal.NewState(), changed: make(chan struct{})}
 	c.log.submit(context.Background(), journal.Command{CreateTopic: &journal.CreateTopic{Name: "t", Partitions: partitions}})
 	t.Cleanup(func() {
@@ -109,7 +111,8 @@ func (c *cluster) agent(name string) *Service {
 		return s
 	}
 	owns := func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.owner == name }
-	s := New(Env{Clock: c.clock, NodeName: name, Journal: c.log, Submit: c.log.submit, Read: c.log.read,
+	c.regs[name] = prometheus.NewRegistry()
+	s := New(Env{Clock: c.clock, NodeName: name, Journal: c.log, Submit: c.log.submit, Read: c.log.read, Registerer: c.regs[name],
 		OwnsGroup: func(string) bool { return owns() }, OwnsPartition: func(string, int32) bool { return owns() }})
 	c.svcs[name] = s
 	if c.owner == "" {

@@ -35,6 +35,7 @@ type hosted struct {
 	waiters []chan int16 // guarded by mu; told the outcome of the next write
 	gone    bool         // guarded by mu; dropped: no more writes
 	total   tally        // guarded by mu; since loaded, for the metrics
+	retired bool         // guarded by mu; total handed to Service.retire
 }
 
 func (h *hosted) claimed() journal.GroupClaim { return h.claim }
@@ -44,6 +45,10 @@ func (h *hosted) claimed() journal.GroupClaim { return h.claim }
 func (h *hosted) drop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.retired {
+		h.retired = true
+		h.s.retire(h.key.group, h.total)
+	}
 	h.gone = true
 	if h.timer != nil {
 		h.timer.Stop()

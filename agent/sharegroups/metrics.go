@@ -6,9 +6,9 @@ import (
 
 // metrics reports, per share group, the share-partitions this agent owns:
 // records in flight (the windows) and acquired now, as gauges, and records
-// acquired, delivered again and archived since each share-partition was
-// loaded here, as counters. A counter restarts when a share-partition
-// moves between agents; sum over agents with rate() as usual.
+// acquired, delivered again and archived by this agent, as counters (which
+// keep what share-partitions that moved away had counted). Sum over agents
+// with rate() as usual.
 type metrics struct {
 	s                                          *Service
 	inFlight, held                             *prometheus.Desc
@@ -46,12 +46,19 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, h := range m.s.mu.parts {
 		parts = append(parts, h)
 	}
+	for group, t := range m.s.mu.retired {
+		by[group] = &sums{acquired: t.acquired, redelivered: t.redelivered, archived: t.archived}
+	}
 	m.s.mu.Unlock()
 	for _, h := range parts {
 		h.mu.Lock()
 		in, held := h.w.counts()
 		t := h.total
+		retired := h.retired
 		h.mu.Unlock()
+		if retired {
+			continue // counted in retired
+		}
 		g := by[h.key.group]
 		if g == nil {
 			g = &sums{}

@@ -68,7 +68,10 @@ type Service struct {
 		// released is closed and replaced whenever records become
 		// available again, waking waiting fetches.
 		released chan struct{}
-		closed   bool
+		// retired sums, per group, the counts of share-partitions no
+		// longer in memory, so the metrics' counters never go down.
+		retired map[string]tally
+		closed  bool
 	}
 	metrics *metrics
 }
@@ -97,6 +100,7 @@ func New(env Env) *Service {
 	s.mu.groups = map[string]*sgroup{}
 	s.mu.sessions = map[sessionKey]*session{}
 	s.mu.released = make(chan struct{})
+	s.mu.retired = map[string]tally{}
 	s.metrics = newMetrics(s, env.Registerer)
 	return s
 }
@@ -153,6 +157,17 @@ func (s *Service) MembershipChanged() {
 	for _, h := range dropped {
 		h.drop()
 	}
+}
+
+// retire keeps the counts of a share-partition leaving memory.
+func (s *Service) retire(group string, t tally) {
+	s.mu.Lock()
+	r := s.mu.retired[group]
+	r.acquired += t.acquired
+	r.redelivered += t.redelivered
+	r.archived += t.archived
+	s.mu.retired[group] = r
+	s.mu.Unlock()
 }
 
 // wake wakes the fetches waiting for records.

@@ -126,6 +126,14 @@ func TestShareFetchAcknowledge(t *testing.T) {
 	if p := offs.Topics[0].Partitions[0]; p.StartOffset != 30 || p.Lag != 0 {
 		t.Fatalf("start offset %d lag %d, want 30 and 0: every record is done", p.StartOffset, p.Lag)
 	}
+	for name, want := range map[string]float64{
+		"silt_share_records_in_flight": 0, "silt_share_records_acquired": 0,
+		"silt_share_records_acquired_total": 45, "silt_share_records_redelivered_total": 15, "silt_share_records_archived_total": 15,
+	} {
+		if got := metric(t, c, "a", name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
 	// The session's epoch must follow.
 	b.epoch += 3
 	if r := b.fetch(s, nil); r.ErrorCode != kerr.InvalidShareSessionEpoch.Code {
@@ -169,6 +177,27 @@ func TestShareOwnerMoves(t *testing.T) {
 	if st := stateOf(c); st.StartOffset != 20 {
 		t.Fatalf("stored start offset %d, want 20", st.StartOffset)
 	}
+}
+
+// metric returns a share group metric of group g at an agent.
+func metric(t *testing.T, c *cluster, agent, name string) float64 {
+	t.Helper()
+	mfs, err := c.regs[agent].Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == "g" {
+				return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no metric %s for group g", name)
+	return 0
 }
 
 func stateOf(c *cluster) *journal.ShareState {
