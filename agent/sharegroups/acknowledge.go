@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -14,12 +13,7 @@ import (
 func (s *Service) Acknowledge(ctx context.Context, r *kmsg.ShareAcknowledgeRequest) *kmsg.ShareAcknowledgeResponse {
 	resp := r.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
 	group, member := deref(r.GroupID), deref(r.MemberID)
-	switch {
-	case group == "":
-		resp.ErrorCode = kerr.InvalidGroupID.Code
-		return resp
-	case member == "" || len(member) > 36:
-		resp.ErrorCode = kerr.InvalidRequest.Code
+	if resp.ErrorCode = s.checkIDs(group, member); resp.ErrorCode != 0 {
 		return resp
 	}
 	set := s.settings(group)

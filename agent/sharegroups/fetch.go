@@ -299,15 +299,7 @@ func newFetchPartition(partition int32) kmsg.ShareFetchResponseTopicPartition {
 func (s *Service) Fetch(ctx context.Context, r *kmsg.ShareFetchRequest) *kmsg.ShareFetchResponse {
 	resp := r.ResponseKind().(*kmsg.ShareFetchResponse)
 	group, member := deref(r.GroupID), deref(r.MemberID)
-	switch {
-	case group == "":
-		resp.ErrorCode = kerr.InvalidGroupID.Code
-		return resp
-	case member == "" || len(member) > 36:
-		resp.ErrorCode = kerr.InvalidRequest.Code
-		return resp
-	case s.otherType(group):
-		resp.ErrorCode = kerr.GroupIDNotFound.Code
+	if resp.ErrorCode = s.checkIDs(group, member); resp.ErrorCode != 0 {
 		return resp
 	}
 	set := s.settings(group)
@@ -477,6 +469,21 @@ func (b *fetchBuilder) acks(acks []ackResult) {
 	for _, a := range acks {
 		b.get(a.id, a.partition).AcknowledgeErrorCode = a.code
 	}
+}
+
+// checkIDs checks a request's group and member ids as Kafka does: a group
+// id, a member id of 1 to 36 characters, and a group that is not of
+// another type.
+func (s *Service) checkIDs(group, member string) int16 {
+	switch {
+	case group == "":
+		return kerr.InvalidGroupID.Code
+	case member == "" || len(member) > 36:
+		return kerr.InvalidRequest.Code
+	case s.otherType(group):
+		return kerr.GroupIDNotFound.Code
+	}
+	return 0
 }
 
 func deref(p *string) string {

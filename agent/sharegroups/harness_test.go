@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/internal/clock"
+	"github.com/silt-io/silt/internal/memjournal"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/recordbatch"
 )
@@ -20,46 +21,23 @@ import (
 // ownership is whatever the test says, and a partition's log is a count
 // of records whose batches (ten records each) are made when read.
 
+// memLog is the journal, with a log of records per partition.
 type memLog struct {
-	clock *clock.Fake
-	mu    sync.Mutex
-	state *journal.State
-	// changed is closed and replaced by every entry.
-	changed chan struct{}
+	*memjournal.Journal
 }
 
-func (j *memLog) View(fn func(*journal.State)) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	fn(j.state)
+func (j *memLog) submit(ctx context.Context, cmds ...journal.Command) ([]journal.Result, int16) {
+	return j.Submit(ctx, cmds...)
 }
 
-func (j *memLog) Changed() <-chan struct{} {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.changed
-}
-
-func (j *memLog) submit(_ context.Context, cmds ...journal.Command) ([]journal.Result, int16) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	res, err := j.state.Apply(&journal.Entry{Version: journal.EntryVersion, Seq: j.state.Seq + 1,
-		Time: j.clock.Now().UnixMilli(), Commands: cmds})
-	if err != nil {
-		panic(err) // the test built a bad entry
-	}
-	close(j.changed)
-	j.changed = make(chan struct{})
-	return res, 0
-}
-
-// produce appends n records to a partition's log.
+// produce appends n records to a partition's log, as one committed batch
+// of a chunk that read makes up.
 func (j *memLog) produce(topic string, partition int32, n int64) {
-	j.mu.Lock()
-	j.state.Partition(topic, partition).NextOffset += n
-	close(j.changed)
-	j.changed = make(chan struct{})
-	j.mu.Unlock()
+	var id journal.TopicID
+	j.View(func(s *journal.State) { id = s.Topic(topic).ID })
+	j.Submit(context.Background(), journal.Command{CommitSegment: &journal.CommitSegment{Object: "made-up", Chunks: []journal.ChunkCommit{{
+		Topic: topic, TopicID: id, Partition: partition, Batches: []journal.Batch{{Records: int32(n), ProducerID: -1}},
+	}}}})
 }
 
 // read returns the batches from the one holding from, ten offsets each.
@@ -93,7 +71,7 @@ type cluster struct {
 
 func newCluster(t *testing.T, partitions int32) *cluster {
 	c := &cluster{t: t, clock: clock.NewFake(time.Unix(1_700_000_000, 0)), svcs: map[string]*Service{}, regs: map[string]*prometheus.Registry{}}
-	c.log = &memLog{clock: c.clock, state: journal.NewState(), changed: make(chan struct{})}
+	c.log = &memLog{memjournal.New(c.clock)}
 	c.log.submit(context.Background(), journal.Command{CreateTopic: &journal.CreateTopic{Name: "t", Partitions: partitions}})
 	t.Cleanup(func() {
 		for _, s := range c.svcs {
@@ -170,6 +148,12 @@ type ack struct {
 	types       []int8
 }
 
+func (a ack) batch() kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch {
+	b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
+	b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = a.first, a.last, a.types
+	return b
+}
+
 // fetch sends a ShareFetch for the partitions (added to the session) with
 // piggybacked acks, MaxWait 0.
 func (m *consumer) fetch(s *Service, parts []int32, acks ...ack) *kmsg.ShareFetchResponse {
@@ -189,9 +173,7 @@ func (m *consumer) fetch(s *Service, parts []int32, acks ...ack) *kmsg.ShareFetc
 	for _, a := range acks {
 		rp := kmsg.NewShareFetchRequestTopicPartition()
 		rp.Partition = a.partition
-		b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
-		b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = a.first, a.last, a.types
-		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, b)
+		rp.AcknowledgementBatches = []kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch{a.batch()}
 		rt.Partitions = append(rt.Partitions, rp)
 	}
 	r.Topics = append(r.Topics, rt)
@@ -212,9 +194,9 @@ func (m *consumer) acknowledge(s *Service, acks ...ack) *kmsg.ShareAcknowledgeRe
 	for _, a := range acks {
 		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
 		rp.Partition = a.partition
-		b := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
-		b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = a.first, a.last, a.types
-		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, b)
+		rp.AcknowledgementBatches = []kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch{
+			kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch(a.batch()),
+		}
 		rt.Partitions = append(rt.Partitions, rp)
 	}
 	r.Topics = append(r.Topics, rt)

@@ -438,13 +438,7 @@ class ShareGroupTest {
 
         Tool.Result listed = tools("--list").check();
         assertTrue(listed.stdout().lines().anyMatch(l -> l.strip().equals(group)), listed.toString());
-        await(Duration.ofSeconds(30), "the group empty", () -> {
-            try {
-                return tools("--describe", "--group", group, "--state").check().stdout().contains("Empty");
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        awaitEmpty(group);
         Tool.Result offsets = tools("--describe", "--group", group, "--offsets").check();
         assertTrue(offsets.stdout().matches("(?s).*" + topic + "\\s+0\\s+10\\b.*"), offsets.toString());
 
@@ -453,6 +447,15 @@ class ShareGroupTest {
                 "--bootstrap-server", silt.bootstrap(), "--topic", topic, "--group", group, "--max-messages", "20").check();
         assertEquals(values, new HashSet<>(again.stdout().strip().lines().toList()), again.toString());
 
+        awaitEmpty(group);
+        tools("--delete-offsets", "--group", group, "--topic", topic).check();
+        tools("--delete", "--group", group).check();
+        Tool.Result after = tools("--list").check();
+        assertTrue(after.stdout().lines().noneMatch(l -> l.strip().equals(group)), after.toString());
+    }
+
+    /** Waits until kafka-share-groups.sh --describe --state says Empty. */
+    private void awaitEmpty(String group) throws InterruptedException {
         await(Duration.ofSeconds(30), "the group empty", () -> {
             try {
                 return tools("--describe", "--group", group, "--state").check().stdout().contains("Empty");
@@ -460,10 +463,6 @@ class ShareGroupTest {
                 return false;
             }
         });
-        tools("--delete-offsets", "--group", group, "--topic", topic).check();
-        tools("--delete", "--group", group).check();
-        Tool.Result after = tools("--list").check();
-        assertTrue(after.stdout().lines().noneMatch(l -> l.strip().equals(group)), after.toString());
     }
 
     private Tool.Result tools(String... args) throws Exception {
