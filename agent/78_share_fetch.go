@@ -19,12 +19,12 @@ import (
 // INVALID_REQUEST), later requests carry the next epoch
 // (INVALID_SHARE_SESSION_EPOCH, SHARE_SESSION_NOT_FOUND otherwise) and
 // add or forget partitions, -1 closes it and releases what the member
-// holds here. Piggybacked acknowledgements (GAP, ACCEPT, RELEASE, REJECT;
+// holds here, as does the close of the connection that opened it. Piggybacked acknowledgements (GAP, ACCEPT, RELEASE, REJECT;
 // RENEW with IsRenewAck, v2) are answered per partition, once durable in
 // the journal; INVALID_RECORD_STATE for records the member does not hold.
 // BatchSize and ShareAcquireMode (v1-2) are accepted; MaxRecords is
 // always a strict limit.
 func handleShareFetch(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ShareFetchRequest)
-	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.shares.Fetch(ctx, r) }}
+	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.shares.Fetch(ctx, r, c.ctx) }}
 }

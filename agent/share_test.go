@@ -162,6 +162,16 @@ func TestShareGroupKgo(t *testing.T) {
 	if g, ok := listed["workers"]; !ok || g.ProtocolType != "share" {
 		t.Errorf("listed: %+v", listed)
 	}
+	// The name is taken by a share group: a classic member is refused.
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Version, join.Group, join.ProtocolType = 9, "workers", "consumer"
+	join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = 10000, 10000
+	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+	if resp, err := join.RequestWith(ctx, admCl); err != nil {
+		t.Error(err)
+	} else if resp.ErrorCode != kerr.InconsistentGroupProtocol.Code {
+		t.Errorf("a classic join of the share group: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
 	if _, err := adm.DeleteGroup(ctx, "workers"); err != nil {
 		t.Errorf("delete the empty share group: %v", err)
 	}

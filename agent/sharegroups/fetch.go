@@ -295,8 +295,9 @@ func newFetchPartition(partition int32) kmsg.ShareFetchResponseTopicPartition {
 // piggybacked acknowledgements, then records acquired for the member from
 // every partition of the session this agent owns, up to MaxRecords; with
 // nothing to give it waits up to MaxWaitMillis for records (new ones or
-// released ones). Acknowledgements are answered once durable.
-func (s *Service) Fetch(ctx context.Context, r *kmsg.ShareFetchRequest) *kmsg.ShareFetchResponse {
+// released ones). Acknowledgements are answered once durable. conn ends
+// when the client's connection closes, which ends a session it opened.
+func (s *Service) Fetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn context.Context) *kmsg.ShareFetchResponse {
 	resp := r.ResponseKind().(*kmsg.ShareFetchResponse)
 	group, member := deref(r.GroupID), deref(r.MemberID)
 	if resp.ErrorCode = s.checkIDs(group, member); resp.ErrorCode != 0 {
@@ -320,7 +321,7 @@ func (s *Service) Fetch(ctx context.Context, r *kmsg.ShareFetchRequest) *kmsg.Sh
 		b.acks(acks)
 		return resp
 	}
-	ss, code := s.openSession(k, r)
+	ss, code := s.openSession(k, r, conn)
 	if code != 0 {
 		resp.ErrorCode = code
 		return resp

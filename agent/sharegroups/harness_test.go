@@ -120,13 +120,25 @@ func (c *cluster) topicID() [16]byte {
 
 // consumer is one member's requests, with its share session at one agent.
 type consumer struct {
-	c      *cluster
-	id     string
-	epoch  int32 // share session epoch
-	member int32 // member epoch
+	c  *cluster
+	id string
+	// closeConn ends the connection its share session was opened on.
+	closeConn context.CancelFunc
+	connCtx   context.Context
+	epoch     int32 // share session epoch
+	member    int32 // member epoch
 }
 
 func (c *cluster) consumer(id string) *consumer { return &consumer{c: c, id: id} }
+
+// conn returns the consumer's connection, opening one if it has none.
+func (m *consumer) conn() context.Context {
+	if m.connCtx == nil || m.connCtx.Err() != nil {
+		m.connCtx, m.closeConn = context.WithCancel(context.Background())
+		m.c.t.Cleanup(m.closeConn)
+	}
+	return m.connCtx
+}
 
 func (m *consumer) heartbeat(s *Service, epoch int32) *kmsg.ShareGroupHeartbeatResponse {
 	r := kmsg.NewPtrShareGroupHeartbeatRequest()
@@ -177,7 +189,7 @@ func (m *consumer) fetch(s *Service, parts []int32, acks ...ack) *kmsg.ShareFetc
 		rt.Partitions = append(rt.Partitions, rp)
 	}
 	r.Topics = append(r.Topics, rt)
-	resp := s.Fetch(context.Background(), r)
+	resp := s.Fetch(context.Background(), r, m.conn())
 	if resp.ErrorCode == 0 {
 		m.epoch++
 	}

@@ -221,3 +221,27 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A member's connection closes while it holds records: they are released
+// at once, not when their locks run out, and its session is gone.
+func TestConnectionCloseReleases(t *testing.T) {
+	c := newCluster(t, 1)
+	s := c.agent("a")
+	c.setConfig("share.auto.offset.reset", "earliest")
+	c.log.produce("t", 0, 10)
+	a, b := c.consumer("a"), c.consumer("b")
+	if got := acquiredOf(a.fetch(s, []int32{0}), 0); len(got) != 10 {
+		t.Fatalf("a acquired %d, want 10", len(got))
+	}
+	a.closeConn()
+	waitFor(t, func() bool {
+		got := acquiredOf(b.fetch(s, []int32{0}), 0)
+		if len(got) > 0 && (len(got) != 10 || got[0] != 2) {
+			t.Fatalf("b got %v, want the 10 records at their second delivery", got)
+		}
+		return len(got) == 10
+	})
+	if r := a.fetch(s, nil); r.ErrorCode != kerr.ShareSessionNotFound.Code {
+		t.Fatalf("a's session after its connection closed: %v, want SHARE_SESSION_NOT_FOUND", codeErr(r.ErrorCode))
+	}
+}

@@ -1,6 +1,7 @@
 package sharegroups
 
 import (
+	"context"
 	"math"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -12,8 +13,12 @@ import (
 // names; later requests carry the next epoch and only the changes
 // (partitions added, ForgottenTopicsData removed); epoch -1 closes it,
 // releasing the member's records here. ShareAcknowledge uses the same
-// session and epoch. Sessions live in the agent's memory: a restarted or
-// new owner answers SHARE_SESSION_NOT_FOUND and the client opens another.
+// session and epoch. A session belongs to the connection that opened it:
+// when the connection closes, the session goes and the member's records
+// here are released at once, as Kafka's broker does, rather than when
+// their locks run out. Sessions live in the agent's memory: a restarted
+// or new owner answers SHARE_SESSION_NOT_FOUND and the client opens
+// another.
 
 type sessionKey struct{ group, member string }
 
@@ -27,6 +32,8 @@ type session struct {
 	// parts maps the session's partitions to whether the next response
 	// must name them even without data (newly added).
 	parts map[topicPart]bool
+	// unwatch stops watching the connection that opened the session.
+	unwatch func() bool
 }
 
 // maxSessions is group.share.max.share.sessions, Kafka's default.
@@ -53,8 +60,8 @@ func addParts(ss *session, topics []kmsg.ShareFetchRequestTopic) {
 
 // openSession handles a ShareFetch's session epoch: it returns the
 // session to serve (nil with a code if refused). Epoch -1 is handled by
-// the caller.
-func (s *Service) openSession(k sessionKey, r *kmsg.ShareFetchRequest) (*session, int16) {
+// the caller. conn ends when the client's connection closes.
+func (s *Service) openSession(k sessionKey, r *kmsg.ShareFetchRequest, conn context.Context) (*session, int16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.ShareSessionEpoch == 0 {
@@ -65,13 +72,17 @@ func (s *Service) openSession(k sessionKey, r *kmsg.ShareFetchRequest) (*session
 				}
 			}
 		}
-		delete(s.mu.sessions, k)
+		if old := s.mu.sessions[k]; old != nil {
+			old.unwatch()
+			delete(s.mu.sessions, k)
+		}
 		if len(s.mu.sessions) >= maxSessions {
 			return nil, kerr.ShareSessionLimitReached.Code
 		}
 		ss := &session{parts: map[topicPart]bool{}}
 		addParts(ss, r.Topics)
 		s.mu.sessions[k] = ss
+		ss.unwatch = context.AfterFunc(conn, func() { s.connClosed(k, ss) })
 		return ss, 0
 	}
 	ss := s.mu.sessions[k]
@@ -114,12 +125,34 @@ func (s *Service) closeSession(k sessionKey) ([]topicPart, bool) {
 	if ss == nil {
 		return nil, false
 	}
+	ss.unwatch()
 	delete(s.mu.sessions, k)
 	out := make([]topicPart, 0, len(ss.parts))
 	for p := range ss.parts {
 		out = append(out, p)
 	}
 	return out, true
+}
+
+// connClosed ends a session whose connection closed, releasing what the
+// member holds here.
+func (s *Service) connClosed(k sessionKey, ss *session) {
+	s.mu.Lock()
+	if s.mu.closed || s.mu.sessions[k] != ss {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.mu.sessions, k)
+	parts := make([]topicPart, 0, len(ss.parts))
+	for p := range ss.parts {
+		parts = append(parts, p)
+	}
+	s.wg.Add(1) // under mu: Close has not begun waiting
+	s.mu.Unlock()
+	defer s.wg.Done()
+	ctx, cancel := context.WithTimeout(s.ctx, s.env.CommitTimeout)
+	defer cancel()
+	s.releaseSession(ctx, k.group, k.member, parts, s.settings(k.group))
 }
 
 func (s *Service) bumpSession(ss *session) {
