@@ -1,8 +1,10 @@
 package sharegroups
 
 import (
+	"context"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,5 +245,92 @@ func TestConnectionCloseReleases(t *testing.T) {
 	})
 	if r := a.fetch(s, nil); r.ErrorCode != kerr.ShareSessionNotFound.Code {
 		t.Fatalf("a's session after its connection closed: %v, want SHARE_SESSION_NOT_FOUND", codeErr(r.ErrorCode))
+	}
+}
+
+// Bad requests get the error Kafka gives and change nothing: the records
+// stay with their member, and the next good request is served.
+func TestShareBadInput(t *testing.T) {
+	c := newCluster(t, 1)
+	s := c.agent("a")
+	c.setConfig("share.auto.offset.reset", "earliest")
+	c.log.produce("t", 0, 10)
+	m := c.consumer("m")
+	if got := acquiredOf(m.fetch(s, []int32{0}), 0); len(got) != 10 {
+		t.Fatalf("acquired %d, want 10", len(got))
+	}
+	for _, tc := range []struct {
+		name string
+		acks []ack
+		want int16
+	}{
+		{"types do not match the offsets", []ack{{0, 0, 4, []int8{1, 1}}}, kerr.InvalidRequest.Code},
+		{"an unknown type", []ack{{0, 0, 0, []int8{7}}}, kerr.InvalidRequest.Code},
+		{"RENEW without IsRenewAck", []ack{{0, 0, 0, []int8{ackRenew}}}, kerr.InvalidRequest.Code},
+		{"a negative offset", []ack{{0, -3, 0, []int8{1}}}, kerr.InvalidRequest.Code},
+		{"last before first", []ack{{0, 5, 2, []int8{1}}}, kerr.InvalidRequest.Code},
+		{"overlapping batches", []ack{{0, 0, 3, []int8{1}}, {0, 2, 4, []int8{1}}}, kerr.InvalidRequest.Code},
+		{"records never delivered", []ack{{0, 100, 1 << 62, []int8{1}}}, kerr.InvalidRecordState.Code},
+	} {
+		r := kmsg.NewPtrShareAcknowledgeRequest()
+		r.Version = 1
+		g, id := "g", m.id
+		r.GroupID, r.MemberID, r.ShareSessionEpoch = &g, &id, m.epoch
+		rt := kmsg.NewShareAcknowledgeRequestTopic()
+		rt.TopicID = c.topicID()
+		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+		for _, a := range tc.acks {
+			rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch(a.batch()))
+		}
+		rt.Partitions = append(rt.Partitions, rp)
+		r.Topics = append(r.Topics, rt)
+		resp := s.Acknowledge(context.Background(), r)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("%s: request error %v", tc.name, codeErr(resp.ErrorCode))
+		}
+		m.epoch++
+		if got := resp.Topics[0].Partitions[0].ErrorCode; got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, codeErr(got), codeErr(tc.want))
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*kmsg.ShareFetchRequest)
+		want   int16
+	}{
+		{"no member id", func(r *kmsg.ShareFetchRequest) { r.MemberID = nil }, kerr.InvalidRequest.Code},
+		{"a member id over 36 characters", func(r *kmsg.ShareFetchRequest) {
+			long := strings.Repeat("x", 37)
+			r.MemberID = &long
+		}, kerr.InvalidRequest.Code},
+		{"acknowledgements in a new session", func(r *kmsg.ShareFetchRequest) {
+			r.ShareSessionEpoch = 0
+			r.Topics[0].Partitions[0].AcknowledgementBatches = []kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch{ack{0, 0, 0, []int8{1}}.batch()}
+		}, kerr.InvalidRequest.Code},
+		{"a session never opened", func(r *kmsg.ShareFetchRequest) {
+			other := "stranger"
+			r.MemberID, r.ShareSessionEpoch = &other, 4
+		}, kerr.ShareSessionNotFound.Code},
+	} {
+		r := kmsg.NewPtrShareFetchRequest()
+		r.Version = 1
+		g, id := "g", m.id
+		r.GroupID, r.MemberID, r.ShareSessionEpoch = &g, &id, m.epoch
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = c.topicID()
+		rt.Partitions = []kmsg.ShareFetchRequestTopicPartition{kmsg.NewShareFetchRequestTopicPartition()}
+		r.Topics = append(r.Topics, rt)
+		tc.mutate(r)
+		if resp := s.Fetch(context.Background(), r, context.Background()); resp.ErrorCode != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, codeErr(resp.ErrorCode), codeErr(tc.want))
+		}
+	}
+	r := m.fetch(s, nil)
+	if r.ErrorCode != 0 {
+		t.Fatalf("the good session after bad requests: %v", codeErr(r.ErrorCode))
+	}
+	ar := m.acknowledge(s, ack{0, 0, 9, []int8{ackAccept}})
+	if code := ar.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("the member still holds its records: %v", codeErr(code))
 	}
 }
