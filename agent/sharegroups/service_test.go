@@ -172,6 +172,12 @@ func TestShareOwnerMoves(t *testing.T) {
 	if code := ar.Topics[0].Partitions[0].ErrorCode; code == 0 {
 		t.Fatal("the old owner acknowledged after the move")
 	}
+	// The old owner sends fetches to the new one.
+	resp := m.fetch(old, nil)
+	if codes := partitionCodes(resp); codes[0][0] != kerr.NotLeaderForPartition.Code || len(resp.NodeEndpoints) != 1 ||
+		resp.Topics[0].Partitions[0].CurrentLeader.LeaderID != nodeID("b") || resp.NodeEndpoints[0].Host != "b" {
+		t.Fatalf("a fetch at the old owner: %v, leader %+v, endpoints %+v", codes, resp.Topics[0].Partitions[0].CurrentLeader, resp.NodeEndpoints)
+	}
 	ar = m2.acknowledge(next, ack{0, 10, 19, []int8{ackAccept}})
 	if code := ar.Topics[0].Partitions[0].ErrorCode; code != 0 {
 		t.Fatalf("acknowledge at the new owner: %v", codeErr(code))
