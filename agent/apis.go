@@ -59,6 +59,13 @@ func init() {
 		{kmsg.OffsetDelete, 0, 0, handleOffsetDelete},
 		{kmsg.ConsumerGroupHeartbeat, 0, 1, handleConsumerGroupHeartbeat},
 		{kmsg.ConsumerGroupDescribe, 0, 1, handleConsumerGroupDescribe},
+		{kmsg.ShareGroupHeartbeat, 0, 1, handleShareGroupHeartbeat},
+		{kmsg.ShareGroupDescribe, 0, 1, handleShareGroupDescribe},
+		{kmsg.ShareFetch, 0, 2, handleShareFetch},
+		{kmsg.ShareAcknowledge, 0, 2, handleShareAcknowledge},
+		{kmsg.DescribeShareGroupOffsets, 0, 1, handleDescribeShareGroupOffsets},
+		{kmsg.AlterShareGroupOffsets, 0, 0, handleAlterShareGroupOffsets},
+		{kmsg.DeleteShareGroupOffsets, 0, 0, handleDeleteShareGroupOffsets},
 	}
 	apiByKey = make(map[int16]*api, len(apis))
 	for i := range apis {

@@ -215,6 +215,7 @@ func (a *Agent) watchMembership() {
 		a.metrics.members.Set(float64(len(members)))
 		a.commit.SetPeers(members)
 		a.groups.MembershipChanged()
+		a.shares.MembershipChanged()
 		if a.cluster.gossip != nil {
 			for _, pair := range a.cluster.gossip.Collisions() {
 				a.log.Error("two agents have the same node id; rename one (--node-name)",
