@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/silt-io/silt/console"
 )
 
 // startHTTP serves /metrics (Prometheus), /healthz (the process is up),
 // /readyz (the journal is replayed, the Kafka listener open and the cluster
-// joined) and the internal RPC between agents (rpc.go).
+// joined), the web console at /ui and its JSON at /api/v1 (package console,
+// through console_source.go) and the internal RPC between agents (rpc.go).
 func (a *Agent) startHTTP() error {
 	ln, err := net.Listen("tcp", a.cfg.HTTPListen)
 	if err != nil {
@@ -31,6 +34,13 @@ func (a *Agent) startHTTP() error {
 		fmt.Fprintln(w, "ready")
 	})
 	a.registerRPC(mux)
+	ui, err := console.New(consoleSource{a: a, started: time.Now()}, console.Options{Logger: a.log})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("web console: %w", err)
+	}
+	ui.Register(mux)
+	a.wg.Go(func() { ui.Run(a.ctx) })
 	a.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.wg.Go(func() {
 		if err := a.httpServer.Serve(ln); err != nil && err != http.ErrServerClosed {
