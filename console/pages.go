@@ -271,7 +271,7 @@ func sparkline(series []float64) template.HTML {
 		}
 		fmt.Fprintf(&pts, "%.1f,%.1f ", x, y)
 	}
-	return template.HTML(fmt.Sprintf(`<svg class="spark" width="120" height="24" viewBox="0 0 120 24" role="img" aria-label="last %d samples, peak %.3g"><polyline fill="none" stroke="currentColor" stroke-width="1.5" points="%s"/></svg>`,
+	return template.HTML(fmt.Sprintf(`<svg class="spark" width="120" height="24" viewBox="0 0 120 24" preserveAspectRatio="none" role="img" aria-label="last %d samples, peak %.3g"><polyline fill="none" stroke="currentColor" stroke-width="1.5" points="%s"/></svg>`,
 		len(series), top, strings.TrimSpace(pts.String())))
 }
 

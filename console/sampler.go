@@ -74,14 +74,18 @@ func newSampler(src Source, interval time.Duration, keep int) *sampler {
 	return s
 }
 
-// run samples every interval until ctx ends.
+// run samples every interval until ctx ends. Until the source is ready it
+// tries every second, so the charts start soon after the agent does.
 func (s *sampler) run(ctx context.Context) {
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
 	for {
-		s.sample(time.Now())
+		wait := s.interval
+		if !s.sample(time.Now()) {
+			wait = min(time.Second, s.interval)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
@@ -104,20 +108,20 @@ func rate(cur, prev float64, dt float64) float64 {
 	return (cur - prev) / dt
 }
 
-// sample takes one sample at now. A source that is not ready yet is
-// skipped.
-func (s *sampler) sample(now time.Time) {
+// sample takes one sample at now; it reports false if the source could
+// not be read (an agent not ready yet).
+func (s *sampler) sample(now time.Time) bool {
 	c, err := s.src.Counters()
 	if err != nil {
-		return
+		return false
 	}
 	topics, err := s.src.Topics()
 	if err != nil {
-		return
+		return false
 	}
 	offsets, err := s.src.GroupOffsets()
 	if err != nil {
-		return
+		return false
 	}
 	ends := make(map[string]int64, len(topics))
 	for _, t := range topics {
@@ -180,6 +184,7 @@ func (s *sampler) sample(now time.Time) {
 	maps.DeleteFunc(s.mu.lag, func(k gtp, _ []float64) bool { return !seen[k] })
 	s.mu.counters, s.mu.last, s.mu.haveFirst = c, now, true
 	s.mu.topicEnd, s.mu.topicCons = ends, cons
+	return true
 }
 
 // agentRates returns the latest rates and the rate history.
