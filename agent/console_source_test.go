@@ -13,8 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/silt-io/silt/console"
 	"github.com/silt-io/silt/console/consoletest"
+	"github.com/silt-io/silt/localstack"
+	"github.com/silt-io/silt/localstack/localstacktest"
 )
 
 // getJSON GETs a console endpoint, checks the status and decodes the body.
@@ -202,4 +207,61 @@ func TestConsoleAPIMatchesAdmin(t *testing.T) {
 	if _, err := f.Admin.ListEndOffsets(ctx, consoletest.Topic); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The console pages and searches 10,000 topics of a real agent quickly.
+func TestConsoleTenThousandTopics(t *testing.T) {
+	c := localstacktest.StartT(t, localstack.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	const n = 10000
+	start := time.Now()
+	for from := 0; from < n; from += 1000 {
+		var names []string
+		for i := from; i < from+1000; i++ {
+			names = append(names, fmt.Sprintf("topic-%05d", i))
+		}
+		resp, err := adm.CreateTopics(ctx, 1, 1, nil, names...)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("created %d topics in %v", n, time.Since(start).Round(time.Millisecond))
+	base := "http://" + c.Agents[0].HTTPAddr()
+	for _, tc := range []struct {
+		path        string
+		total, rows int
+		first       string
+	}{
+		{"/api/v1/topics?page=200", n, 50, "topic-09950"},
+		{"/api/v1/topics?q=TOPIC-0999&per_page=5", 10, 5, "topic-09990"},
+		{"/api/v1/topics?q=no-such", 0, 0, ""},
+	} {
+		start := time.Now()
+		var v console.TopicsView
+		getJSON(t, base+tc.path, 200, &v)
+		took := time.Since(start)
+		if v.Total != tc.total || len(v.Topics) != tc.rows || (tc.rows > 0 && v.Topics[0].Name != tc.first) {
+			t.Errorf("%s: total %d, %d rows, first %+v", tc.path, v.Total, len(v.Topics), v.Topics)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s took %v", tc.path, took)
+		}
+		t.Logf("%s: %v", tc.path, took.Round(time.Microsecond))
+	}
+	start = time.Now()
+	body := getJSON(t, base+"/ui/topics?page=200", 200, nil)
+	if strings.Count(body, "data-topic=") != 50 || !strings.Contains(body, "page 200 of 200") {
+		t.Errorf("page 200 of the topic list:\n%s", body)
+	}
+	t.Logf("/ui/topics?page=200: %v", time.Since(start).Round(time.Microsecond))
 }
