@@ -291,35 +291,34 @@ func (s consoleSource) Read(ctx context.Context, r console.ReadRequest) (console
 		lp.Partition, lp.Timestamp = r.Partition, *r.Timestamp
 		lt.Partitions = append(lt.Partitions, lp)
 		lo.Topics = append(lo.Topics, lt)
-		lr := s.ask(ctx, lo, 0).(*kmsg.ListOffsetsResponse)
-		sp := lr.Topics[0].Partitions[0]
-		if err := readError(sp.ErrorCode, r, 0, 0); err != nil {
+		sp := s.ask(ctx, lo, 0).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+		if err := readError(sp.ErrorCode, r, r.Offset, 0, 0); err != nil {
 			return res, err
 		}
-		from = sp.Offset // -1: no record that late; read at the end below
+		if sp.Offset < 0 {
+			// No record that late: the read is at the log's end.
+			err := s.view(func(st *journal.State) {
+				if p := st.Partition(r.Topic, r.Partition); p != nil {
+					res.StartOffset, res.EndOffset, res.From = p.StartOffset, p.NextOffset, p.NextOffset
+				}
+			})
+			return res, err
+		}
+		from = sp.Offset
 	}
 	f := kmsg.NewPtrFetchRequest()
 	f.MaxBytes, f.MinBytes, f.MaxWaitMillis = int32(r.MaxBytes), 0, 0
 	ft := kmsg.NewFetchRequestTopic()
 	ft.Topic = r.Topic
 	fp := kmsg.NewFetchRequestTopicPartition()
-	fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes = r.Partition, max(from, 0), int32(r.MaxBytes)
+	fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes = r.Partition, from, int32(r.MaxBytes)
 	ft.Partitions = append(ft.Partitions, fp)
 	f.Topics = append(f.Topics, ft)
 	// v12, the last to name topics rather than give their ids.
-	fr := s.ask(ctx, f, 12).(*kmsg.FetchResponse)
-	sp := fr.Topics[0].Partitions[0]
+	sp := s.ask(ctx, f, 12).(*kmsg.FetchResponse).Topics[0].Partitions[0]
 	res.StartOffset, res.EndOffset = sp.LogStartOffset, sp.HighWatermark
-	if from < 0 {
-		from = sp.HighWatermark
-		if err := readError(sp.ErrorCode, r, 0, 0); err != nil {
-			return res, err
-		}
-		res.From = from
-		return res, nil
-	}
 	res.From = from
-	if err := readError(sp.ErrorCode, r, sp.LogStartOffset, sp.HighWatermark); err != nil {
+	if err := readError(sp.ErrorCode, r, from, sp.LogStartOffset, sp.HighWatermark); err != nil {
 		return res, err
 	}
 	for b, err := range recordbatch.IterateFetch(sp.RecordBatches) {
@@ -348,14 +347,14 @@ func (s consoleSource) Read(ctx context.Context, r console.ReadRequest) (console
 }
 
 // readError turns a partition's Kafka error code into the console's.
-func readError(code int16, r console.ReadRequest, start, end int64) error {
+func readError(code int16, r console.ReadRequest, offset, start, end int64) error {
 	switch code {
 	case 0:
 		return nil
 	case kerr.UnknownTopicOrPartition.Code:
 		return fmt.Errorf("topic %q has no partition %d: %w", r.Topic, r.Partition, console.ErrUnknownTopic)
 	case kerr.OffsetOutOfRange.Code:
-		return &console.OffsetError{Offset: r.Offset, Start: start, End: end}
+		return &console.OffsetError{Offset: offset, Start: start, End: end}
 	}
 	return fmt.Errorf("read %s/%d: %w", r.Topic, r.Partition, kerr.ErrorForCode(code))
 }
@@ -377,7 +376,7 @@ func (s consoleSource) Storage() (console.Storage, error) {
 		var last int64
 		for _, parts := range js.Compaction {
 			for _, p := range parts {
-				st.ExportedRecords += p.Exported
+				st.ExportedOffsets += p.Exported
 				last = max(last, p.ExportTime)
 				if p.Cleaned > 0 {
 					st.CleanedPartitions++

@@ -59,6 +59,10 @@ func TestConsoleAPIMatchesAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	starts, err := f.Admin.ListStartOffsets(ctx, consoletest.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
 	lags, err := f.Admin.Lag(ctx, consoletest.Group)
 	if err != nil {
 		t.Fatal(err)
@@ -101,8 +105,9 @@ func TestConsoleAPIMatchesAdmin(t *testing.T) {
 			}
 			for _, p := range tv.PartitionDetail {
 				want, _ := ends.Lookup(consoletest.Topic, p.Partition)
-				if p.EndOffset != want.Offset || p.StartOffset != 0 || p.Chunks == 0 || p.Bytes == 0 {
-					t.Errorf("partition %d: %+v, kadm end offset %d", p.Partition, p, want.Offset)
+				start, _ := starts.Lookup(consoletest.Topic, p.Partition)
+				if p.EndOffset != want.Offset || p.StartOffset != start.Offset || p.Chunks == 0 || p.Bytes == 0 {
+					t.Errorf("partition %d: %+v, kadm start offset %d, end offset %d", p.Partition, p, start.Offset, want.Offset)
 				}
 				leader := -1
 				for _, b := range brokers {
@@ -163,6 +168,20 @@ func TestConsoleAPIMatchesAdmin(t *testing.T) {
 			if byTime.From != 0 || len(byTime.Records) != 1 {
 				t.Errorf("time 0 reads from %d", byTime.From)
 			}
+			// A truncated partition: time 0 finds its log start, its
+			// default read starts there, and below it is out of range.
+			getJSON(t, base+"/api/v1/topics/orders/partitions/2/records?time=0&limit=1", 200, &byTime)
+			if byTime.From != consoletest.TruncatedStart || byTime.StartOffset != consoletest.TruncatedStart || byTime.Records[0].Offset != consoletest.TruncatedStart {
+				t.Errorf("time 0 on the truncated partition: %+v", byTime)
+			}
+			getJSON(t, base+"/api/v1/topics/orders/partitions/2/records?time="+url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), 200, &byTime)
+			if byTime.From != consoletest.PerPartition || byTime.StartOffset != consoletest.TruncatedStart || len(byTime.Records) != 0 {
+				t.Errorf("a time past every record on the truncated partition: %+v", byTime)
+			}
+			getJSON(t, base+"/api/v1/topics/orders/partitions/2/records?limit=1", 200, &byTime)
+			if byTime.From != consoletest.TruncatedStart || len(byTime.Records) != 1 {
+				t.Errorf("the truncated partition's default read: %+v", byTime)
+			}
 
 			var bv console.BucketView
 			getJSON(t, base+"/api/v1/bucket", 200, &bv)
@@ -191,6 +210,7 @@ func TestConsoleAPIMatchesAdmin(t *testing.T) {
 				{"/api/v1/topics/nope/partitions/0/records", 404, "does not exist"},
 				{"/api/v1/topics/orders/partitions/3/records", 404, "no partition 3"},
 				{"/api/v1/topics/orders/partitions/0/records?offset=41", 416, `"end_offset":40`},
+				{"/api/v1/topics/orders/partitions/2/records?offset=4", 416, `"start_offset":5`},
 				{"/api/v1/topics/orders/partitions/0/records?offset=9223372036854775807", 416, "outside the log"},
 				{"/api/v1/topics/orders/partitions/0/records?offset=18446744073709551616", 400, "want a whole number"},
 				{"/api/v1/topics/%ff/partitions/0/records", 400, "not valid UTF-8"},

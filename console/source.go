@@ -269,9 +269,10 @@ type Storage struct {
 	Garbage int `json:"garbage"`
 	// Compactor is the agent holding the compactor role.
 	Compactor string `json:"compactor"`
-	// ExportedRecords counts records exported to Parquet over all
-	// partitions, LastExport when the last export was committed.
-	ExportedRecords int64     `json:"exported_records"`
+	// ExportedOffsets sums, over all partitions, the offset below which
+	// records are exported to Parquet; LastExport is when the last export
+	// was committed.
+	ExportedOffsets int64     `json:"exported_offsets"`
 	LastExport      time.Time `json:"last_export,omitzero"`
 	// CleanedPartitions counts partitions of compacted topics the
 	// compactor has cleaned.

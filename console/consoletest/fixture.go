@@ -32,6 +32,10 @@ const (
 	// each has PerPartition-Committed lag.
 	Committed = 15
 	Group     = "billing"
+	// TruncatedPartition has its log start moved to TruncatedStart
+	// (DeleteRecords), so not every log starts at 0.
+	TruncatedPartition = 2
+	TruncatedStart     = 5
 	// BinaryOffset is the offset of partition 0's record whose value is
 	// not UTF-8 (BinaryValue) and which has a header.
 	BinaryOffset = 7
@@ -119,6 +123,15 @@ func Start(t testing.TB, opts Options) *Fixture {
 		}
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var trunc kadm.Offsets
+	trunc.AddOffset(Topic, TruncatedPartition, TruncatedStart, -1)
+	deleted, err := f.Admin.DeleteRecords(ctx, trunc)
+	if err == nil {
+		err = deleted.Error()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 
