@@ -43,12 +43,14 @@ type Agent struct {
 	journalKnown atomic.Uint64
 	claims       groupClaims
 
-	cache    *cache.Cache
-	writer   *writer
-	pids     *pidAllocator
-	groups   *groups
-	metrics  *metrics
-	registry *prometheus.Registry
+	cache  *cache.Cache
+	writer *writer
+	pids   *pidAllocator
+	groups *groups
+	// compactorLog keeps the compactor's last work for the console.
+	compactorLog compactorLog
+	metrics      *metrics
+	registry     *prometheus.Registry
 
 	listener      net.Listener
 	httpServer    *http.Server

@@ -6,11 +6,13 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/compaction"
 	"github.com/silt-io/silt/console"
 	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/journal"
@@ -88,7 +90,37 @@ func (s consoleSource) Status() (console.AgentStatus, error) {
 	}
 	seq := s.a.journal.Seq()
 	return console.AgentStatus{Name: s.a.cfg.NodeName, Started: s.started, Ready: true, JournalSeq: seq,
-		JournalKnown: max(seq, s.a.journalKnown.Load()), Compaction: s.a.cfg.Compaction}, nil
+		JournalKnown: max(seq, s.a.journalKnown.Load()), Compaction: s.a.cfg.Compaction,
+		CompactorActivity: s.a.compactorLog.list()}, nil
+}
+
+// compactorLog keeps the compactor's last pieces of work for the console
+// (compaction.Options.Progress reports them). Safe for concurrent use.
+type compactorLog struct {
+	mu     sync.Mutex
+	recent []console.Activity // newest last, at most compactorLogSize
+}
+
+const compactorLogSize = 20
+
+func (l *compactorLog) add(p compaction.Progress) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recent = append(l.recent, console.Activity{Time: time.Now().UTC(), Stage: p.Stage, Topic: p.Topic, Records: p.Records, Bytes: p.Bytes})
+	if len(l.recent) > compactorLogSize {
+		l.recent = append(l.recent[:0], l.recent[len(l.recent)-compactorLogSize:]...)
+	}
+}
+
+// list returns the work, newest first.
+func (l *compactorLog) list() []console.Activity {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]console.Activity, 0, len(l.recent))
+	for i := len(l.recent) - 1; i >= 0; i-- {
+		out = append(out, l.recent[i])
+	}
+	return out
 }
 
 // topicSummary reads a topic's summary under the state lock.

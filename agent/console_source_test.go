@@ -115,6 +115,9 @@ func TestConsoleAPIMatchesAdmin(t *testing.T) {
 						leader = int(b.NodeID)
 					}
 				}
+				if p.Exported != want.Offset || p.ExportTime.IsZero() {
+					t.Errorf("partition %d is exported to %d at %v, want all %d", p.Partition, p.Exported, p.ExportTime, want.Offset)
+				}
 				if leader < 0 || p.Leader == "" {
 					t.Errorf("partition %d leader %q (%d) is not a broker", p.Partition, p.Leader, p.LeaderID)
 				}
@@ -193,9 +196,20 @@ func TestConsoleAPIMatchesAdmin(t *testing.T) {
 				kinds[strings.Split(o.Key, "/")[0]]++
 			}
 			for _, k := range bv.Kinds {
-				if k.Kind == "journal" && (k.Objects == 0 || k.Objects > kinds["journal"]) {
-					t.Errorf("journal objects %d, the bucket holds %d", k.Objects, kinds["journal"])
+				if (k.Kind == "journal" || k.Kind == "export") && (k.Objects == 0 || k.Objects > kinds[k.Kind]) {
+					t.Errorf("%s objects %d, the bucket holds %d", k.Kind, k.Objects, kinds[k.Kind])
 				}
+			}
+			exported := int64(0)
+			for _, a := range bv.CompactorActivity {
+				if a.Stage == "export" && a.Topic == consoletest.Topic {
+					exported += a.Records
+				}
+			}
+			// Every record written, less those deleted before the export.
+			if want := int64(consoletest.Partitions*consoletest.PerPartition - consoletest.TruncatedStart); exported != want ||
+				bv.Storage.LastExport.IsZero() || bv.Storage.ExportedOffsets != consoletest.Partitions*consoletest.PerPartition {
+				t.Errorf("what the compactor did: %d records exported, want %d; %+v; %+v", exported, want, bv.CompactorActivity, bv.Storage)
 			}
 			if len(bv.Requests) == 0 || bv.Cost.TotalUSD <= 0 {
 				t.Errorf("no request counts or cost: %+v %+v", bv.Requests, bv.Cost)

@@ -203,7 +203,7 @@ func TestPages(t *testing.T) {
 		{"/ui/topics/orders/records?offset=99", 416, []string{`class="error"`, "outside the log"}},
 		{"/ui/groups", 200, []string{`data-group="billing"`, `<td data-k="lag">3</td>`}},
 		{"/ui/groups/billing", 200, []string{"billing-app", "range", `<td data-k="lag">3</td>`}},
-		{"/ui/bucket", 200, []string{`data-kind="segments"`, "Estimated month", "S3 Standard list prices"}},
+		{"/ui/bucket", 200, []string{`data-kind="segments"`, "Estimated month", "S3 Standard list prices", `<tr data-activity="merge">`}},
 		{"/ui/topics/nope", 404, []string{`class="error"`, "unknown topic"}},
 		{"/ui/nothing", 404, []string{`class="error"`, "no console page"}},
 		{"/ui/static/console.js", 200, []string{"X-Console-Fragment"}},

@@ -137,7 +137,8 @@ func newFake(self string) *fakeSource {
 	f := &fakeSource{
 		cluster: Cluster{ClusterID: "c1", Self: self, JournalSeq: 42,
 			Members: []Agent{{Name: self, NodeID: 7, KafkaAddr: "127.0.0.1:9092", Committer: true, Compactor: true}}},
-		status: AgentStatus{Name: self, Started: started, Ready: true, JournalSeq: 42, JournalKnown: 42},
+		status: AgentStatus{Name: self, Started: started, Ready: true, JournalSeq: 42, JournalKnown: 42,
+			CompactorActivity: []Activity{{Time: started, Stage: "merge", Topic: "orders", Records: 4, Bytes: 800}}},
 		topics: map[string]TopicDetail{
 			"orders": {Topic: Topic{Name: "orders", ID: "id-orders", Partitions: 2, Records: 5, End: 5, Bytes: 1000, Chunks: 2,
 				RetentionMs: 604800000, RetentionBytes: -1, CleanupPolicy: "delete"},

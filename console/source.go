@@ -104,6 +104,20 @@ type AgentStatus struct {
 	// Compaction says whether the agent runs the compactor when it holds
 	// the role.
 	Compaction bool `json:"compaction"`
+	// CompactorActivity is the work the agent's compactor did last, the
+	// newest first: what the bucket page shows of the compactor.
+	CompactorActivity []Activity `json:"compactor_activity"`
+}
+
+// Activity is one piece of the compactor's work: a partition range
+// exported, an object merged, a compacted partition cleaned.
+type Activity struct {
+	Time time.Time `json:"time"`
+	// Stage is "export", "merge" or "clean".
+	Stage   string `json:"stage"`
+	Topic   string `json:"topic"`
+	Records int64  `json:"records"`
+	Bytes   int64  `json:"bytes"`
 }
 
 // Counters are an agent's cumulative counters; the sampler turns them

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -34,7 +35,10 @@ type BucketView struct {
 	// the agents that answered.
 	Requests []RequestRate `json:"requests"`
 	Cost     Cost          `json:"cost"`
-	Errors   []string      `json:"errors"`
+	// CompactorActivity is the compactor's last work over the agents
+	// that answered (the role moves), newest first.
+	CompactorActivity []Activity `json:"compactor_activity"`
+	Errors            []string   `json:"errors"`
 }
 
 // RequestRate is one request type's rate over the cluster.
@@ -97,7 +101,7 @@ func (s *Server) bucketView(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := BucketView{Kinds: kinds, ListedAt: at, Storage: storage, Errors: []string{}}
+	v := BucketView{Kinds: kinds, ListedAt: at, Storage: storage, Errors: []string{}, CompactorActivity: []Activity{}}
 	for _, k := range kinds {
 		v.TotalObjects += k.Objects
 		v.TotalBytes += k.Bytes
@@ -125,6 +129,7 @@ func (s *Server) bucketView(r *http.Request) (any, error) {
 			v.Errors = append(v.Errors, fmt.Sprintf("%s: %v", m.Name, errs[i]))
 			continue
 		}
+		v.CompactorActivity = append(v.CompactorActivity, rep.Status.CompactorActivity...)
 		for op, n := range rep.Counters.Requests {
 			rr := rates[op]
 			if rr == nil {
@@ -141,5 +146,7 @@ func (s *Server) bucketView(r *http.Request) (any, error) {
 		v.Requests = append(v.Requests, *rates[op])
 	}
 	v.Cost = estimateCost(v.TotalBytes, average)
+	sort.SliceStable(v.CompactorActivity, func(i, j int) bool { return v.CompactorActivity[i].Time.After(v.CompactorActivity[j].Time) })
+	v.CompactorActivity = v.CompactorActivity[:min(len(v.CompactorActivity), 20)]
 	return v, nil
 }

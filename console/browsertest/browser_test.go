@@ -352,6 +352,9 @@ func TestConsoleInChromium(t *testing.T) {
 		if p.count("tr[data-op]") == 0 {
 			t.Error("no object-store request rates shown")
 		}
+		if n := p.count("tr[data-activity=export]"); n != consoletest.Partitions {
+			t.Errorf("the compactor's work shows %d exports, want one a partition (%d)", n, consoletest.Partitions)
+		}
 	})
 }
 

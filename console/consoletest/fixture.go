@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/agent"
+	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/localstack"
 	"github.com/silt-io/silt/localstack/localstacktest"
 	"github.com/silt-io/silt/objstore"
@@ -74,10 +75,14 @@ func Start(t testing.TB, opts Options) *Fixture {
 	// console has object-store request rates to show; the agents share
 	// one bucket here, so agent 0's counters are the cluster's.
 	reg := prometheus.NewRegistry()
+	// The compactor runs (as it does by default), passing every second
+	// rather than every 30 so that Topic's Parquet export is there soon.
 	c := localstacktest.StartT(t, localstack.Options{
-		Agents:  opts.Agents,
-		Metrics: objstore.NewMetrics(reg),
+		Agents:     opts.Agents,
+		Metrics:    objstore.NewMetrics(reg),
+		Compaction: true,
 		Configure: func(i int, cfg *agent.Config) {
+			cfg.CompactionInterval = time.Second
 			if i == 0 {
 				cfg.Registry = reg
 			}
@@ -135,6 +140,23 @@ func Start(t testing.TB, opts Options) *Fixture {
 		t.Fatal(err)
 	}
 
+	// Export once the log is as the tests expect it, so the export holds
+	// exactly the records not deleted.
+	export := "parquet"
+	altered, err := f.Admin.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "silt.export", Value: &export}}, Topic)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = altered.On(Topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.waitExported(ctx); err != nil {
+		t.Fatal(err)
+	}
+
 	member, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...), kgo.ConsumerGroup(Group), kgo.ConsumeTopics(Topic),
 		kgo.ClientID("billing-app"), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -188,6 +210,28 @@ func (f *Fixture) WaitMembers(ctx context.Context, n int) error {
 		case <-ctx.Done():
 			return fmt.Errorf("agents do not all see %d members: %w", n, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitExported waits until the compactor has exported every record of
+// Topic to Parquet.
+func (f *Fixture) waitExported(ctx context.Context) error {
+	for {
+		done := true
+		f.Cluster.Agents[0].Journal().View(func(s *journal.State) {
+			t := s.Topic(Topic)
+			for i, p := range t.Partitions {
+				done = done && s.Progress(t.ID, int32(i)).Exported >= p.NextOffset
+			}
+		})
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s is not exported to Parquet: %w", Topic, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
