@@ -273,7 +273,8 @@ func (s consoleSource) LocalGroup(name string) (console.GroupMembers, bool, erro
 	dr := kmsg.NewPtrDescribeGroupsRequest()
 	dr.Groups = []string{name}
 	r := s.ask(ctx, dr, 0).(*kmsg.DescribeGroupsResponse)
-	if len(r.Groups) != 1 || r.Groups[0].ErrorCode != 0 || r.Groups[0].State == string(groupDead) {
+	// "Dead" is Kafka's state of a group that does not exist.
+	if len(r.Groups) != 1 || r.Groups[0].ErrorCode != 0 || r.Groups[0].State == "Dead" {
 		return g, false, nil
 	}
 	dg := r.Groups[0]

@@ -7,7 +7,9 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -179,6 +181,9 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 
 	t.Run("cluster", func(t *testing.T) {
+		// An agent may be an entry or two behind for a moment after the
+		// traffic: wait for the health the page is checked for.
+		waitHealthy(t, actx, base)
 		p := open(t, ctx, base+"/ui/", "cluster")
 		if h := p.text("[data-k=health]"); !strings.HasPrefix(h, "Healthy: 3 agents") {
 			t.Errorf("health: %q", h)
@@ -356,6 +361,30 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Errorf("the compactor's work shows %d exports, want one a partition (%d)", n, consoletest.Partitions)
 		}
 	})
+}
+
+// waitHealthy waits until the console at base reports the cluster healthy.
+func waitHealthy(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	for {
+		var v struct {
+			Healthy  bool
+			Problems []string
+		}
+		resp, err := http.Get(base + "/api/v1/cluster")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+		}
+		if err == nil && v.Healthy {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the cluster is not healthy: %v %v", err, v.Problems)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // traffic runs a second group on a second topic for a few sample
