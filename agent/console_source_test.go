@@ -237,6 +237,36 @@ func TestConsoleAPIMatchesAdmin(t *testing.T) {
 			}
 		})
 	}
+	// A KIP-848 group (the consumer protocol): its members and their
+	// assignments come from ConsumerGroupDescribe.
+	m, err := kgo.NewClient(kgo.SeedBrokers(f.Cluster.Seeds()...), kgo.ConsumerGroup("kip848"), kgo.ServerSideBalancer(),
+		kgo.ConsumeTopics(consoletest.Topic), kgo.ClientID("kip848-app"), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for len(m.UncommittedOffsets()[consoletest.Topic]) < consoletest.Partitions {
+		if ctx.Err() != nil {
+			t.Fatal("the KIP-848 member got no assignment")
+		}
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		m.PollFetches(pctx)
+		pcancel()
+	}
+	described, err := f.Admin.DescribeConsumerGroups(ctx, "kip848")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range f.Cluster.Agents {
+		var gv console.GroupView
+		getJSON(t, f.HTTP(i)+"/api/v1/groups/kip848", 200, &gv)
+		want := described["kip848"]
+		if gv.Members == nil || gv.Members.Type != "consumer" || gv.Members.State != want.State || len(gv.Members.Members) != len(want.Members) ||
+			gv.Members.Members[0].ClientID != "kip848-app" || len(gv.Members.Members[0].Assignment) != 1 ||
+			len(gv.Members.Members[0].Assignment[0].Partitions) != consoletest.Partitions {
+			t.Errorf("KIP-848 group from agent %d: %+v (error %q); kadm: %+v", i, gv.Members, gv.MembersError, want)
+		}
+	}
 	// The agents still serve Kafka clients after all that.
 	if _, err := f.Admin.ListEndOffsets(ctx, consoletest.Topic); err != nil {
 		t.Fatal(err)
