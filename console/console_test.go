@@ -193,7 +193,7 @@ func TestPages(t *testing.T) {
 		status int
 		want   []string
 	}{
-		{"/ui/", 200, []string{"Healthy: 1 agents", "agent-0", "committer", `data-refresh="5000"`, `href="/api/v1/cluster"`}},
+		{"/ui/", 200, []string{"Healthy: 1 agent, all ready", "agent-0", "committer", `data-refresh="5000"`, `href="/api/v1/cluster"`}},
 		{"/ui/topics", 200, []string{`data-topic="orders"`, `data-topic="clicks"`, "2 in all", "7d"}},
 		{"/ui/topics?q=click", 200, []string{`data-topic="clicks"`, "1 match"}},
 		{"/ui/topics?per_page=1", 200, []string{"page 1 of 2", `href="/ui/topics?page=2&amp;per_page=1"`}},
