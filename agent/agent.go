@@ -43,14 +43,15 @@ type Agent struct {
 	journalKnown atomic.Uint64
 	claims       groupClaims
 
-	cache  *cache.Cache
-	writer *writer
-	pids   *pidAllocator
-	groups *groups
+	cache    *cache.Cache
+	writer   *writer
+	pids     *pidAllocator
+	groups   *groups
+	metrics  *metrics
+	registry *prometheus.Registry
+
 	// compactorLog keeps the compactor's last work for the console.
 	compactorLog compactorLog
-	metrics      *metrics
-	registry     *prometheus.Registry
 
 	listener      net.Listener
 	httpServer    *http.Server
