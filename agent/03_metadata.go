@@ -4,6 +4,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/agent/offsetstopic"
 	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/journal"
 )
@@ -20,6 +21,7 @@ import (
 // auto-creation is on and the request allows it (v4+); otherwise they are
 // UNKNOWN_TOPIC_OR_PARTITION, and invalid names INVALID_TOPIC_EXCEPTION.
 // v10+ may name topics by id. Authorized operations are not computed.
+// __consumer_offsets is listed as an internal topic (internal_topics.go).
 func handleMetadata(c *conn, req *request) reply {
 	r := req.body.(*kmsg.MetadataRequest)
 	a := c.a
@@ -39,7 +41,7 @@ func handleMetadata(c *conn, req *request) reply {
 	}
 	if r.Topics != nil && !byID {
 		for _, rt := range r.Topics {
-			if rt.Topic != nil {
+			if rt.Topic != nil && *rt.Topic != offsetstopic.Topic {
 				if _, code := a.lookupTopic(c.ctx, *rt.Topic, allowCreate); code != 0 {
 					st := kmsg.NewMetadataResponseTopic()
 					st.Topic, st.ErrorCode = rt.Topic, code
@@ -55,12 +57,17 @@ func handleMetadata(c *conn, req *request) reply {
 			for _, name := range s.TopicNames() {
 				resp.Topics = append(resp.Topics, a.topicMetadata(members, s.Topic(name)))
 			}
+			resp.Topics = append(resp.Topics, a.offsetsTopicMetadata(s, members))
 			return
 		}
 		for _, rt := range r.Topics {
 			var t *journal.Topic
 			switch {
 			case byID && rt.TopicID == [16]byte{}:
+				continue
+			case !byID && rt.Topic != nil && *rt.Topic == offsetstopic.Topic,
+				byID && rt.TopicID == offsetsTopicID(s):
+				resp.Topics = append(resp.Topics, a.offsetsTopicMetadata(s, members))
 				continue
 			case !byID && rt.Topic != nil:
 				t = s.Topic(*rt.Topic)

@@ -59,6 +59,8 @@ func (a *Agent) createTopics(ctx context.Context, r *kmsg.CreateTopicsRequest) *
 			fail(kerr.InvalidRequest.Code, "topic named twice in one request")
 		case !journal.ValidTopicName(rt.Topic):
 			fail(kerr.InvalidTopicException.Code, "")
+		case internalTopic(rt.Topic):
+			fail(kerr.TopicAlreadyExists.Code, "an internal topic: its content is kept in the journal")
 		case len(rt.ReplicaAssignment) > 0:
 			fail(kerr.InvalidRequest.Code, "silt places partitions itself; replica assignments are not accepted")
 		case parts < 1 || parts > journal.MaxPartitions:

@@ -59,7 +59,7 @@ func (s consoleSource) ask(ctx context.Context, body kmsg.Request, version int16
 
 func (s consoleSource) agents() []console.Agent {
 	members := s.a.cluster.members()
-	committer, compactor := owner(members, committerKey).Name, owner(members, compactorKey).Name
+	committer, compactor := s.a.commit.Committer().Name, owner(members, compactorKey).Name
 	out := make([]console.Agent, 0, len(members))
 	for _, m := range members {
 		out = append(out, consoleAgent(m, committer, compactor))
@@ -90,7 +90,7 @@ func (s consoleSource) Status() (console.AgentStatus, error) {
 	}
 	seq := s.a.journal.Seq()
 	return console.AgentStatus{Name: s.a.cfg.NodeName, Started: s.started, Ready: true, JournalSeq: seq,
-		JournalKnown: max(seq, s.a.journalKnown.Load()), Compaction: s.a.cfg.Compaction,
+		JournalKnown: max(seq, s.a.commit.KnownSeq()), Compaction: s.a.cfg.Compaction,
 		CompactorActivity: s.a.compactorLog.list()}, nil
 }
 
@@ -305,7 +305,7 @@ func (s consoleSource) GroupCoordinator(name string) (console.Agent, error) {
 		return console.Agent{}, console.ErrNotReady
 	}
 	members := s.a.cluster.members()
-	return consoleAgent(owner(members, "group/"+name), owner(members, committerKey).Name, owner(members, compactorKey).Name), nil
+	return consoleAgent(owner(members, "group/"+name), s.a.commit.Committer().Name, owner(members, compactorKey).Name), nil
 }
 
 // Read serves the record browser through the Fetch handler (and

@@ -14,7 +14,8 @@ import (
 // startHTTP serves /metrics (Prometheus), /healthz (the process is up),
 // /readyz (the journal is replayed, the Kafka listener open and the cluster
 // joined), the web console at /ui and its JSON at /api/v1 (package console,
-// through console_source.go) and the internal RPC between agents (rpc.go).
+// through console_source.go) and the internal RPC between agents
+// (agent/commit).
 func (a *Agent) startHTTP() error {
 	ln, err := net.Listen("tcp", a.cfg.HTTPListen)
 	if err != nil {
@@ -33,7 +34,7 @@ func (a *Agent) startHTTP() error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	a.registerRPC(mux)
+	a.commit.Register(mux) // the internal RPC
 	ui, err := console.New(consoleSource{a: a, started: time.Now()}, console.Options{Logger: a.log})
 	if err != nil {
 		ln.Close()

@@ -23,6 +23,7 @@ type Command struct {
 	CommitOffsets       *CommitOffsets       `json:"commit_offsets,omitempty"`
 	DeleteGroupOffsets  *DeleteGroupOffsets  `json:"delete_group_offsets,omitempty"`
 	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
+	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
 
 	// Compactor commands; see apply_compaction.go.
 	ReplaceChunks *ReplaceChunks `json:"replace_chunks,omitempty"`
@@ -57,6 +58,8 @@ func (c *Command) kind() string {
 		return "delete_group_offsets"
 	case c.ClaimGroup != nil:
 		return "claim_group"
+	case c.StoreGroup != nil:
+		return "store_group"
 	case c.ReplaceChunks != nil:
 		return "replace_chunks"
 	case c.MarkGarbage != nil:
@@ -231,7 +234,7 @@ func (c *Command) validate() error {
 	n := 0
 	for _, set := range []bool{c.InitCluster != nil, c.CreateTopic != nil, c.DeleteTopic != nil,
 		c.CreatePartitions != nil, c.AlterConfigs != nil, c.CommitSegment != nil, c.DeleteRecords != nil,
-		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil,
+		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil} {
 		if set {
 			n++
