@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Python interop tests (interop/python): librdkafka through confluent-kafka,
-# and Spark Structured Streaming, against silt agents built from this checkout.
+# Spark Structured Streaming and batch, and the Iceberg tables (pyiceberg, Spark
+# with Iceberg's runtime), against silt agents built from this checkout.
 #
 #   bash interop/run-python.sh [pytest args…]     # what `make interop-python` runs
 #
@@ -49,6 +50,19 @@ if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
 	"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
 	echo "$want" >"$venv/.requirements.sha256"
 fi
+
+# Spark with Iceberg (test_iceberg.py) runs on a pyspark of its own, the
+# Spark minor version Iceberg's runtime is built for, installed apart and put
+# on the Spark child's PYTHONPATH (see requirements-spark-iceberg.txt).
+ice_req=interop/python/requirements-spark-iceberg.txt
+ice_dir=interop/.cache/spark-iceberg
+want=$(sha256sum "$ice_req" | cut -d' ' -f1)
+if [ "$(cat "$ice_dir/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+	rm -rf "$ice_dir"
+	"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --target "$ice_dir" -r "$ice_req"
+	echo "$want" >"$ice_dir/.requirements.sha256"
+fi
+export SILT_SPARK_ICEBERG_PYTHONPATH=$root/$ice_dir
 
 java -version >/dev/null 2>&1 || {
 	echo "interop: Spark needs Java 17 or newer on PATH" >&2

@@ -75,9 +75,9 @@ func TestResumedSessionsExpire(t *testing.T) {
 	if st, _ := stateOf(t, b, "g"); st != groupEmpty {
 		t.Errorf("group state %s after both sessions ran out, want Empty", st)
 	}
-	if m := c.stored("g"); m == nil || len(m.Classic.Members) != 0 {
-		t.Errorf("the empty group was not stored empty: %+v", m)
-	}
+	// The store runs beside the group: wait for it.
+	eventually(t, func() bool { m := c.stored("g"); return m != nil && len(m.Classic.Members) == 0 },
+		"the empty group was not stored empty: %+v", func() any { return c.stored("g") })
 }
 
 // A static member (KIP-345) that restarts and joins with its instance id
@@ -116,9 +116,8 @@ func TestStaticMemberRejoinsWithoutRebalance(t *testing.T) {
 	if err := old.commit(t, a, 3); !errIs(err, kerr.FencedInstanceID) {
 		t.Errorf("the replaced member's commit: %v, want FENCED_INSTANCE_ID", err)
 	}
-	if m := c.stored("g"); m == nil || m.Classic.Members[1].ID != restarted.memberID {
-		t.Errorf("the replacement was not stored: %+v", m)
-	}
+	eventually(t, func() bool { m := c.stored("g"); return m != nil && m.Classic.Members[1].ID == restarted.memberID },
+		"the replacement was not stored: %+v", func() any { return c.stored("g") })
 }
 
 // Commits with generation -1 come from outside the group: they are taken

@@ -327,6 +327,18 @@ func stateOf(t *testing.T, co *Coordinator, name string) (groupState, int32) {
 	return st, gen
 }
 
+// eventually waits for cond, which a store beside the group goroutine
+// makes true, failing with format and what() if it never does.
+func eventually(t *testing.T, cond func() bool, format string, what func() any) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf(format, what())
+			return
+		}
+	}
+}
+
 func errIs(err, want error) bool {
 	if want == nil {
 		return err == nil
