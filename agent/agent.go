@@ -50,6 +50,9 @@ type Agent struct {
 	metrics  *metrics
 	registry *prometheus.Registry
 
+	// compactorLog keeps the compactor's last work for the console.
+	compactorLog compactorLog
+
 	listener      net.Listener
 	httpServer    *http.Server
 	httpAddr      string

@@ -22,6 +22,7 @@ func (a *Agent) runCompactor() {
 		ExportAll: a.cfg.ExportAll,
 		Read:      a.readChunk,
 		Logger:    a.log.With("component", "compactor"),
+		Progress:  a.compactorLog.add,
 	})
 	var (
 		cancel context.CancelFunc

@@ -75,7 +75,7 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "this agent's name in the cluster; its hash is the Kafka node id")
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listener address")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "host:port given to clients (default: the listen address)")
-	fs.StringVar(&cfg.HTTPListen, "http", cfg.HTTPListen, "address for /metrics, /healthz, /readyz and the agents' internal RPC (empty: off, single agent only)")
+	fs.StringVar(&cfg.HTTPListen, "http", cfg.HTTPListen, "address of the web console (/ui), its JSON (/api/v1), /metrics, /healthz, /readyz and the agents' internal RPC (empty: off, single agent only)")
 	fs.StringVar(&cfg.HTTPAdvertise, "http-advertise", "", "host:port other agents reach --http at (default: the advertised host with the --http port)")
 	fs.StringVar(&cfg.Gossip, "gossip", cfg.Gossip, "gossip (memberlist) bind address, TCP and UDP (empty: off, a single agent)")
 	fs.StringVar(&cfg.GossipAdvertise, "gossip-advertise", "", "host:port other agents reach gossip at (default: chosen from --gossip)")
