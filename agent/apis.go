@@ -56,6 +56,12 @@ func init() {
 		{kmsg.OffsetDelete, 0, 0, handleOffsetDelete},
 		{kmsg.ConsumerGroupHeartbeat, 0, 1, handleConsumerGroupHeartbeat},
 		{kmsg.ConsumerGroupDescribe, 0, 1, handleConsumerGroupDescribe},
+		{kmsg.DescribeLogDirs, 1, 5, handleDescribeLogDirs},
+		{kmsg.ElectLeaders, 0, 2, handleElectLeaders},
+		{kmsg.AlterPartitionAssignments, 0, 1, handleAlterPartitionReassignments},
+		{kmsg.ListPartitionReassignments, 0, 0, handleListPartitionReassignments},
+		{kmsg.DescribeProducers, 0, 0, handleDescribeProducers},
+		{kmsg.DescribeTopicPartitions, 0, 0, handleDescribeTopicPartitions},
 	}
 	apiByKey = make(map[int16]*api, len(apis))
 	for i := range apis {
