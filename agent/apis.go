@@ -56,6 +56,7 @@ func init() {
 		{kmsg.OffsetDelete, 0, 0, handleOffsetDelete},
 		{kmsg.ConsumerGroupHeartbeat, 0, 1, handleConsumerGroupHeartbeat},
 		{kmsg.ConsumerGroupDescribe, 0, 1, handleConsumerGroupDescribe},
+		{kmsg.AlterConfigs, 0, 2, handleAlterConfigs},
 		{kmsg.DescribeLogDirs, 1, 5, handleDescribeLogDirs},
 		{kmsg.ElectLeaders, 0, 2, handleElectLeaders},
 		{kmsg.AlterPartitionAssignments, 0, 1, handleAlterPartitionReassignments},

@@ -83,3 +83,22 @@ func (a *Agent) submit(ctx context.Context, cmds ...journal.Command) ([]journal.
 	}
 	return res, 0
 }
+
+// submitEach commits commands in one entry and returns each one's code: its
+// result, or the journal failure's code for all of them. No commands, no
+// entry.
+func (a *Agent) submitEach(ctx context.Context, cmds []journal.Command) []int16 {
+	if len(cmds) == 0 {
+		return nil
+	}
+	codes := make([]int16, len(cmds))
+	res, code := a.submit(ctx, cmds...)
+	for i := range codes {
+		if code != 0 {
+			codes[i] = code
+		} else {
+			codes[i] = res[i].Code
+		}
+	}
+	return codes
+}

@@ -171,7 +171,7 @@ func (s *State) alterConfigs(c *AlterConfigs) Result {
 	if t == nil {
 		return Result{Code: kerr.UnknownTopicOrPartition.Code}
 	}
-	if t.Configs == nil {
+	if t.Configs == nil || c.Replace {
 		t.Configs = map[string]string{}
 	}
 	for _, k := range c.Delete {

@@ -98,11 +98,15 @@ type CreatePartitions struct {
 }
 
 // AlterConfigs sets and removes a topic's explicit configs. Values are
-// validated by the agent before it proposes the command.
+// validated by the agent before it proposes the command. Replace removes
+// every explicit config first, so Set becomes the whole set, as Kafka's
+// non-incremental AlterConfigs does; it is decided at apply time, so a
+// concurrent change cannot slip between reading the configs and writing.
 type AlterConfigs struct {
-	Topic  string            `json:"topic"`
-	Set    map[string]string `json:"set,omitempty"`
-	Delete []string          `json:"delete,omitempty"`
+	Topic   string            `json:"topic"`
+	Set     map[string]string `json:"set,omitempty"`
+	Delete  []string          `json:"delete,omitempty"`
+	Replace bool              `json:"replace,omitempty"`
 }
 
 // CommitSegment commits the chunks of one uploaded segment object. Each
