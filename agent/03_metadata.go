@@ -19,7 +19,9 @@ import (
 // journal committer. Unknown topics are created when
 // auto-creation is on and the request allows it (v4+); otherwise they are
 // UNKNOWN_TOPIC_OR_PARTITION, and invalid names INVALID_TOPIC_EXCEPTION.
-// v10+ may name topics by id. Authorized operations are not computed.
+// v10+ may name topics by id. Authorized operations (v8+, when asked: of
+// the cluster up to v10, of each topic found) are every operation: there
+// is no authorizer (authorized.go).
 func handleMetadata(c *conn, req *request) reply {
 	r := req.body.(*kmsg.MetadataRequest)
 	a := c.a
@@ -79,6 +81,16 @@ func handleMetadata(c *conn, req *request) reply {
 			resp.Topics = append(resp.Topics, a.topicMetadata(members, t))
 		}
 	})
+	if r.IncludeClusterAuthorizedOperations && r.Version <= 10 {
+		resp.AuthorizedOperations = clusterOps
+	}
+	if r.IncludeTopicAuthorizedOperations {
+		for i := range resp.Topics {
+			if resp.Topics[i].ErrorCode == 0 {
+				resp.Topics[i].AuthorizedOperations = topicOps
+			}
+		}
+	}
 	return reply{resp: resp}
 }
 

@@ -12,8 +12,8 @@ import (
 // Behavior: a group in the coordinator's memory is described with its
 // state, protocol and members (metadata and assignment). A group known
 // only by its committed offsets is Empty. An unknown group is Dead with no
-// error (v0-5 have no GROUP_ID_NOT_FOUND). Authorized operations are not
-// computed.
+// error (v0-5 have no GROUP_ID_NOT_FOUND). Authorized operations (v3+, when
+// asked) are every group operation: there is no authorizer (authorized.go).
 func handleDescribeGroups(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeGroupsRequest)
 	a := c.a
@@ -33,6 +33,9 @@ func handleDescribeGroups(c *conn, req *request) reply {
 					dg.State, dg.ProtocolType = string(groupEmpty), "consumer"
 				}
 			})
+		}
+		if r.IncludeAuthorizedOperations && dg.ErrorCode == 0 {
+			dg.AuthorizedOperations = groupOps
 		}
 		resp.Groups = append(resp.Groups, dg)
 	}
