@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"fmt"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -49,33 +47,4 @@ func handleAlterPartitionReassignments(c *conn, req *request) reply {
 		}
 	})
 	return reply{resp: resp}
-}
-
-// liveNodeIDs returns the node ids of the live agents.
-func (a *Agent) liveNodeIDs() map[int32]bool {
-	live := map[int32]bool{}
-	for _, m := range a.cluster.members() {
-		live[m.NodeID] = true
-	}
-	return live
-}
-
-// checkReplicas checks a replica list of an assignment: at least one
-// replica, each a live agent, none twice. It returns a message for
-// INVALID_REPLICA_ASSIGNMENT, or "".
-func checkReplicas(replicas []int32, live map[int32]bool) string {
-	if len(replicas) == 0 {
-		return "an assignment needs at least one replica"
-	}
-	seen := map[int32]bool{}
-	for _, id := range replicas {
-		switch {
-		case seen[id]:
-			return fmt.Sprintf("replica %d is named twice", id)
-		case !live[id]:
-			return fmt.Sprintf("replica %d is not a live agent", id)
-		}
-		seen[id] = true
-	}
-	return ""
 }
