@@ -84,6 +84,9 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		bucket: bucket,
 		nodeID: gossip.NodeID(cfg.NodeName),
 	}
+	if cfg.NodeID >= 0 {
+		a.nodeID = cfg.NodeID
+	}
 	a.registry = cfg.Registry
 	if a.registry == nil {
 		a.registry = prometheus.NewRegistry()

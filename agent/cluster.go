@@ -69,6 +69,10 @@ func (a *Agent) startCluster(ctx context.Context) error {
 		defer wait.Stop()
 		select {
 		case <-g.Joined():
+			for _, why := range g.Refused() {
+				g.Leave(context.Background())
+				return fmt.Errorf("join the cluster: %s; give this agent another --node-id or --node-name", why)
+			}
 		case <-wait.C:
 			a.log.Warn("no seed answered yet; starting alone and joining in the background", "join", strings.Join(a.cfg.Join, ","))
 		case <-ctx.Done():
@@ -214,7 +218,8 @@ func (a *Agent) GossipAddr() string {
 
 // watchMembership reacts to membership changes: groups this agent no
 // longer owns are dropped (their members rejoin at the new owner), pushes
-// go to the new set of agents, and node-id collisions are reported.
+// go to the new set of agents. (Node-id collisions are refused at join:
+// gossip.Refused.)
 func (a *Agent) watchMembership() {
 	for {
 		changed := a.cluster.changed()
@@ -222,12 +227,6 @@ func (a *Agent) watchMembership() {
 		a.metrics.members.Set(float64(len(members)))
 		a.pusher.setPeers(members)
 		a.groups.release(func(name string) bool { return !a.ownsGroup(name) })
-		if a.cluster.gossip != nil {
-			for _, pair := range a.cluster.gossip.Collisions() {
-				a.log.Error("two agents have the same node id; rename one (--node-name)",
-					"a", pair[0], "b", pair[1], "node_id", gossip.NodeID(pair[0]))
-			}
-		}
 		select {
 		case <-changed:
 		case <-a.ctx.Done():
