@@ -16,7 +16,10 @@ import (
 //
 // Behavior: every batch is validated as Kafka does (magic 2, CRC-32C,
 // lengths, record count; MESSAGE_TOO_LARGE over the topic's
-// max.message.bytes) and appended to the agent's buffer in request order.
+// max.message.bytes), then as the topic's configs ask (appendPolicy:
+// compacted topics refuse keyless records, timestamp bounds, broker-side
+// compression.type, LogAppendTime), and appended to the agent's buffer in
+// request order.
 // acks=0 is not answered; acks=1 and acks=all are answered once the
 // segment holding the batches is in the bucket and committed in the
 // journal. A bucket or journal failure answers KAFKA_STORAGE_ERROR or
@@ -36,6 +39,7 @@ func handleProduce(c *conn, req *request) reply {
 		wait             *appendWait
 	}
 	var waits []waiting
+	now := time.Now().UnixMilli()
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
@@ -53,12 +57,18 @@ func handleProduce(c *conn, req *request) reply {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
 				batches, headers, err := validateProduce(rp.Records, info.maxMessageBytes)
+				if err == nil {
+					err = info.policy.apply(batches, headers, now)
+				}
 				if err != nil {
 					var pe *produceError
 					errors.As(err, &pe)
 					msg := err.Error()
-					sp.ErrorCode, sp.ErrorMessage = pe.code, &msg
+					sp.ErrorCode, sp.ErrorMessage, sp.ErrorRecords = pe.code, &msg, errorRecords(err)
 					break
+				}
+				if info.policy.logAppendTime {
+					sp.LogAppendTime = now
 				}
 				w, err := a.writer.append(rt.Topic, info.id, rp.Partition, batches, headers)
 				if err != nil {

@@ -15,6 +15,7 @@ type topicInfo struct {
 	id              journal.TopicID
 	partitions      int32
 	maxMessageBytes int
+	policy          appendPolicy
 }
 
 func (a *Agent) topicInfo(s *journal.State, name string) (topicInfo, bool) {
@@ -26,7 +27,7 @@ func (a *Agent) topicInfo(s *journal.State, name string) (topicInfo, bool) {
 	if err != nil {
 		mmb = int(a.cfg.MessageMaxBytes)
 	}
-	return topicInfo{id: t.ID, partitions: int32(len(t.Partitions)), maxMessageBytes: mmb}, true
+	return topicInfo{id: t.ID, partitions: int32(len(t.Partitions)), maxMessageBytes: mmb, policy: a.topicPolicy(t.Configs)}, true
 }
 
 // lookupTopic returns a topic, creating it with the default partition count
