@@ -47,6 +47,7 @@ type Agent struct {
 	writer   *writer
 	pids     *pidAllocator
 	groups   *groups
+	quotas   *quotas
 	metrics  *metrics
 	registry *prometheus.Registry
 
@@ -83,6 +84,7 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		log:    cfg.Logger.With("node", cfg.NodeName),
 		bucket: bucket,
 		nodeID: gossip.NodeID(cfg.NodeName),
+		quotas: newQuotas(),
 	}
 	if cfg.NodeID >= 0 {
 		a.nodeID = cfg.NodeID

@@ -61,6 +61,8 @@ func init() {
 		{kmsg.ElectLeaders, 0, 2, handleElectLeaders},
 		{kmsg.AlterPartitionAssignments, 0, 1, handleAlterPartitionReassignments},
 		{kmsg.ListPartitionReassignments, 0, 0, handleListPartitionReassignments},
+		{kmsg.DescribeClientQuotas, 0, 1, handleDescribeClientQuotas},
+		{kmsg.AlterClientQuotas, 0, 1, handleAlterClientQuotas},
 		{kmsg.DescribeProducers, 0, 0, handleDescribeProducers},
 		{kmsg.DescribeTopicPartitions, 0, 0, handleDescribeTopicPartitions},
 	}

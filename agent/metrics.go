@@ -28,6 +28,7 @@ type metrics struct {
 	entriesWritten  prometheus.Counter
 	pushesDropped   prometheus.Counter
 	pushFailures    prometheus.Counter
+	throttled       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -69,6 +70,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.entriesWritten = prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_journal_entries_written_total", Help: "Journal entries this agent wrote as committer. Proposals over entries, summed over agents, is the group-commit factor."})
 	m.pushesDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_journal_pushes_dropped_total", Help: "Journal entries not pushed to a peer whose queue was full (it reads them from the bucket)."})
 	m.pushFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_journal_push_failures_total", Help: "Failed pushes of journal entries to a peer."})
+	m.throttled = prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_quota_throttled_total", Help: "Requests of clients over a client quota, answered with a throttle time and followed by a muted connection."})
+	reg.MustRegister(m.throttled)
 	reg.MustRegister(m.members, m.proposals, m.proposeRetries, m.proposeDuration, m.entriesWritten, m.pushesDropped, m.pushFailures)
 	reg.MustRegister(m.requestDuration, m.produceBytes, m.produceRecords, m.produceBatches, m.fetchBytes,
 		m.fetchRecords, m.flushBytes, m.flushChunks, m.commitDuration, m.uploadDuration)

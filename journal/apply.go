@@ -98,6 +98,8 @@ func (s *State) apply(c *Command) Result {
 		return s.deleteGroupOffsets(c.DeleteGroupOffsets)
 	case c.ClaimGroup != nil:
 		return s.claimGroup(c.ClaimGroup)
+	case c.SetClientQuota != nil:
+		return s.setClientQuota(c.SetClientQuota)
 	case c.ReplaceChunks != nil:
 		return s.replaceChunks(c.ReplaceChunks)
 	case c.MarkGarbage != nil:

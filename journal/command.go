@@ -23,6 +23,7 @@ type Command struct {
 	CommitOffsets       *CommitOffsets       `json:"commit_offsets,omitempty"`
 	DeleteGroupOffsets  *DeleteGroupOffsets  `json:"delete_group_offsets,omitempty"`
 	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
+	SetClientQuota      *SetClientQuota      `json:"set_client_quota,omitempty"`
 
 	// Compactor commands; see apply_compaction.go.
 	ReplaceChunks *ReplaceChunks `json:"replace_chunks,omitempty"`
@@ -57,6 +58,8 @@ func (c *Command) kind() string {
 		return "delete_group_offsets"
 	case c.ClaimGroup != nil:
 		return "claim_group"
+	case c.SetClientQuota != nil:
+		return "set_client_quota"
 	case c.ReplaceChunks != nil:
 		return "replace_chunks"
 	case c.MarkGarbage != nil:
@@ -236,7 +239,8 @@ func (c *Command) validate() error {
 	for _, set := range []bool{c.InitCluster != nil, c.CreateTopic != nil, c.DeleteTopic != nil,
 		c.CreatePartitions != nil, c.AlterConfigs != nil, c.CommitSegment != nil, c.DeleteRecords != nil,
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil,
-		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil} {
+		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
+		c.SetClientQuota != nil} {
 		if set {
 			n++
 		}
