@@ -37,6 +37,7 @@ func handleDescribeClientQuotas(c *conn, req *request) reply {
 		}
 		seen[comp.EntityType] = true
 	}
+	resp.Entries = []kmsg.DescribeClientQuotasResponseEntry{} // null means an error to the Java client
 	c.a.journal.View(func(s *journal.State) {
 		s.EachClientQuota(func(q journal.ClientQuota) {
 			if !quotaMatches(q.Entity, r.Components, r.Strict) {

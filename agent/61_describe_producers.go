@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -13,12 +15,17 @@ import (
 // partition asked for: id, epoch, the last sequence written, and the time
 // of the producer's last write (the journal entry's time; Kafka gives the
 // last batch's max timestamp). silt has no transactions, so there is no
-// coordinator epoch and no open transaction (-1). Any agent answers, as
-// every agent holds the same state; an unknown topic or partition is
-// UNKNOWN_TOPIC_OR_PARTITION.
+// coordinator epoch and no open transaction (-1). Any agent answers, after
+// reading the journal entries in the bucket it has not applied yet, so a
+// producer that was just acknowledged is described, as a Kafka leader
+// describes it; an unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
 func handleDescribeProducers(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeProducersRequest)
-	a := c.a
+	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.describeProducers(r) }}
+}
+
+func (a *Agent) describeProducers(r *kmsg.DescribeProducersRequest) *kmsg.DescribeProducersResponse {
+	a.catchUpJournal()
 	resp := r.ResponseKind().(*kmsg.DescribeProducersResponse)
 	a.journal.View(func(s *journal.State) {
 		for _, rt := range r.Topics {
@@ -42,5 +49,5 @@ func handleDescribeProducers(c *conn, req *request) reply {
 			resp.Topics = append(resp.Topics, st)
 		}
 	})
-	return reply{resp: resp}
+	return resp
 }

@@ -84,6 +84,20 @@ func TestClientQuotasAlterAndDescribe(t *testing.T) {
 		}
 	}
 
+	// An answer with no entries has an empty list, not null: the Java
+	// client takes null for an error (kafka-configs failed on it).
+	req := kmsg.NewPtrDescribeClientQuotasRequest()
+	comp := kmsg.NewDescribeClientQuotasRequestComponent()
+	comp.EntityType, comp.Match = "client-id", kadm.StringPtr("nobody")
+	req.Components = append(req.Components, comp)
+	resp, err := req.RequestWith(ctx, a.cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 || resp.Entries == nil {
+		t.Errorf("describe matching nothing: error %d, entries nil %v", resp.ErrorCode, resp.Entries == nil)
+	}
+
 	// Removing the last value forgets the entity.
 	setQuota(ctx, t, adm, kadm.ClientQuotaEntity{{Type: "client-id"}}, kadm.AlterClientQuotaOp{Key: "consumer_byte_rate", Remove: true})
 	if got := describe(false, kadm.DescribeClientQuotaComponent{Type: "client-id", MatchType: dflt}); len(got) != 0 {
