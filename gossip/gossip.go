@@ -1,8 +1,9 @@
 // Package gossip tells each agent which agents are alive, and so which of
 // them owns what. It wraps hashicorp/memberlist: every agent gossips its
-// metadata (Kafka address, internal address, zone), and ownership of a
-// partition, a group, the journal committer or the compactor is decided by
-// rendezvous hashing over the live members.
+// metadata (Kafka address, internal address, zone, Kafka node id), and
+// ownership of a partition, a group, the journal committer or the compactor
+// is decided by rendezvous hashing over the live members. Two agents with
+// one node id are refused at join (see alive).
 //
 // Gossip routes; it never decides. Two agents with different views of the
 // membership may both believe they own something for a moment; everything
