@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/agent/offsetstopic"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/recordbatch"
 )
@@ -114,9 +115,12 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*kmsg.Fetc
 		name, known := rt.Topic, true
 		if r.Version >= 13 {
 			a.journal.View(func(s *journal.State) {
-				if t := s.TopicByID(journal.TopicID(rt.TopicID)); t != nil {
+				switch t := s.TopicByID(journal.TopicID(rt.TopicID)); {
+				case t != nil:
 					name = t.Name
-				} else {
+				case rt.TopicID == offsetsTopicID(s):
+					name = offsetstopic.Topic
+				default:
 					known = false
 				}
 			})
@@ -134,6 +138,15 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*kmsg.Fetc
 				continue
 			}
 			limit := min(int(rp.PartitionMaxBytes), budget-total)
+			if name == offsetstopic.Topic {
+				a.journal.View(func(s *journal.State) {
+					fetchOffsetsTopic(s, rp.Partition, rp.FetchOffset, limit, total == 0, &sp)
+				})
+				failed = failed || sp.ErrorCode != 0
+				total += len(sp.RecordBatches)
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			var plan fetchPlan
 			a.journal.View(func(s *journal.State) { plan = a.planFetch(s, name, rp.Partition, rp.FetchOffset, limit) })
 			sp.ErrorCode = plan.code

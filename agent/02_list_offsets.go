@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/agent/offsetstopic"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/recordbatch"
 )
@@ -46,6 +47,11 @@ func (a *Agent) listOffset(ctx context.Context, topic string, partition int32, t
 		next   int64
 		chunks []journal.Chunk
 	)
+	if topic == offsetstopic.Topic {
+		var code int16
+		a.journal.View(func(s *journal.State) { code = listOffsetsTopic(s, partition, ts, sp) })
+		return code
+	}
 	a.journal.View(func(s *journal.State) {
 		p := s.Partition(topic, partition)
 		if p == nil {

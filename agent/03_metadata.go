@@ -4,6 +4,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/agent/offsetstopic"
 	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/journal"
 )
@@ -23,7 +24,8 @@ import (
 // UNKNOWN_TOPIC_OR_PARTITION, and invalid names INVALID_TOPIC_EXCEPTION.
 // v10+ may name topics by id. Authorized operations (v8+, when asked: of
 // the cluster up to v10, of each topic found) are every operation: there
-// is no authorizer (authorized.go).
+// is no authorizer (authorized.go). __consumer_offsets is listed as an
+// internal topic (internal_topics.go).
 func handleMetadata(c *conn, req *request) reply {
 	r := req.body.(*kmsg.MetadataRequest)
 	a := c.a
@@ -43,7 +45,7 @@ func handleMetadata(c *conn, req *request) reply {
 	}
 	if r.Topics != nil && !byID {
 		for _, rt := range r.Topics {
-			if rt.Topic != nil {
+			if rt.Topic != nil && *rt.Topic != offsetstopic.Topic {
 				existed := false
 				a.journal.View(func(s *journal.State) { existed = s.Topic(*rt.Topic) != nil })
 				_, code := a.lookupTopic(c.ctx, *rt.Topic, allowCreate)
@@ -65,12 +67,17 @@ func handleMetadata(c *conn, req *request) reply {
 			for _, name := range s.TopicNames() {
 				resp.Topics = append(resp.Topics, a.topicMetadata(members, s.Topic(name)))
 			}
+			resp.Topics = append(resp.Topics, a.offsetsTopicMetadata(s, members))
 			return
 		}
 		for _, rt := range r.Topics {
 			var t *journal.Topic
 			switch {
 			case byID && rt.TopicID == [16]byte{}:
+				continue
+			case !byID && rt.Topic != nil && *rt.Topic == offsetstopic.Topic,
+				byID && rt.TopicID == offsetsTopicID(s):
+				resp.Topics = append(resp.Topics, a.offsetsTopicMetadata(s, members))
 				continue
 			case !byID && rt.Topic != nil:
 				if answered(resp.Topics, *rt.Topic) {

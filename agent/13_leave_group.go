@@ -1,8 +1,11 @@
 package agent
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/agent/groups"
 )
 
 // LeaveGroup (key 13), versions 0-5.
@@ -12,38 +15,28 @@ import (
 // code for each (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID).
 func handleLeaveGroup(c *conn, req *request) reply {
 	r := req.body.(*kmsg.LeaveGroupRequest)
-	a := c.a
-	resp := r.ResponseKind().(*kmsg.LeaveGroupResponse)
-	members := r.Members
-	if r.Version < 3 {
-		m := kmsg.NewLeaveGroupRequestMember()
-		m.MemberID = r.MemberID
-		members = []kmsg.LeaveGroupRequestMember{m}
-	}
-	if !a.ownsGroup(r.Group) {
-		resp.ErrorCode = kerr.NotCoordinator.Code
-		return reply{resp: resp}
-	}
-	g := a.groups.lookup(r.Group)
-	codes := make([]int16, len(members))
-	ok := g != nil && g.do(func() {
-		for i, m := range members {
-			codes[i] = g.leave(m.MemberID, m.InstanceID)
+	return reply{wait: func(ctx context.Context) kmsg.Response {
+		resp := r.ResponseKind().(*kmsg.LeaveGroupResponse)
+		var members []groups.LeaveMember
+		if r.Version < 3 {
+			members = []groups.LeaveMember{{MemberID: r.MemberID}}
 		}
-	})
-	if !ok {
-		for i := range codes {
-			codes[i] = kerr.UnknownMemberID.Code
+		for _, m := range r.Members {
+			members = append(members, groups.LeaveMember{MemberID: m.MemberID, InstanceID: m.InstanceID})
 		}
-	}
-	if r.Version < 3 {
-		resp.ErrorCode = codes[0]
-		return reply{resp: resp}
-	}
-	for i, m := range members {
-		rm := kmsg.NewLeaveGroupResponseMember()
-		rm.MemberID, rm.InstanceID, rm.ErrorCode = m.MemberID, m.InstanceID, codes[i]
-		resp.Members = append(resp.Members, rm)
-	}
-	return reply{resp: resp}
+		code, codes := c.a.groups.Leave(ctx, r.Group, members)
+		switch {
+		case code != 0:
+			resp.ErrorCode = code
+		case r.Version < 3:
+			resp.ErrorCode = codes[0]
+		default:
+			for i, m := range r.Members {
+				rm := kmsg.NewLeaveGroupResponseMember()
+				rm.MemberID, rm.InstanceID, rm.ErrorCode = m.MemberID, m.InstanceID, codes[i]
+				resp.Members = append(resp.Members, rm)
+			}
+		}
+		return resp
+	}}
 }

@@ -63,6 +63,8 @@ func (a *Agent) createTopics(ctx context.Context, r *kmsg.CreateTopicsRequest) *
 			fail(kerr.InvalidRequest.Code, "topic named twice in one request")
 		case !journal.ValidTopicName(rt.Topic):
 			fail(kerr.InvalidTopicException.Code, "")
+		case internalTopic(rt.Topic):
+			fail(kerr.TopicAlreadyExists.Code, "an internal topic: its content is kept in the journal")
 		case len(rt.ReplicaAssignment) > 0 && (rt.NumPartitions != -1 || rt.ReplicationFactor != -1):
 			fail(kerr.InvalidRequest.Code, "both a partition count or replication factor and replica assignments were given")
 		case len(rt.ReplicaAssignment) > 0:

@@ -16,6 +16,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/silt-io/silt/agent/commit"
+	"github.com/silt-io/silt/agent/groups"
+	"github.com/silt-io/silt/agent/writer"
 	"github.com/silt-io/silt/cache"
 	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/journal"
@@ -31,22 +34,17 @@ type Agent struct {
 	nodeID int32
 
 	journal *journal.Log
-	// localCommitter writes this agent's journal entries, when it holds
-	// the committer role or another agent sends it commands; everything
-	// else proposes through proposer, which routes to the committer.
-	localCommitter *journal.Committer
-	proposer       *proposer
-	pusher         *pusher
-	cluster        *cluster
-	rpcClient      *http.Client
-	// journalKnown is the highest journal entry this agent knows exists.
-	journalKnown atomic.Uint64
-	claims       groupClaims
+	// commit is the commit path (agent/commit): the proposer every journal
+	// command goes through, the committer role, the internal RPC and the
+	// pushes of written entries. proposer is its proposer, set in Start.
+	commit   *commit.Node
+	proposer *commit.Proposer
+	cluster  *cluster
 
 	cache    *cache.Cache
-	writer   *writer
+	writer   *writer.Writer // the write path (agent/writer)
 	pids     *pidAllocator
-	groups   *groups
+	groups   *groups.Coordinator
 	quotas   *quotas
 	metrics  *metrics
 	registry *prometheus.Registry
@@ -100,10 +98,14 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 	}
 	a.cache = c
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.pusher = newPusher(a)
-	a.rpcClient = &http.Client{Transport: &http.Transport{
-		MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute, ResponseHeaderTimeout: cfg.CommitTimeout + 5*time.Second,
-	}}
+	a.commit = commit.New(commit.Env{
+		Self: cfg.NodeName, Logger: a.log, Bucket: bucket,
+		Members:       func() []gossip.Member { return a.cluster.members() },
+		Solo:          cfg.SoloCommitter,
+		CommitTimeout: cfg.CommitTimeout,
+		Ready:         a.ready.Load,
+		Registerer:    a.registry,
+	})
 	return a, nil
 }
 
@@ -118,15 +120,11 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	start := time.Now()
 	log, err := journal.Open(ctx, a.bucket, journal.Options{WriterID: a.cfg.NodeName, Logger: a.log,
-		Appended: func(seq uint64, data []byte) {
-			a.metrics.entriesWritten.Inc()
-			a.pusher.push(seq, data)
-		}})
+		Appended: a.commit.Appended})
 	if err != nil {
 		return fmt.Errorf("replay journal from %s: %w", a.bucket.Name(), err)
 	}
 	a.journal = log
-	a.localCommitter = journal.NewCommitter(log, journal.CommitterOptions{AppendTimeout: a.cfg.CommitTimeout})
 	a.log.Info("journal replayed", "seq", log.Seq(), "took", time.Since(start).Round(time.Millisecond))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -140,20 +138,33 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.startCluster(ctx); err != nil {
 		return err
 	}
-	a.proposer = newProposer(a)
+	a.commit.Start(log)
+	a.proposer = a.commit.Proposer()
 	a.pids = newPIDAllocator(a)
-	a.groups = newGroups(a)
+	a.groups = groups.New(groups.Env{
+		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit, Owns: a.ownsGroup,
+		Config: groups.Config{
+			InitialRebalanceDelay: a.cfg.GroupInitialRebalanceDelay,
+			OffsetsRetention:      a.cfg.OffsetsRetention,
+			CommitTimeout:         a.cfg.CommitTimeout,
+		},
+	})
 	a.registerStateMetrics()
 	if err := a.initCluster(ctx); err != nil {
 		return err
 	}
-	a.writer = newWriter(a)
-	a.wg.Go(a.writer.run)
+	a.writer = writer.New(writer.Env{
+		Logger: a.log, Bucket: a.bucket, Cache: a.cache,
+		Proposer:      writerProposer{a.proposer},
+		IsCommitter:   a.commit.IsCommitter,
+		FlushInterval: a.cfg.FlushInterval, FlushBytes: a.cfg.FlushBytes,
+		InlineSegmentBytes: a.cfg.InlineSegmentBytes, CommitTimeout: a.cfg.CommitTimeout,
+		Registerer: a.registry,
+	})
 	a.wg.Go(a.acceptLoop)
 	a.wg.Go(a.followJournal)
-	a.wg.Go(a.groupHousekeeping)
+	a.wg.Go(func() { a.groups.Run(a.ctx) })
 	a.wg.Go(a.watchMembership)
-	a.wg.Go(a.watchClaims)
 	if a.cfg.Compaction {
 		a.wg.Go(a.runCompactor)
 	}
@@ -290,31 +301,31 @@ func (a *Agent) Close() error {
 		// leave, a group's members must not go on committing here while
 		// its new coordinator starts a new generation.
 		if a.groups != nil {
-			a.groups.close() // members waiting in joins are told NOT_COORDINATOR
+			a.groups.Close() // members waiting in joins are told NOT_COORDINATOR
 		}
 		if a.listener != nil {
 			a.listener.Close()
 		}
 		if a.writer != nil {
-			a.writer.close() // flushes and commits what is buffered
+			a.writer.Close() // flushes and commits what is buffered
 		}
-		if a.proposer != nil {
-			a.proposer.close()
-		}
-		a.cancel() // wakes long polls; connections finish their replies
+		a.commit.Close() // proposals still queued fail; pushes stop
+		a.cancel()       // wakes long polls; connections finish their replies
 		if a.httpServer != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			a.httpServer.Shutdown(ctx)
 			cancel()
 		}
 		a.wg.Wait()
-		a.pusher.close()
-		if a.localCommitter != nil {
-			a.localCommitter.Close()
-		}
-		a.rpcClient.CloseIdleConnections()
 		a.cache.Close()
 		a.log.Info("silt agent stopped")
 	})
 	return a.closeErr
+}
+
+// writerProposer hands the writer's commits to the commit path's proposer.
+type writerProposer struct{ p *commit.Proposer }
+
+func (w writerProposer) Propose(ctx context.Context, cmds []journal.Command) writer.Pending {
+	return w.p.Propose(ctx, cmds)
 }

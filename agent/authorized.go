@@ -33,8 +33,8 @@ func opBits(ops ...int) int32 {
 
 // The operations each resource type supports, as Kafka's AclEntry lists
 // them: what a broker without an authorizer reports.
+// (A group's are agent/groups' allOperations.)
 var (
 	topicOps   = opBits(opRead, opWrite, opCreate, opDelete, opAlter, opDescribe, opDescribeConfigs, opAlterConfigs)
-	groupOps   = opBits(opRead, opDescribe, opDelete)
 	clusterOps = opBits(opCreate, opClusterAction, opDescribeConfigs, opAlterConfigs, opIdempotentWrite, opAlter, opDescribe)
 )

@@ -31,11 +31,9 @@ import (
 // Without gossip (Config.Gossip empty) the agent is the whole cluster and
 // owns everything.
 
-// Keys of the roles in rendezvous hashing.
-const (
-	committerKey = "role/committer"
-	compactorKey = "role/compactor"
-)
+// compactorKey is the compactor role's key in rendezvous hashing; the
+// committer's is commit.CommitterKey.
+const compactorKey = "role/compactor"
 
 // cluster is the membership view: gossip, or this agent alone.
 type cluster struct {
@@ -191,14 +189,9 @@ func (a *Agent) ownsGroup(group string) bool {
 	return !a.leaving.Load() && owner(a.cluster.members(), "group/"+group).Name == a.cfg.NodeName
 }
 
-// committer returns the agent that writes the journal.
-func (a *Agent) committerMember() gossip.Member {
-	return owner(a.cluster.members(), committerKey)
-}
-
 // controllerID is the node id Metadata and DescribeCluster report as the
 // controller: the committer, the agent that writes the cluster's metadata.
-func (a *Agent) controllerID() int32 { return a.committerMember().NodeID }
+func (a *Agent) controllerID() int32 { return a.commit.Committer().NodeID }
 
 // IsCompactor reports whether this agent holds the compactor role.
 func (a *Agent) IsCompactor() bool {
@@ -225,8 +218,8 @@ func (a *Agent) watchMembership() {
 		changed := a.cluster.changed()
 		members := a.cluster.members()
 		a.metrics.members.Set(float64(len(members)))
-		a.pusher.setPeers(members)
-		a.groups.release(func(name string) bool { return !a.ownsGroup(name) })
+		a.commit.SetPeers(members)
+		a.groups.MembershipChanged()
 		select {
 		case <-changed:
 		case <-a.ctx.Done():

@@ -11,7 +11,7 @@ import (
 
 // startHTTP serves /metrics (Prometheus), /healthz (the process is up),
 // /readyz (the journal is replayed, the Kafka listener open and the cluster
-// joined) and the internal RPC between agents (rpc.go).
+// joined) and the internal RPC between agents (agent/commit).
 func (a *Agent) startHTTP() error {
 	ln, err := net.Listen("tcp", a.cfg.HTTPListen)
 	if err != nil {
@@ -30,7 +30,7 @@ func (a *Agent) startHTTP() error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	a.registerRPC(mux)
+	a.commit.Register(mux) // the internal RPC
 	a.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.wg.Go(func() {
 		if err := a.httpServer.Serve(ln); err != nil && err != http.ErrServerClosed {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,9 @@ type conn struct {
 	log    *slog.Logger
 
 	replies chan pendingReply
+	// deferredProduces counts this connection's produce requests whose
+	// appends wait in their reply's wait (handleProduce).
+	deferredProduces atomic.Int32
 	// mutedUntil is when a client over a quota may send again (unix ns;
 	// quotas.go): the reader reads nothing before.
 	mutedUntil atomic.Int64
@@ -118,7 +122,10 @@ func (c *conn) readLoop() error {
 		}
 		start := time.Now()
 		c.a.capFetch(req)
-		rep := c.a.dispatch(c, req)
+		rep, err := c.handle(req)
+		if err != nil {
+			return err
+		}
 		select {
 		case c.replies <- pendingReply{req: req, reply: rep, handling: time.Since(start)}:
 		case <-c.ctx.Done():
@@ -234,7 +241,11 @@ func (c *conn) writeLoop() {
 					c.cancel()
 				}
 			}
-			resp = p.reply.wait(c.ctx)
+			var err error
+			if resp, err = c.wait(p); err != nil {
+				broken = true
+				c.cancel() // the reader stops; the connection closes
+			}
 		}
 		c.a.metrics.observeRequest(p.req, time.Since(p.req.received))
 		c.enforceQuotas(p, resp)
@@ -292,6 +303,38 @@ func (c *conn) waitUnmuted() error {
 	case <-c.ctx.Done():
 		return c.ctx.Err()
 	}
+}
+
+// handle calls the request's handler. A panic in it (a bug: handlers must
+// not panic on any input) is recovered and returned as an error, which
+// closes this connection; the agent and its other connections go on.
+func (c *conn) handle(req *request) (rep reply, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = c.panicked(req, "handler", r)
+		}
+	}()
+	return c.a.dispatch(c, req), nil
+}
+
+// wait calls a reply's wait function, recovering a panic as handle does.
+func (c *conn) wait(p pendingReply) (resp kmsg.Response, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = nil, c.panicked(p.req, "reply wait", r)
+		}
+	}()
+	return p.reply.wait(c.ctx), nil
+}
+
+// panicked logs a recovered panic with the request and the stack, counts
+// it, and returns the error that closes the connection.
+func (c *conn) panicked(req *request, where string, r any) error {
+	name := kmsg.NameForKey(req.key)
+	c.a.metrics.handlerPanics.WithLabelValues(name).Inc()
+	c.log.Error("request handler panicked; closing the connection", "api", name, "api_key", req.key,
+		"version", req.version, "in", where, "panic", r, "stack", string(debug.Stack()))
+	return fmt.Errorf("%s v%d %s panicked: %v", name, req.version, where, r)
 }
 
 // appendResponse frames a response: size, correlation id, header tags

@@ -30,6 +30,24 @@ func (a *Agent) topicInfo(s *journal.State, name string) (topicInfo, bool) {
 	return topicInfo{id: t.ID, partitions: int32(len(t.Partitions)), maxMessageBytes: mmb, policy: a.topicPolicy(t.Configs)}, true
 }
 
+// peekTopic returns a topic from the replayed state without waiting for
+// anything: the topic, or the code to answer, or toCreate when the topic
+// does not exist and create is set (the caller creates it with
+// lookupTopic, off the connection's reader).
+func (a *Agent) peekTopic(name string, create bool) (info topicInfo, code int16, toCreate bool) {
+	var ok bool
+	a.journal.View(func(s *journal.State) { info, ok = a.topicInfo(s, name) })
+	switch {
+	case ok:
+		return info, 0, false
+	case !journal.ValidTopicName(name):
+		return topicInfo{}, kerr.InvalidTopicException.Code, false
+	case !create:
+		return topicInfo{}, kerr.UnknownTopicOrPartition.Code, false
+	}
+	return topicInfo{}, 0, true
+}
+
 // lookupTopic returns a topic, creating it with the default partition count
 // if it does not exist and create is true (auto.create.topics.enable). The
 // code is UNKNOWN_TOPIC_OR_PARTITION or INVALID_TOPIC_EXCEPTION when there
@@ -43,7 +61,7 @@ func (a *Agent) lookupTopic(ctx context.Context, name string, create bool) (topi
 	if ok {
 		return info, 0
 	}
-	if !journal.ValidTopicName(name) {
+	if !journal.ValidTopicName(name) || internalTopic(name) {
 		return topicInfo{}, kerr.InvalidTopicException.Code
 	}
 	if !create {

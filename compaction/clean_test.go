@@ -104,7 +104,8 @@ func TestCleanCompactedTopicAgainstModel(t *testing.T) {
 					}
 				}
 			}
-			tl := newTool(t, c.Bucket, compaction.Options{MergeTarget: target, MergeWindow: 50 * time.Millisecond})
+			var clk skewClock
+			tl := newTool(t, c.Bucket, compaction.Options{MergeTarget: target, MergeWindow: 50 * time.Millisecond, Now: clk.Now})
 			check := func(phase string, st compaction.Stats) {
 				t.Helper()
 				var hw, cleaned int64
@@ -130,7 +131,7 @@ func TestCleanCompactedTopicAgainstModel(t *testing.T) {
 				t.Logf("%s: %d of %d records kept (cleaned below %d); pass %+v", phase, len(want), len(all), cleaned, st)
 			}
 			produce(40)
-			time.Sleep(100 * time.Millisecond) // past MergeWindow
+			clk.Advance(100 * time.Millisecond) // past MergeWindow
 			st := tl.runOnce(t)
 			if st.CleanedRecords == 0 {
 				t.Fatalf("first pass dropped nothing: %+v", st)
@@ -138,7 +139,7 @@ func TestCleanCompactedTopicAgainstModel(t *testing.T) {
 			check("first clean", st)
 
 			produce(30)
-			time.Sleep(100 * time.Millisecond)
+			clk.Advance(100 * time.Millisecond)
 			check("second clean", tl.runOnce(t))
 
 			// Cleaning is idempotent: nothing more to drop.

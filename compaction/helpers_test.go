@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,6 +74,15 @@ type tool struct {
 	committer *journal.Committer
 	c         *compaction.Compactor
 }
+
+// skewClock is the wall clock moved forward by Advance. Journal entries
+// carry their writers' real times, and the compactor compares them with its
+// clock (merge windows, grace periods), so a test steps past a window by
+// advancing the compactor's clock instead of sleeping through it.
+type skewClock struct{ skew atomic.Int64 }
+
+func (c *skewClock) Now() time.Time          { return time.Now().Add(time.Duration(c.skew.Load())) }
+func (c *skewClock) Advance(d time.Duration) { c.skew.Add(int64(d)) }
 
 func newTool(t testing.TB, bucket objstore.Bucket, opts compaction.Options) *tool {
 	t.Helper()

@@ -400,8 +400,9 @@ func TestMergeInlineSegments(t *testing.T) {
 		t.Fatalf("%d chunks inside journal entries; the agent did not write its small segments inline", n)
 	}
 	// One window holds all six chunks, and it has passed.
-	tl := newTool(t, c.Bucket, compaction.Options{MergeTarget: 1 << 20, MergeWindow: 3 * time.Second, Grace: time.Millisecond})
-	time.Sleep(3 * time.Second)
+	var clk skewClock
+	tl := newTool(t, c.Bucket, compaction.Options{MergeTarget: 1 << 20, MergeWindow: 3 * time.Second, Grace: time.Millisecond, Now: clk.Now})
+	clk.Advance(3 * time.Second)
 	if st := tl.runOnce(t); st.Merged == 0 {
 		t.Fatalf("stats %+v: nothing merged", st)
 	}

@@ -6,10 +6,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/chunkread"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/recordbatch"
-	"github.com/silt-io/silt/segment"
 )
 
 // ReadFunc returns a committed chunk's batches with their offsets patched
@@ -18,40 +18,11 @@ import (
 // default is ReadChunk on the bucket.
 type ReadFunc func(ctx context.Context, ch journal.Chunk) ([]byte, error)
 
-// ReadChunk reads a committed chunk with one ranged GET, checks and decodes
-// it, drops the batches the journal rejected (Skip) and patches each kept
-// batch's BaseOffset, exactly as the agent's fetch path does, and checks
-// that the batches end at the chunk's NextOffset. The result is a fresh
-// slice the caller owns.
+// ReadChunk reads a committed chunk with one ranged GET and patches its
+// offsets exactly as the agent's fetch path does: it is chunkread.Read,
+// which both use. The result is a fresh slice the caller owns.
 func ReadChunk(ctx context.Context, bucket objstore.Reader, ch journal.Chunk) ([]byte, error) {
-	stored, err := objstore.ReadRange(ctx, bucket, ch.Object, ch.Pos, ch.Len)
-	if err != nil {
-		return nil, fmt.Errorf("read chunk %s@%d: %w", ch.Object, ch.Pos, err)
-	}
-	return PatchChunk(ch, stored)
-}
-
-// PatchChunk is ReadChunk after the GET: it decodes the stored bytes of ch
-// and patches their offsets. stored may be modified.
-func PatchChunk(ch journal.Chunk, stored []byte) ([]byte, error) {
-	raw, err := segment.DecodeChunk(segment.ChunkInfo{
-		Pos: ch.Pos, Len: ch.Len, RawLen: ch.RawLen, Codec: segment.Codec(ch.Codec), CRC: ch.CRC,
-	}, stored)
-	if err != nil {
-		return nil, fmt.Errorf("decode chunk %s@%d: %w", ch.Object, ch.Pos, err)
-	}
-	skip := make([]int, len(ch.Skip))
-	for i, s := range ch.Skip {
-		skip[i] = int(s)
-	}
-	patched, next, err := recordbatch.Patch(raw, ch.BaseOffset, 0, skip)
-	if err != nil {
-		return nil, fmt.Errorf("patch chunk %s@%d: %w", ch.Object, ch.Pos, err)
-	}
-	if next != ch.NextOffset {
-		return nil, fmt.Errorf("chunk %s@%d: batches end at offset %d, the journal says %d", ch.Object, ch.Pos, next, ch.NextOffset)
-	}
-	return patched, nil
+	return chunkread.Read(ctx, bucket, ch)
 }
 
 // BucketReader returns a ReadFunc reading from bucket.

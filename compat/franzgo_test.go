@@ -59,10 +59,7 @@ var franzGoTests = map[string]bool{
 	"TestDelTopicsWithCoexistingPartitionPauses": true,
 	"TestKip951MoveAfterPurgeReAddNoPanic":       true,
 	"TestEachTopicPreservesTopicID":              true,
-	// Needs __consumer_offsets to appear as an internal topic in
-	// metadata; silt keeps group offsets in its journal and has no such
-	// topic.
-	"TestConsumeRegex": false,
+	"TestConsumeRegex":                           true, // __consumer_offsets is listed as internal (agent/offsetstopic)
 }
 
 func TestFranzGoIntegration(t *testing.T) {

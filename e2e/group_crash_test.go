@@ -21,19 +21,17 @@ import (
 // TestGroupSurvivesAgentCrash kills (SIGKILL) the only agent while a group
 // of three franz-go consumers works through a topic, committing by hand
 // after each poll, and starts a new agent process on the same bucket at the
-// same Kafka address (with a new node name). Group membership lived in the
-// dead agent's memory; the committed offsets went through the journal. The
-// clients reconnect by themselves, learn that their member ids are
-// unknown, rejoin, and carry on from the committed offsets the new agent
-// serves, while a producer keeps writing before, across and after the
-// crash. It runs with the classic protocol, cooperative (kgo's default; a
-// member given back the partitions it had keeps its place in them, so
-// nothing is read twice) and eager (every member starts again from the
-// committed offsets), and with KIP-848 (assigned by the agent). The kill
-// lands right after a commit was acknowledged, with records fetched and
-// not processed, or processed and not committed. Then:
+// same Kafka address (with a new node name). The group's membership and its
+// committed offsets went through the journal, so the new agent resumes the
+// group: the clients reconnect by themselves and carry on with their
+// member ids, generation (or epoch) and assignment, while a producer keeps
+// writing before, across and after the crash. It runs with the classic
+// protocol, cooperative (kgo's default) and eager, and with KIP-848
+// (assigned by the agent). The kill lands right after a commit was
+// acknowledged, with records fetched and not processed, or processed and
+// not committed; the members' commits of those go to the new agent. Then:
 //
-//  1. every acknowledged record was processed, intact, at least once;
+//  1. every acknowledged record was processed, intact, exactly once;
 //  2. no committed offset goes backwards: the successful commits of each
 //     partition, in the order their responses arrived, never decrease;
 //     and the offsets the new agent reads back right after the restart
@@ -260,6 +258,9 @@ func testGroupCrash(t *testing.T, name, groupType string, protocol []kgo.Opt) {
 
 	run.check(t, acks, c)
 	st := run.stats(killAt)
+	if st.duplicated > 0 {
+		t.Errorf("%d records were processed more than once; the new agent must resume the group, not make it rejoin", st.duplicated)
+	}
 	t.Logf("%s: %d records produced (%d acknowledged when the agent was killed); %d processed (%d when killed), %d of them more than once (%d extra times); %d partition commits succeeded, %d commit requests failed",
 		name, total, ackedAtKill, st.processed, processedAtKill, st.duplicated, st.extra, st.commits, st.failedCommits)
 	t.Logf("%s: committed before the kill (C) %v; read back from the new agent %v; in the end %v", name, c, readBack, final)

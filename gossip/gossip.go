@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/silt-io/silt/internal/backoff"
 )
 
 // Member is one live agent as gossip knows it.
@@ -200,13 +202,14 @@ func splitHostPort(addr string, defPort int) (string, int, error) {
 	return host, port, nil
 }
 
-// joinLoop joins the seeds, retrying with backoff until one answers, and
+// joinLoop joins the seeds, retrying with backoff (jittered, so agents
+// started together do not knock on the seeds in step) until one answers, and
 // then joins them again every rejoinInterval. Rejoining is cheap (a
 // push-pull with members already known) and heals a cluster that formed
 // in pieces: agents started at the same moment may each have found only
 // themselves behind a DNS name.
 func (g *Gossip) joinLoop() {
-	delay := 200 * time.Millisecond
+	retry := backoff.New(200*time.Millisecond, 5*time.Second)
 	joined := false
 	for {
 		n, err := g.ml.Join(g.cfg.Join)
@@ -220,8 +223,7 @@ func (g *Gossip) joinLoop() {
 		}
 		wait := rejoinInterval
 		if !joined {
-			wait = delay
-			delay = min(2*delay, 5*time.Second)
+			wait = retry.Next()
 		}
 		select {
 		case <-g.stop:

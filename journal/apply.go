@@ -52,6 +52,7 @@ func (s *State) Apply(e *Entry) ([]Result, error) {
 	}
 	results := make([]Result, len(e.Commands))
 	s.entryDataOffset = e.DataOffset
+	s.groupRecords = 0
 	defer func() { s.entryDataOffset = 0 }()
 	for i := range e.Commands {
 		results[i] = s.applyOnce(&e.Commands[i])
@@ -98,6 +99,8 @@ func (s *State) apply(c *Command) Result {
 		return s.deleteGroupOffsets(c.DeleteGroupOffsets)
 	case c.ClaimGroup != nil:
 		return s.claimGroup(c.ClaimGroup)
+	case c.StoreGroup != nil:
+		return s.storeGroup(c.StoreGroup)
 	case c.SetClientQuota != nil:
 		return s.setClientQuota(c.SetClientQuota)
 	case c.ReplaceChunks != nil:
@@ -231,7 +234,7 @@ func (s *State) commitOffsets(c *CommitOffsets) Result {
 			parts = map[int32]GroupOffset{}
 			topics[o.Topic] = parts
 		}
-		parts[o.Partition] = GroupOffset{Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, CommitTime: s.Time}
+		parts[o.Partition] = GroupOffset{Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, CommitTime: s.Time, At: s.nextRecordPos()}
 	}
 	return res
 }
@@ -241,12 +244,18 @@ func (s *State) deleteGroupOffsets(c *DeleteGroupOffsets) Result {
 		return Result{Code: kerr.NotCoordinator.Code}
 	}
 	topics := s.Groups[c.Group]
+	if len(c.Partitions) == 0 {
+		// The whole group: its offsets and its stored membership.
+		_, hasMeta := s.GroupMeta[c.Group]
+		if topics == nil && !hasMeta {
+			return Result{Code: kerr.GroupIDNotFound.Code}
+		}
+		delete(s.Groups, c.Group)
+		delete(s.GroupMeta, c.Group)
+		return Result{}
+	}
 	if topics == nil {
 		return Result{Code: kerr.GroupIDNotFound.Code}
-	}
-	if len(c.Partitions) == 0 {
-		delete(s.Groups, c.Group)
-		return Result{}
 	}
 	for _, tp := range c.Partitions {
 		delete(topics[tp.Topic], tp.Partition)

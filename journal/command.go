@@ -23,6 +23,7 @@ type Command struct {
 	CommitOffsets       *CommitOffsets       `json:"commit_offsets,omitempty"`
 	DeleteGroupOffsets  *DeleteGroupOffsets  `json:"delete_group_offsets,omitempty"`
 	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
+	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
 	SetClientQuota      *SetClientQuota      `json:"set_client_quota,omitempty"`
 
 	// Compactor commands; see apply_compaction.go.
@@ -58,6 +59,8 @@ func (c *Command) kind() string {
 		return "delete_group_offsets"
 	case c.ClaimGroup != nil:
 		return "claim_group"
+	case c.StoreGroup != nil:
+		return "store_group"
 	case c.SetClientQuota != nil:
 		return "set_client_quota"
 	case c.ReplaceChunks != nil:
@@ -238,7 +241,7 @@ func (c *Command) validate() error {
 	n := 0
 	for _, set := range []bool{c.InitCluster != nil, c.CreateTopic != nil, c.DeleteTopic != nil,
 		c.CreatePartitions != nil, c.AlterConfigs != nil, c.CommitSegment != nil, c.DeleteRecords != nil,
-		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil,
+		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
 		c.SetClientQuota != nil} {
 		if set {

@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/silt-io/silt/internal/backoff"
 	"github.com/silt-io/silt/objstore"
 )
 
@@ -259,7 +259,7 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 		return 0, nil, fmt.Errorf("append: %w", err)
 	}
 	nonce := randomHex(8)
-	backoff := newBackoff()
+	retry := backoff.New(20*time.Millisecond, 2*time.Second)
 	inline := inlineData(cmds)
 	var (
 		e          *Entry
@@ -304,7 +304,7 @@ func (l *Log) Append(ctx context.Context, cmds []Command) (uint64, []Result, err
 		default:
 			l.opts.Logger.Warn("journal append: cannot read back entry; retrying", "seq", seq, "err", err, "read_err", rerr)
 		}
-		if err := backoff.wait(ctx); err != nil {
+		if err := retry.Wait(ctx); err != nil {
 			return 0, nil, fmt.Errorf("append entry %d: %w (last error: %w)", seq, err, rerr)
 		}
 	}
@@ -339,22 +339,4 @@ func inlineData(cmds []Command) []byte {
 		}
 	}
 	return data
-}
-
-// backoff is exponential with full jitter, from 20ms up to 2s.
-type backoff struct{ next time.Duration }
-
-func newBackoff() *backoff { return &backoff{next: 20 * time.Millisecond} }
-
-func (b *backoff) wait(ctx context.Context) error {
-	d := time.Duration(rand.Int64N(int64(b.next)) + 1)
-	b.next = min(b.next*2, 2*time.Second)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

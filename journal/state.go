@@ -30,6 +30,9 @@ type State struct {
 
 	// GroupClaims holds each group's latest coordinator claim.
 	GroupClaims map[string]GroupClaim `json:"group_claims,omitempty"`
+	// GroupMeta holds each group's membership as its coordinator last
+	// stored it (apply_group_meta.go).
+	GroupMeta map[string]*GroupMeta `json:"group_meta,omitempty"`
 
 	// Proposals remembers the outcome of recent commands that carried an
 	// ID, by ID, for ProposalWindowMs of entry time.
@@ -49,6 +52,8 @@ type State struct {
 	// entryDataOffset is, while Apply runs, where the entry's data begins
 	// in its object (0: the entry carries none).
 	entryDataOffset int64
+	// groupRecords counts, while Apply runs, the entry's group records.
+	groupRecords int32
 }
 
 // NewState returns the state before entry 1.
@@ -78,6 +83,9 @@ func (s *State) init() {
 	}
 	if s.Groups == nil {
 		s.Groups = map[string]map[string]map[int32]GroupOffset{}
+	}
+	if s.GroupMeta == nil {
+		s.GroupMeta = map[string]*GroupMeta{}
 	}
 	if s.Garbage == nil {
 		s.Garbage = map[string]int64{}
@@ -159,4 +167,11 @@ func (p *Partition) Bytes() int64 {
 func (s *State) GroupOffset(group, topic string, partition int32) (GroupOffset, bool) {
 	o, ok := s.Groups[group][topic][partition]
 	return o, ok
+}
+
+// nextRecordPos places the next group record of the entry being applied.
+func (s *State) nextRecordPos() RecordPos {
+	p := RecordPos{Seq: s.Seq, Rank: s.groupRecords}
+	s.groupRecords++
+	return p
 }

@@ -114,6 +114,17 @@ type GroupOffset struct {
 	LeaderEpoch int32  `json:"epoch"`
 	Metadata    string `json:"meta,omitempty"`
 	CommitTime  int64  `json:"time"` // entry time (ms)
+	// At is where the commit happened in the journal, which orders it
+	// among the group records that __consumer_offsets shows.
+	At RecordPos `json:"at,omitzero"`
+}
+
+// RecordPos places a group record (a commit, a stored membership) in the
+// journal: the entry that applied it and its rank among the entry's group
+// records. Older entries carry none (zero).
+type RecordPos struct {
+	Seq  uint64 `json:"seq"`
+	Rank int32  `json:"rank,omitempty"`
 }
 
 func partitionKey(topic string, partition int32) string {

@@ -30,6 +30,9 @@ const (
 	logOverhead = 12
 	// minLength is the smallest valid Length: a header with no records.
 	minLength = HeaderSize - logOverhead
+	// legacyMinLength is the smallest Length of a message in any format
+	// (v0's record overhead, Kafka's LegacyRecord.RECORD_OVERHEAD_V0).
+	legacyMinLength = 14
 )
 
 // Attribute bits other than the codec, for building a Header to [Encode].
@@ -69,11 +72,12 @@ var (
 	// (87), which clients do not retry.
 	ErrInvalidRecord = errors.New("recordbatch: invalid record batch")
 
-	// ErrUnsupportedMagic means a magic byte other than 2: a v0/v1 message
-	// set or garbage. silt stores only v2 batches. For the mapping: Kafka
-	// itself answers a produce request of version 3 or later carrying an
-	// older format with INVALID_RECORD (ProduceRequest.validateRecords);
-	// UNSUPPORTED_FOR_MESSAGE_FORMAT (43) is the alternative.
+	// ErrUnsupportedMagic means magic 0 or 1: a v0/v1 message set, a
+	// format that exists but that silt does not store. Kafka answers a
+	// produce request of version 3 or later carrying one with
+	// INVALID_RECORD (87, ProduceRequest.validateRecords). Any other magic
+	// is no format at all and wraps ErrCorrupt, as Kafka's
+	// ByteBufferLogInputStream throws CorruptRecordException for it.
 	ErrUnsupportedMagic = errors.New("recordbatch: unsupported magic (message format); only v2 is supported")
 
 	// ErrUnsupportedCodec means compression codec bits 5, 6 or 7. Kafka:
@@ -143,9 +147,13 @@ type Header struct {
 // the rest (lengths, CRC, counts) is [Validate]'s job, so ParseHeader is
 // cheap enough for every batch a fetch touches. The magic byte sits at the
 // same offset in every message format, so an old-format message set shorter
-// than a v2 header still reports ErrUnsupportedMagic rather than ErrCorrupt.
+// than a v2 header still reports ErrUnsupportedMagic rather than ErrCorrupt;
+// a magic that no format has (negative, or above 2) is ErrCorrupt.
 func ParseHeader(b []byte) (Header, error) {
 	if len(b) > offMagic && b[offMagic] != 2 {
+		if m := int8(b[offMagic]); m != 0 && m != 1 {
+			return Header{}, fmt.Errorf("%w: invalid magic %d", ErrCorrupt, m)
+		}
 		return Header{}, fmt.Errorf("%w: magic %d", ErrUnsupportedMagic, int8(b[offMagic]))
 	}
 	if len(b) < HeaderSize {

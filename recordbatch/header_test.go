@@ -54,8 +54,8 @@ func TestParseHeaderErrors(t *testing.T) {
 		{"v2 magic, short header", full[:HeaderSize-1], ErrCorrupt},
 		{"v0 message set shorter than a v2 header", withMagic(30, 0), ErrUnsupportedMagic},
 		{"magic 1", withMagic(len(full), 1), ErrUnsupportedMagic},
-		{"magic 3", withMagic(len(full), 3), ErrUnsupportedMagic},
-		{"magic -1", withMagic(len(full), 0xff), ErrUnsupportedMagic},
+		{"magic 3: no format", withMagic(len(full), 3), ErrCorrupt},
+		{"magic -1: no format", withMagic(len(full), 0xff), ErrCorrupt},
 		{"exactly a header", full[:HeaderSize], nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -63,6 +63,13 @@ func iterate(b []byte, partialOK bool, yield func(Batch, error) bool) {
 // the magic comes first: an old-format message set, whose Length may be
 // below a v2 minimum, reports ErrUnsupportedMagic rather than ErrCorrupt.
 func frame(b []byte, partialOK bool) (Batch, error) {
+	// Kafka refuses a Length below the smallest message of any format
+	// before it looks at the magic: noise is corrupt, whatever its byte 16.
+	if len(b) >= logOverhead {
+		if length := int32(binary.BigEndian.Uint32(b[offLength:])); length < legacyMinLength {
+			return Batch{}, fmt.Errorf("%w: batch length %d is smaller than any message format's minimum %d", ErrCorrupt, length, legacyMinLength)
+		}
+	}
 	if len(b) > offMagic && b[offMagic] != 2 {
 		_, err := ParseHeader(b)
 		return Batch{}, err

@@ -19,7 +19,8 @@ func checksum(batch []byte) uint32 { return crc32.Checksum(batch[offAttributes:]
 // at the bytes, so it does not decompress and allocates nothing unless it
 // fails. The checks, in order:
 //
-//   - magic is 2 (ErrUnsupportedMagic), read first because the magic byte
+//   - magic is 2 (ErrUnsupportedMagic for the older formats 0 and 1,
+//     ErrCorrupt for any other value), read first because the magic byte
 //     sits at the same offset in older formats;
 //   - the slice is exactly one batch: at least a header, Length at least
 //     49 and len(batch) == 12+Length (ErrCorrupt);

@@ -42,7 +42,7 @@ func TestValidate(t *testing.T) {
 		{"crc mismatch", func() []byte { b := slices.Clone(good); b[offCRC] ^= 1; return b }(), ErrCorrupt},
 		{"magic 0", mutate(good, func(b []byte) { b[offMagic] = 0 }), ErrUnsupportedMagic},
 		{"magic 1", mutate(good, func(b []byte) { b[offMagic] = 1 }), ErrUnsupportedMagic},
-		{"magic 3", mutate(good, func(b []byte) { b[offMagic] = 3 }), ErrUnsupportedMagic},
+		{"magic 3", mutate(good, func(b []byte) { b[offMagic] = 3 }), ErrCorrupt},
 		{"base offset not 0", mutate(good, func(b []byte) { put64(b, offBaseOffset, 5) }), ErrInvalidRecord},
 		{"codec 5", mutate(good, func(b []byte) { put16(b, offAttributes, 5) }), ErrUnsupportedCodec},
 		{"codec 6", mutate(good, func(b []byte) { put16(b, offAttributes, 6) }), ErrUnsupportedCodec},
@@ -94,7 +94,7 @@ func TestValidateEveryFlippedByte(t *testing.T) {
 						want = ErrCorrupt
 					case i < offMagic:
 						want = nil
-					case i == offMagic:
+					case i == offMagic && b[i]^bit <= 1:
 						want = ErrUnsupportedMagic
 					default:
 						want = ErrCorrupt

@@ -1,7 +1,7 @@
 // Package segment is silt's on-bucket segment object format: what an agent
 // writes once per flush, holding one chunk of record batches for every
-// partition it buffered, and what fetches, the compactor and `silt inspect`
-// read back.
+// partition it buffered, and what fetches, the compactor and `silt cat`
+// read back (through chunkread).
 //
 // This comment is the specification. The layout is pinned by
 // testdata/segment-v1.golden; a change to the bytes Build writes must bump

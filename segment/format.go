@@ -74,7 +74,7 @@ const (
 	CodecZstd Codec = 1
 )
 
-// String names the codec for logs and `silt inspect`.
+// String names the codec for logs and errors.
 func (c Codec) String() string {
 	switch c {
 	case CodecNone:

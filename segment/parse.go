@@ -37,9 +37,9 @@ func Parse(data []byte) (ID, []ChunkInfo, error) {
 }
 
 // Verify parses a whole segment object and decodes every chunk, so that
-// every byte of it is checked. It is for tools (`silt inspect`), the
-// compactor before it deletes what it merged, and tests; the fetch path
-// decodes only the chunks it serves.
+// every byte of it is checked, for whatever must vouch for a whole object
+// (the tests of this package use it on every segment they build); the fetch
+// path and the compactor decode only the chunks they read (chunkread).
 func Verify(data []byte) (ID, []ChunkInfo, error) {
 	id, infos, err := Parse(data)
 	if err != nil {

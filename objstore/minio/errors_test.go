@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -86,16 +85,6 @@ func TestParseEndpoint(t *testing.T) {
 		}
 		if err != nil || host != tc.host || secure != tc.secure || lookup != tc.lookup {
 			t.Errorf("parseEndpoint(%q) = %q, %v, %v, %v; want %q, %v, %v", tc.in, host, secure, lookup, err, tc.host, tc.secure, tc.lookup)
-		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	for attempt := 1; attempt < 20; attempt++ {
-		for range 100 {
-			if d := backoff(attempt); d <= 0 || d > 2*time.Second+time.Millisecond {
-				t.Fatalf("backoff(%d) = %v", attempt, d)
-			}
 		}
 	}
 }

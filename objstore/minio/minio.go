@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -41,6 +40,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/silt-io/silt/internal/backoff"
 	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/objstore/internal/httprange"
 )
@@ -254,6 +254,9 @@ func (b *Bucket) put(ctx context.Context, op op, key string, data []byte, opts m
 		sum := sha256.Sum256(data)
 		sha = hex.EncodeToString(sum[:])
 	}
+	// The conflicting write is usually done within one round trip: start
+	// short.
+	retry := backoff.New(100*time.Millisecond, 2*time.Second)
 	for attempt := 1; ; attempt++ {
 		info, err := b.core.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)), "", sha, opts)
 		if err == nil {
@@ -262,28 +265,9 @@ func (b *Bucket) put(ctx context.Context, op op, key string, data []byte, opts m
 		if !isConditionalConflict(err) || attempt >= b.maxAttempts {
 			return "", mapError(ctx, op, key, err)
 		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if err := retry.Wait(ctx); err != nil {
 			return "", mapError(ctx, op, key, err)
 		}
-	}
-}
-
-// backoff is full jitter over 100ms·2^(attempt-1), capped at 2s: short,
-// because the conflicting write is usually done within one round trip.
-func backoff(attempt int) time.Duration {
-	d := 100 * time.Millisecond << min(attempt-1, 5)
-	d = min(d, 2*time.Second)
-	return rand.N(d) + time.Millisecond
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

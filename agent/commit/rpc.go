@@ -1,4 +1,4 @@
-package agent
+package commit
 
 import (
 	"bytes"
@@ -15,19 +15,22 @@ import (
 
 // Internal RPC between the agents of one cluster, on the HTTP listener.
 //
-//	POST /internal/v1/propose  a batch of journal commands for the committer
-//	                           to write as (part of) one entry; answers with
-//	                           the entry's number and each command's result
+//	POST /internal/v1/propose  a batch of journal commands (JSON) for the
+//	                           committer to write as (part of) one entry;
+//	                           answers with the entry's number and each
+//	                           command's result (JSON)
 //	POST /internal/v1/entries  journal entries the committer wrote, pushed
-//	                           to the other agents so they need not read them
+//	                           to the other agents so they need not read
+//	                           them (the binary body of push.go)
 //
-// Bodies are JSON. Both are safe to repeat: commands carry proposal IDs
-// and entries are applied once by number. The RPC is unauthenticated; it
-// belongs on the cluster's private network, like memberlist's port.
+// Both are safe to repeat: commands carry proposal IDs and entries are
+// applied once by number. The RPC is unauthenticated; it belongs on the
+// cluster's private network, like memberlist's port.
 
+// Paths of the internal RPC.
 const (
-	proposePath = "/internal/v1/propose"
-	entriesPath = "/internal/v1/entries"
+	ProposePath = "/internal/v1/propose"
+	EntriesPath = "/internal/v1/entries"
 	// maxRPCBody bounds what an internal request may carry.
 	maxRPCBody = 64 << 20
 )
@@ -42,16 +45,18 @@ type proposeResponse struct {
 	Results []journal.Result `json:"results"`
 }
 
-func (a *Agent) registerRPC(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+proposePath, a.serveProposal)
-	mux.HandleFunc("POST "+entriesPath, a.serveEntries)
+// Register adds the internal RPC's handlers to mux. They answer 503 until
+// Env.Ready reports true, which the agent sets after Start.
+func (n *Node) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+ProposePath, n.serveProposal)
+	mux.HandleFunc("POST "+EntriesPath, n.serveEntries)
 }
 
 // serveProposal writes another agent's commands. The agent answers
 // whether or not it believes itself committer: gossip routes, the journal
 // decides, and a proposer with a stale view should not be turned away.
-func (a *Agent) serveProposal(w http.ResponseWriter, r *http.Request) {
-	if !a.ready.Load() {
+func (n *Node) serveProposal(w http.ResponseWriter, r *http.Request) {
+	if !n.env.Ready() {
 		http.Error(w, "agent not ready", http.StatusServiceUnavailable)
 		return
 	}
@@ -64,9 +69,9 @@ func (a *Agent) serveProposal(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad proposal: no commands", http.StatusBadRequest)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.CommitTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), n.env.CommitTimeout)
 	defer cancel()
-	seq, results, err := a.localCommitter.Submit(ctx, req.Commands)
+	seq, results, err := n.local.Submit(ctx, req.Commands)
 	if err != nil {
 		http.Error(w, fmt.Sprintf("commit %d commands from %s: %v", len(req.Commands), req.From, err), http.StatusServiceUnavailable)
 		return
@@ -76,30 +81,40 @@ func (a *Agent) serveProposal(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveEntries applies entries the committer pushed.
-func (a *Agent) serveEntries(w http.ResponseWriter, r *http.Request) {
-	if !a.ready.Load() {
+func (n *Node) serveEntries(w http.ResponseWriter, r *http.Request) {
+	if !n.env.Ready() {
 		http.Error(w, "agent not ready", http.StatusServiceUnavailable)
 		return
 	}
-	var entries []json.RawMessage
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxRPCBody)).Decode(&entries); err != nil {
-		http.Error(w, "bad entries: "+err.Error(), http.StatusBadRequest)
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRPCBody+1))
+	if err != nil {
+		http.Error(w, "read entries: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	raw := make([][]byte, len(entries))
-	for i := range entries {
-		raw[i] = entries[i]
+	if len(body) > maxRPCBody {
+		http.Error(w, "entries over the body limit", http.StatusRequestEntityTooLarge)
+		return
 	}
-	var last struct {
-		Seq uint64 `json:"seq"`
+	pushed, err := DecodePush(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
-	if len(raw) > 0 && json.Unmarshal(raw[len(raw)-1], &last) == nil {
-		a.noteJournalSeq(last.Seq)
+	if len(pushed) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
 	}
+	raw := make([][]byte, len(pushed))
+	for i, e := range pushed {
+		raw[i] = e.Data
+	}
+	n.noteSeq(pushed[len(pushed)-1].Seq)
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if _, err := a.journal.Offer(ctx, raw); err != nil {
-		a.log.Warn("pushed journal entries not applied", "err", err)
+	applied, err := n.journal.Offer(ctx, raw)
+	n.metrics.pushApplied.Add(float64(applied))
+	if err != nil {
+		n.log.Warn("pushed journal entries not applied", "err", err)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -107,30 +122,35 @@ func (a *Agent) serveEntries(w http.ResponseWriter, r *http.Request) {
 }
 
 // proposeRemote sends commands to the committer agent m.
-func (a *Agent) proposeRemote(ctx context.Context, m gossip.Member, cmds []journal.Command) (uint64, []journal.Result, error) {
+func (n *Node) proposeRemote(ctx context.Context, m gossip.Member, cmds []journal.Command) (uint64, []journal.Result, error) {
 	if m.InternalAddr == "" {
 		return 0, nil, fmt.Errorf("committer %s has no internal address", m.Name)
 	}
-	body, err := json.Marshal(proposeRequest{From: a.cfg.NodeName, Commands: cmds})
+	body, err := json.Marshal(proposeRequest{From: n.env.Self, Commands: cmds})
 	if err != nil {
 		return 0, nil, fmt.Errorf("encode proposal: %w", err)
 	}
 	var resp proposeResponse
-	if err := a.postRPC(ctx, m, proposePath, body, &resp); err != nil {
+	if err := n.postRPC(ctx, m, ProposePath, "application/json", body, &resp); err != nil {
 		return 0, nil, err
 	}
 	return resp.Seq, resp.Results, nil
 }
 
+// postPush posts a push body to m.
+func (n *Node) postPush(ctx context.Context, m gossip.Member, path string, body []byte) error {
+	return n.postRPC(ctx, m, path, "application/octet-stream", body, nil)
+}
+
 // postRPC posts body to another agent and decodes its JSON answer into
 // out (nil: none expected).
-func (a *Agent) postRPC(ctx context.Context, m gossip.Member, path string, body []byte, out any) error {
+func (n *Node) postRPC(ctx context.Context, m gossip.Member, path, contentType string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+m.InternalAddr+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("rpc %s to %s: %w", path, m.Name, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.rpcClient.Do(req)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := n.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("rpc %s to %s: %w", path, m.Name, err)
 	}
@@ -147,14 +167,4 @@ func (a *Agent) postRPC(ctx context.Context, m gossip.Member, path string, body 
 		return fmt.Errorf("rpc %s to %s: decode answer: %w", path, m.Name, err)
 	}
 	return nil
-}
-
-// noteJournalSeq records that entry seq exists, for the lag metric.
-func (a *Agent) noteJournalSeq(seq uint64) {
-	for {
-		cur := a.journalKnown.Load()
-		if seq <= cur || a.journalKnown.CompareAndSwap(cur, seq) {
-			return
-		}
-	}
 }

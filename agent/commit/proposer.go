@@ -1,4 +1,4 @@
-package agent
+package commit
 
 import (
 	"context"
@@ -11,44 +11,26 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/silt-io/silt/internal/backoff"
 	"github.com/silt-io/silt/journal"
 )
 
-// The path of a journal command from this agent to the journal.
-//
-// One agent at a time, the committer, writes the journal: it gathers the
-// commands of every agent and writes them as one entry (group commit), so
-// the journal's throughput does not fall as agents are added. Every other
-// agent sends its commands to the committer over internal RPC.
-//
-// The proposer keeps this agent's commands in the order they were
-// proposed: it sends one batch at a time, each batch holding everything
-// queued since the last was sent, and the committer writes a batch into
-// one entry. The writer relies on this to commit segments in the order it
-// cut them.
-//
-// A batch whose RPC fails may or may not have reached the journal (the
-// committer may have died after writing it). The proposer then sends the
-// same batch again, to whichever agent is committer now, until the
-// callers' contexts end. Every command carries a proposal ID, so the
-// journal applies a resent command once and answers the repeat with the
-// first outcome (see journal.State.Proposals): a retry never duplicates a
-// segment's records.
-
-// proposer sends commands to the committer.
-type proposer struct {
-	a      *Agent
-	queue  chan *proposal
+// Proposer sends this agent's journal commands to the committer.
+type Proposer struct {
+	n      *Node
+	queue  chan *Proposal
 	prefix string // node name and boot nonce: IDs never repeat across restarts
 	next   atomic.Uint64
 
 	closeOnce sync.Once
 	done      chan struct{}
+	closeCtx  context.Context // ends when done is closed, for retry waits
+	closeAll  context.CancelFunc
 	wg        sync.WaitGroup
 }
 
-// proposal is one caller's commands on their way to the journal.
-type proposal struct {
+// Proposal is one caller's commands on their way to the journal.
+type Proposal struct {
 	ctx     context.Context
 	cmds    []journal.Command
 	reply   chan struct{} // closed when seq, results and err are set
@@ -57,22 +39,23 @@ type proposal struct {
 	err     error
 }
 
-func newProposer(a *Agent) *proposer {
+func newProposer(n *Node) *Proposer {
 	nonce := make([]byte, 4)
 	rand.Read(nonce)
-	p := &proposer{a: a, queue: make(chan *proposal, 1024), done: make(chan struct{}),
-		prefix: a.cfg.NodeName + "/" + hex.EncodeToString(nonce) + "/"}
+	p := &Proposer{n: n, queue: make(chan *Proposal, 1024), done: make(chan struct{}),
+		prefix: n.env.Self + "/" + hex.EncodeToString(nonce) + "/"}
+	p.closeCtx, p.closeAll = context.WithCancel(context.Background())
 	p.wg.Go(p.run)
 	return p
 }
 
-// errProposerClosed fails proposals the agent will not send.
-var errProposerClosed = errors.New("agent is shutting down: journal command not sent")
+// ErrClosed fails proposals the agent will not send: it is shutting down.
+var ErrClosed = errors.New("agent is shutting down: journal command not sent")
 
 // Propose queues cmds and returns at once; Wait gives the outcome.
 // Proposals reach the journal in the order Propose is called.
-func (p *proposer) Propose(ctx context.Context, cmds []journal.Command) *proposal {
-	pr := &proposal{ctx: ctx, reply: make(chan struct{})}
+func (p *Proposer) Propose(ctx context.Context, cmds []journal.Command) *Proposal {
+	pr := &Proposal{ctx: ctx, reply: make(chan struct{})}
 	pr.cmds = make([]journal.Command, len(cmds))
 	for i, c := range cmds {
 		c.ID = p.prefix + strconv.FormatUint(p.next.Add(1), 36)
@@ -81,7 +64,7 @@ func (p *proposer) Propose(ctx context.Context, cmds []journal.Command) *proposa
 	select {
 	case p.queue <- pr:
 	case <-p.done:
-		pr.finish(0, nil, errProposerClosed)
+		pr.finish(0, nil, ErrClosed)
 	case <-ctx.Done():
 		pr.finish(0, nil, ctx.Err())
 	}
@@ -89,13 +72,13 @@ func (p *proposer) Propose(ctx context.Context, cmds []journal.Command) *proposa
 }
 
 // Submit proposes cmds and waits for their outcome.
-func (p *proposer) Submit(ctx context.Context, cmds []journal.Command) (uint64, []journal.Result, error) {
+func (p *Proposer) Submit(ctx context.Context, cmds []journal.Command) (uint64, []journal.Result, error) {
 	return p.Propose(ctx, cmds).Wait(ctx)
 }
 
 // Wait returns the entry holding the proposal and each command's result.
 // An error means the commands may or may not have been written.
-func (pr *proposal) Wait(ctx context.Context) (uint64, []journal.Result, error) {
+func (pr *Proposal) Wait(ctx context.Context) (uint64, []journal.Result, error) {
 	select {
 	case <-pr.reply:
 		return pr.seq, pr.results, pr.err
@@ -104,20 +87,20 @@ func (pr *proposal) Wait(ctx context.Context) (uint64, []journal.Result, error) 
 	}
 }
 
-func (pr *proposal) finish(seq uint64, results []journal.Result, err error) {
+func (pr *Proposal) finish(seq uint64, results []journal.Result, err error) {
 	pr.seq, pr.results, pr.err = seq, results, err
 	close(pr.reply)
 }
 
 // close stops the proposer after the batch in flight; queued proposals
 // fail. It waits.
-func (p *proposer) close() {
-	p.closeOnce.Do(func() { close(p.done) })
+func (p *Proposer) close() {
+	p.closeOnce.Do(func() { close(p.done); p.closeAll() })
 	p.wg.Wait()
 	for {
 		select {
 		case pr := <-p.queue:
-			pr.finish(0, nil, errProposerClosed)
+			pr.finish(0, nil, ErrClosed)
 		default:
 			return
 		}
@@ -127,15 +110,15 @@ func (p *proposer) close() {
 // maxBatchCommands bounds the commands sent in one batch.
 const maxBatchCommands = 4096
 
-func (p *proposer) run() {
+func (p *Proposer) run() {
 	for {
-		var first *proposal
+		var first *Proposal
 		select {
 		case first = <-p.queue:
 		case <-p.done:
 			return
 		}
-		batch := []*proposal{first}
+		batch := []*Proposal{first}
 		n := len(first.cmds)
 	drain:
 		for n < maxBatchCommands {
@@ -153,8 +136,8 @@ func (p *proposer) run() {
 
 // send delivers one batch, retrying with the same proposal IDs until it
 // is committed or every caller has given up.
-func (p *proposer) send(batch []*proposal) {
-	backoff := 20 * time.Millisecond
+func (p *Proposer) send(batch []*Proposal) {
+	retry := backoff.New(20*time.Millisecond, time.Second)
 	for attempt := 1; ; attempt++ {
 		live := batch[:0]
 		for _, pr := range batch {
@@ -173,31 +156,31 @@ func (p *proposer) send(batch []*proposal) {
 			cmds = append(cmds, pr.cmds...)
 		}
 		ctx, cancel := p.batchContext(batch)
-		committer := p.a.committerMember()
+		committer := p.n.Committer()
 		start := time.Now()
 		var (
 			seq     uint64
 			results []journal.Result
 			err     error
 		)
-		if committer.Name == p.a.cfg.NodeName || p.a.cfg.SoloCommitter {
-			seq, results, err = p.a.localCommitter.Submit(ctx, cmds)
+		if committer.Name == p.n.env.Self {
+			seq, results, err = p.n.submitLocal(ctx, cmds)
 		} else if err = p.uploadInline(ctx, cmds); err == nil {
-			seq, results, err = p.a.proposeRemote(ctx, committer, cmds)
+			seq, results, err = p.n.proposeRemote(ctx, committer, cmds)
 			if err == nil {
 				// Reply only once this agent has applied the entry, so a
 				// client that reads here next sees what it wrote.
-				p.a.noteJournalSeq(seq)
-				err = p.a.journal.WaitFor(ctx, seq)
+				p.n.noteSeq(seq)
+				err = p.n.journal.WaitFor(ctx, seq)
 			}
 		}
 		cancel()
-		p.a.metrics.proposeDuration.Observe(time.Since(start).Seconds())
+		p.n.metrics.proposeDuration.Observe(time.Since(start).Seconds())
 		if err == nil && len(results) != len(cmds) {
 			err = fmt.Errorf("committer %s returned %d results for %d commands", committer.Name, len(results), len(cmds))
 		}
 		if err == nil {
-			p.a.metrics.proposals.Add(float64(len(batch)))
+			p.n.metrics.proposals.Add(float64(len(batch)))
 			i := 0
 			for _, pr := range batch {
 				pr.finish(seq, results[i:i+len(pr.cmds)], nil)
@@ -207,19 +190,13 @@ func (p *proposer) send(batch []*proposal) {
 		}
 		if p.closing() && attempt > 1 {
 			for _, pr := range batch {
-				pr.finish(0, nil, fmt.Errorf("%w (last error: %w)", errProposerClosed, err))
+				pr.finish(0, nil, fmt.Errorf("%w (last error: %w)", ErrClosed, err))
 			}
 			return
 		}
-		p.a.metrics.proposeRetries.Inc()
-		p.a.log.Warn("journal commit failed; resending", "committer", committer.Name, "attempt", attempt, "err", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-p.done:
-			t.Stop()
-		}
-		backoff = min(2*backoff, time.Second)
+		p.n.metrics.proposeRetries.Inc()
+		p.n.log.Warn("journal commit failed; resending", "committer", committer.Name, "attempt", attempt, "err", err)
+		retry.Wait(p.closeCtx) // on close, the next attempt is the last
 	}
 }
 
@@ -228,13 +205,13 @@ func (p *proposer) send(batch []*proposal) {
 // writer proposed them inline while this agent was the committer, and the
 // role has moved. A segment key is random, so repeating the upload is
 // harmless.
-func (p *proposer) uploadInline(ctx context.Context, cmds []journal.Command) error {
+func (p *Proposer) uploadInline(ctx context.Context, cmds []journal.Command) error {
 	for _, c := range cmds {
 		cs := c.CommitSegment
 		if cs == nil || !cs.Inline {
 			continue
 		}
-		if _, err := p.a.bucket.Put(ctx, cs.Object, cs.Data); err != nil {
+		if _, err := p.n.env.Bucket.Put(ctx, cs.Object, cs.Data); err != nil {
 			return fmt.Errorf("upload segment %s proposed inline: %w", cs.Object, err)
 		}
 		cs.Inline, cs.Data = false, nil
@@ -242,7 +219,7 @@ func (p *proposer) uploadInline(ctx context.Context, cmds []journal.Command) err
 	return nil
 }
 
-func (p *proposer) closing() bool {
+func (p *Proposer) closing() bool {
 	select {
 	case <-p.done:
 		return true
@@ -253,8 +230,8 @@ func (p *proposer) closing() bool {
 
 // batchContext returns a context that ends when the last of the batch's
 // callers gives up, and no later than the commit timeout.
-func (p *proposer) batchContext(batch []*proposal) (context.Context, context.CancelFunc) {
-	deadline := time.Now().Add(p.a.cfg.CommitTimeout)
+func (p *Proposer) batchContext(batch []*Proposal) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(p.n.env.CommitTimeout)
 	latest := time.Time{}
 	for _, pr := range batch {
 		d, ok := pr.ctx.Deadline()

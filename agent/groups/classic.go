@@ -1,4 +1,4 @@
-package agent
+package groups
 
 import (
 	"slices"
@@ -6,10 +6,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/internal/clock"
 )
 
-// join handles a JoinGroup on the group goroutine. It returns a channel
-// that receives the response, at once or when the join phase completes.
+// The classic protocol's state machine. Every function here runs on the
+// group goroutine.
+
+// join handles a JoinGroup. It returns a channel that receives the
+// response, at once or when the join phase completes.
 func (g *group) join(r *kmsg.JoinGroupRequest, clientID, clientHost string) chan *kmsg.JoinGroupResponse {
 	ch := make(chan *kmsg.JoinGroupResponse, 1)
 	fail := func(code int16, memberID string) chan *kmsg.JoinGroupResponse {
@@ -39,10 +44,9 @@ func (g *group) join(r *kmsg.JoinGroupRequest, clientID, clientHost string) chan
 	m := g.members[r.MemberID]
 	switch {
 	case r.MemberID == "" && r.InstanceID != nil:
-		// A static member (KIP-345) (re)joining: it takes over the
-		// member with its instance id, fencing the old one.
 		if old := g.staticMember(*r.InstanceID); old != nil {
-			g.removeMember(old, kerr.FencedInstanceID.Code)
+			// A static member (KIP-345) back under a new member id.
+			return g.rejoinStatic(old, r, clientID, clientHost, session, rebalance, ch)
 		}
 		m = &member{id: newMemberID(clientID), instanceID: r.InstanceID}
 	case r.MemberID == "" && r.Version >= 4:
@@ -53,6 +57,10 @@ func (g *group) join(r *kmsg.JoinGroupRequest, clientID, clientHost string) chan
 		return fail(kerr.MemberIDRequired.Code, id)
 	case r.MemberID == "":
 		m = &member{id: newMemberID(clientID)}
+	case r.InstanceID != nil:
+		if code := g.checkStatic(r.MemberID, r.InstanceID); code != 0 {
+			return fail(code, r.MemberID)
+		}
 	case m == nil:
 		t, ok := g.pending[r.MemberID]
 		if !ok {
@@ -60,9 +68,7 @@ func (g *group) join(r *kmsg.JoinGroupRequest, clientID, clientHost string) chan
 		}
 		t.Stop()
 		delete(g.pending, r.MemberID)
-		m = &member{id: r.MemberID, instanceID: r.InstanceID}
-	case r.InstanceID != nil && (m.instanceID == nil || *m.instanceID != *r.InstanceID):
-		return fail(kerr.FencedInstanceID.Code, r.MemberID)
+		m = &member{id: r.MemberID}
 	}
 	if _, known := g.members[m.id]; !known {
 		g.members[m.id] = m
@@ -74,9 +80,7 @@ func (g *group) join(r *kmsg.JoinGroupRequest, clientID, clientHost string) chan
 		resp.ErrorCode, resp.MemberID, resp.Generation = kerr.RebalanceInProgress.Code, m.id, -1
 		m.join <- resp
 	}
-	m.clientID, m.clientHost = clientID, clientHost
-	m.sessionTimeout, m.rebalanceTimeout = session, rebalance
-	m.protocolType, m.protocols = r.ProtocolType, r.Protocols
+	g.updateMember(m, r, clientID, clientHost, session, rebalance)
 	m.join, m.joinReq = ch, r
 	if m.session != nil {
 		m.session.Stop() // a member in the join phase is bound by the rebalance timeout instead
@@ -95,18 +99,88 @@ func (g *group) join(r *kmsg.JoinGroupRequest, clientID, clientHost string) chan
 	return ch
 }
 
+func (g *group) updateMember(m *member, r *kmsg.JoinGroupRequest, clientID, clientHost string, session, rebalance time.Duration) {
+	m.clientID, m.clientHost = clientID, clientHost
+	m.sessionTimeout, m.rebalanceTimeout = session, rebalance
+	m.protocolType, m.protocols = r.ProtocolType, r.Protocols
+}
+
+// rejoinStatic handles a JoinGroup with a known group.instance.id and no
+// member id (KIP-345): the instance restarted. It takes its old member's
+// place under a new id, fencing the old one. In a Stable group whose
+// protocol stays the same, that is all, as in Kafka: the member gets the
+// current generation and, in SyncGroup, its old assignment; nobody
+// rebalances. The change is stored before the member is answered.
+func (g *group) rejoinStatic(old *member, r *kmsg.JoinGroupRequest, clientID, clientHost string, session, rebalance time.Duration, ch chan *kmsg.JoinGroupResponse) chan *kmsg.JoinGroupResponse {
+	oldLeader := g.leader
+	m := g.replaceMember(old, newMemberID(clientID))
+	g.updateMember(m, r, clientID, clientHost, session, rebalance)
+	g.protocolType = r.ProtocolType
+	switch g.state {
+	case groupStable:
+		if g.chooseProtocol() != g.protocol {
+			m.join, m.joinReq = ch, r
+			g.prepareRebalance()
+			return ch
+		}
+		g.touch(m)
+		gen := g.generation
+		g.persist(func(code int16) {
+			resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+			if code != 0 {
+				resp.ErrorCode, resp.Generation = storeFailure(code), -1
+				ch <- resp
+				return
+			}
+			resp.Generation, resp.MemberID = gen, m.id
+			pt, p := g.protocolType, g.protocol
+			resp.ProtocolType, resp.Protocol = &pt, &p
+			resp.LeaderID = oldLeader
+			if r.Version >= 9 && g.leader == m.id {
+				// The leader learns it leads but keeps the assignment
+				// it made: assignors are not idempotent.
+				resp.LeaderID, resp.SkipAssignment = m.id, true
+				resp.Members = g.joinMembers()
+			}
+			ch <- resp
+		})
+	case groupPreparingRebalance:
+		m.join, m.joinReq = ch, r
+		g.maybeCompleteJoin()
+	default:
+		// CompletingRebalance: the leader may already be assigning to
+		// the old id, so the group rebalances, as Kafka's does.
+		m.join, m.joinReq = ch, r
+		g.prepareRebalance()
+	}
+	return ch
+}
+
+// replaceMember gives old's place in the group to a new member id: its
+// instance, position, leadership and assignment. Requests the old member
+// has waiting are answered FENCED_INSTANCE_ID.
+func (g *group) replaceMember(old *member, id string) *member {
+	g.answerWaiting(old, kerr.FencedInstanceID.Code)
+	if old.session != nil {
+		old.session.Stop()
+	}
+	m := &member{id: id, instanceID: old.instanceID, assignment: old.assignment, protocols: old.protocols, protocolType: old.protocolType}
+	delete(g.members, old.id)
+	g.members[id] = m
+	if i := slices.Index(g.joinOrder, old.id); i >= 0 {
+		g.joinOrder[i] = id
+	}
+	if g.leader == old.id {
+		g.leader = id
+	}
+	return m
+}
+
 // supportsAny reports whether one of protocols is supported by every
 // member, as a new member's must be.
 func (g *group) supportsAny(protocols []kmsg.JoinGroupRequestProtocol) bool {
 	for _, p := range protocols {
-		all := true
-		for _, m := range g.members {
-			if !m.supports(p.Name) {
-				all = false
-				break
-			}
-		}
-		if all {
+		if g.allSupport(p.Name) {
 			return true
 		}
 	}
@@ -135,6 +209,37 @@ func (g *group) staticMember(instanceID string) *member {
 	return nil
 }
 
+// checkStatic validates a request that names a group.instance.id, as
+// Kafka does: an instance the group does not know is UNKNOWN_MEMBER_ID; one
+// held by another member id (it was replaced by a newer instance) is
+// FENCED_INSTANCE_ID, which tells the old instance to stop rather than
+// rejoin and fence the new one in turn.
+func (g *group) checkStatic(memberID string, instanceID *string) int16 {
+	m := g.staticMember(*instanceID)
+	switch {
+	case m == nil:
+		return kerr.UnknownMemberID.Code
+	case m.id != memberID:
+		return kerr.FencedInstanceID.Code
+	}
+	return 0
+}
+
+// validMember returns the member a request names, checking its instance id
+// first (checkStatic).
+func (g *group) validMember(memberID string, instanceID *string) (*member, int16) {
+	if instanceID != nil {
+		if code := g.checkStatic(memberID, instanceID); code != 0 {
+			return nil, code
+		}
+	}
+	m := g.members[memberID]
+	if m == nil {
+		return nil, kerr.UnknownMemberID.Code
+	}
+	return m, 0
+}
+
 // prepareRebalance starts a join phase: every member must join again
 // within the rebalance timeout. A group that was empty first waits the
 // initial delay, so members starting together land in one generation.
@@ -156,11 +261,11 @@ func (g *group) prepareRebalance() {
 	if g.rebalance != nil {
 		g.rebalance.Stop()
 	}
-	g.rebalanceEnd = time.Now().Add(timeout)
+	g.rebalanceEnd = g.now().Add(timeout)
 	g.phase++
-	if wasEmpty && g.gs.initialDelay > 0 {
+	if delay := g.c.env.InitialRebalanceDelay; wasEmpty && delay > 0 {
 		g.delaying = true
-		g.rebalance = g.after(min(g.gs.initialDelay, timeout), g.completeJoinOf(g.phase))
+		g.rebalance = g.after(min(delay, timeout), g.completeJoinOf(g.phase))
 		return
 	}
 	g.rebalance = g.after(timeout, g.completeJoinOf(g.phase))
@@ -176,9 +281,9 @@ func (g *group) maybeCompleteJoin() {
 		return
 	}
 	if g.delaying {
-		if left := time.Until(g.rebalanceEnd); left > 0 {
+		if left := g.rebalanceEnd.Sub(g.now()); left > 0 {
 			g.rebalance.Stop()
-			g.rebalance = g.after(min(g.gs.initialDelay, left), g.completeJoinOf(g.phase))
+			g.rebalance = g.after(min(g.c.env.InitialRebalanceDelay, left), g.completeJoinOf(g.phase))
 		}
 		return
 	}
@@ -240,20 +345,28 @@ func (g *group) completeJoin() {
 		protocolType, protocol := g.protocolType, g.protocol
 		resp.ProtocolType, resp.Protocol = &protocolType, &protocol
 		if m.id == g.leader {
-			for _, id := range g.joinOrder {
-				other, ok := g.members[id]
-				if !ok {
-					continue
-				}
-				rm := kmsg.NewJoinGroupResponseMember()
-				rm.MemberID, rm.InstanceID, rm.ProtocolMetadata = other.id, other.instanceID, other.metadata(g.protocol)
-				resp.Members = append(resp.Members, rm)
-			}
+			resp.Members = g.joinMembers()
 		}
 		m.join <- resp
 		m.join, m.joinReq = nil, nil
 		g.touch(m)
 	}
+}
+
+// joinMembers lists the members with their metadata for the chosen
+// protocol, in join order, for the leader's JoinGroup response.
+func (g *group) joinMembers() []kmsg.JoinGroupResponseMember {
+	var out []kmsg.JoinGroupResponseMember
+	for _, id := range g.joinOrder {
+		other, ok := g.members[id]
+		if !ok {
+			continue
+		}
+		rm := kmsg.NewJoinGroupResponseMember()
+		rm.MemberID, rm.InstanceID, rm.ProtocolMetadata = other.id, other.instanceID, other.metadata(g.protocol)
+		out = append(out, rm)
+	}
+	return out
 }
 
 // chooseProtocol picks the protocol every member supports that most
@@ -309,30 +422,36 @@ func (g *group) touch(m *member) {
 		if g.members[m.id] != m || m.join != nil || m.sessionSeq != seq {
 			return // gone, waiting in a join phase (bound by its timeout), or touched since
 		}
-		g.gs.a.log.Info("group member session expired", "group", g.name, "member", m.id)
+		g.c.log.Info("group member session expired", "group", g.name, "member", m.id)
 		g.removeMember(m, kerr.UnknownMemberID.Code)
 		g.afterMembershipChange()
 	})
 }
 
+// answerWaiting answers a member's waiting JoinGroup and SyncGroup with
+// code.
+func (g *group) answerWaiting(m *member, code int16) {
+	if m.join != nil {
+		resp := m.joinReq.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode, resp.MemberID, resp.Generation = code, m.id, -1
+		m.join <- resp
+		m.join, m.joinReq = nil, nil
+	}
+	if m.sync != nil {
+		resp := m.syncReq.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = code
+		m.sync <- resp
+		m.sync, m.syncReq = nil, nil
+	}
+}
+
 // removeMember drops a member, answering any request it has waiting with
-// code (0: not answered, the caller does).
+// code (0: UNKNOWN_MEMBER_ID).
 func (g *group) removeMember(m *member, code int16) {
 	if m.session != nil {
 		m.session.Stop()
 	}
-	if m.join != nil {
-		resp := m.joinReq.ResponseKind().(*kmsg.JoinGroupResponse)
-		resp.ErrorCode, resp.MemberID, resp.Generation = max(code, kerr.UnknownMemberID.Code), m.id, -1
-		m.join <- resp
-		m.join = nil
-	}
-	if m.sync != nil {
-		resp := m.syncReq.ResponseKind().(*kmsg.SyncGroupResponse)
-		resp.ErrorCode = max(code, kerr.UnknownMemberID.Code)
-		m.sync <- resp
-		m.sync = nil
-	}
+	g.answerWaiting(m, max(code, kerr.UnknownMemberID.Code))
 	delete(g.members, m.id)
 	g.joinOrder = slices.DeleteFunc(g.joinOrder, func(id string) bool { return id == m.id })
 }
@@ -350,23 +469,24 @@ func (g *group) afterMembershipChange() {
 	}
 }
 
+// becomeEmpty leaves the group without members, and stores it so: a new
+// coordinator must not resume members that are gone.
 func (g *group) becomeEmpty() {
 	g.state = groupEmpty
 	g.leader, g.protocol = "", ""
 	g.generation++ // commits from the last generation are now stale
 	g.armIdle()
+	g.persist(nil)
 }
 
-// sync handles a SyncGroup on the group goroutine.
+// sync handles a SyncGroup.
 func (g *group) sync(r *kmsg.SyncGroupRequest) chan *kmsg.SyncGroupResponse {
 	ch := make(chan *kmsg.SyncGroupResponse, 1)
 	resp := r.ResponseKind().(*kmsg.SyncGroupResponse)
-	m := g.members[r.MemberID]
+	m, code := g.validMember(r.MemberID, r.InstanceID)
 	switch {
-	case m == nil:
-		resp.ErrorCode = kerr.UnknownMemberID.Code
-	case r.InstanceID != nil && (m.instanceID == nil || *m.instanceID != *r.InstanceID):
-		resp.ErrorCode = kerr.FencedInstanceID.Code
+	case code != 0:
+		resp.ErrorCode = code
 	case r.Generation != g.generation:
 		resp.ErrorCode = kerr.IllegalGeneration.Code
 	case r.ProtocolType != nil && *r.ProtocolType != g.protocolType,
@@ -385,7 +505,7 @@ func (g *group) sync(r *kmsg.SyncGroupRequest) chan *kmsg.SyncGroupResponse {
 			m.sync <- old
 		}
 		m.sync, m.syncReq = ch, r
-		if m.id == g.leader {
+		if m.id == g.leader && !g.storing {
 			g.completeSync(r.GroupAssignment)
 		}
 		return ch
@@ -397,8 +517,10 @@ func (g *group) sync(r *kmsg.SyncGroupRequest) chan *kmsg.SyncGroupResponse {
 	return ch
 }
 
-// completeSync stores the leader's assignment and answers every member
-// waiting in SyncGroup; the group is stable.
+// completeSync takes the leader's assignment and stores the generation;
+// once it is stored the group is stable and every member waiting in
+// SyncGroup gets its assignment. If the store fails, the members are told
+// so and the group rebalances, as Kafka's does.
 func (g *group) completeSync(assignments []kmsg.SyncGroupRequestGroupAssignment) {
 	for _, m := range g.members {
 		m.assignment = nil
@@ -408,17 +530,37 @@ func (g *group) completeSync(assignments []kmsg.SyncGroupRequestGroupAssignment)
 			m.assignment = a.MemberAssignment
 		}
 	}
-	g.state = groupStable
-	for _, m := range g.members {
-		if m.sync == nil {
-			continue
+	g.storing = true
+	phase := g.phase
+	g.persist(func(code int16) {
+		g.storing = false
+		if g.phase != phase || g.state != groupCompletingRebalance {
+			return // a new join phase began meanwhile and answered the waiting syncs
 		}
-		resp := m.syncReq.ResponseKind().(*kmsg.SyncGroupResponse)
-		resp.MemberAssignment = m.assignment
-		g.fillSyncProtocol(resp)
-		m.sync <- resp
-		m.sync, m.syncReq = nil, nil
-	}
+		if code != 0 {
+			for _, m := range g.members {
+				if m.sync != nil {
+					resp := m.syncReq.ResponseKind().(*kmsg.SyncGroupResponse)
+					resp.ErrorCode = storeFailure(code)
+					m.sync <- resp
+					m.sync, m.syncReq = nil, nil
+				}
+			}
+			g.prepareRebalance()
+			return
+		}
+		g.state = groupStable
+		for _, m := range g.members {
+			if m.sync == nil {
+				continue
+			}
+			resp := m.syncReq.ResponseKind().(*kmsg.SyncGroupResponse)
+			resp.MemberAssignment = m.assignment
+			g.fillSyncProtocol(resp)
+			m.sync <- resp
+			m.sync, m.syncReq = nil, nil
+		}
+	})
 }
 
 func (g *group) fillSyncProtocol(resp *kmsg.SyncGroupResponse) {
@@ -428,14 +570,12 @@ func (g *group) fillSyncProtocol(resp *kmsg.SyncGroupResponse) {
 	}
 }
 
-// heartbeat handles a Heartbeat on the group goroutine.
+// heartbeat handles a Heartbeat.
 func (g *group) heartbeat(r *kmsg.HeartbeatRequest) int16 {
-	m := g.members[r.MemberID]
+	m, code := g.validMember(r.MemberID, r.InstanceID)
 	switch {
-	case m == nil:
-		return kerr.UnknownMemberID.Code
-	case r.InstanceID != nil && (m.instanceID == nil || *m.instanceID != *r.InstanceID):
-		return kerr.FencedInstanceID.Code
+	case code != 0:
+		return code
 	case r.Generation != g.generation:
 		return kerr.IllegalGeneration.Code
 	}
@@ -446,7 +586,7 @@ func (g *group) heartbeat(r *kmsg.HeartbeatRequest) int16 {
 	return 0
 }
 
-// leave handles one member of a LeaveGroup on the group goroutine.
+// leave handles one member of a LeaveGroup.
 func (g *group) leave(memberID string, instanceID *string) int16 {
 	var m *member
 	switch {
@@ -466,25 +606,25 @@ func (g *group) leave(memberID string, instanceID *string) int16 {
 	return 0
 }
 
-// checkCommit says whether a member may commit offsets now.
+// checkCommit says whether a member may commit offsets now. A commit with
+// a negative generation comes from outside the group (admin tools,
+// consumers that assign partitions themselves): it is accepted while the
+// group has no members, whatever member id it carries, as both of Kafka's
+// coordinators accept it.
 func (g *group) checkCommit(memberID string, instanceID *string, generation int32) int16 {
+	if generation < 0 && g.memberCount() == 0 {
+		return 0
+	}
 	if g.hasConsumers() {
 		return g.checkConsumerCommit(memberID, generation)
 	}
-	if generation < 0 && memberID == "" {
-		// A commit from outside the group (admin tools, manual
-		// assignment) is only allowed while nobody consumes.
-		if len(g.members) > 0 {
-			return kerr.UnknownMemberID.Code
-		}
-		return 0
+	if generation < 0 && memberID == "" && instanceID == nil {
+		return kerr.UnknownMemberID.Code // the group has members: only they commit
 	}
-	m := g.members[memberID]
+	m, code := g.validMember(memberID, instanceID)
 	switch {
-	case m == nil:
-		return kerr.UnknownMemberID.Code
-	case instanceID != nil && (m.instanceID == nil || *m.instanceID != *instanceID):
-		return kerr.FencedInstanceID.Code
+	case code != 0:
+		return code
 	case generation != g.generation:
 		return kerr.IllegalGeneration.Code
 	case g.state == groupCompletingRebalance:
@@ -494,24 +634,14 @@ func (g *group) checkCommit(memberID string, instanceID *string, generation int3
 	return 0
 }
 
-// shutdown answers everything waiting with NOT_COORDINATOR.
+// shutdown answers everything waiting with NOT_COORDINATOR and stops the
+// group's timers.
 func (g *group) shutdown() {
 	for _, m := range g.members {
 		if m.session != nil {
 			m.session.Stop()
 		}
-		if m.join != nil {
-			resp := m.joinReq.ResponseKind().(*kmsg.JoinGroupResponse)
-			resp.ErrorCode, resp.MemberID, resp.Generation = kerr.NotCoordinator.Code, m.id, -1
-			m.join <- resp
-			m.join = nil
-		}
-		if m.sync != nil {
-			resp := m.syncReq.ResponseKind().(*kmsg.SyncGroupResponse)
-			resp.ErrorCode = kerr.NotCoordinator.Code
-			m.sync <- resp
-			m.sync = nil
-		}
+		g.answerWaiting(m, kerr.NotCoordinator.Code)
 	}
 	for _, t := range g.pending {
 		t.Stop()
@@ -523,7 +653,7 @@ func (g *group) shutdown() {
 			}
 		}
 	}
-	for _, t := range []*time.Timer{g.rebalance, g.idle} {
+	for _, t := range []clock.Timer{g.rebalance, g.idle} {
 		if t != nil {
 			t.Stop()
 		}

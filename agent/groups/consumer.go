@@ -1,6 +1,7 @@
-package agent
+package groups
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/clock"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -37,6 +39,13 @@ const consumerHeartbeatInterval = time.Second
 // consumerSessionTimeout is group.consumer.session.timeout.ms.
 const consumerSessionTimeout = 45 * time.Second
 
+// Member epochs with a meaning of their own in a heartbeat.
+const (
+	joinEpoch        = 0
+	leaveEpoch       = -1
+	staticLeaveEpoch = -2 // a static member leaving, to come back
+)
+
 // assignors are the server-side assignors offered, the default first.
 var assignors = []string{"uniform", "range"}
 
@@ -49,14 +58,6 @@ type tp struct {
 type tpSet map[tp]struct{}
 
 func (s tpSet) has(p tp) bool { _, ok := s[p]; return ok }
-
-func (s tpSet) clone() tpSet {
-	c := make(tpSet, len(s))
-	for p := range s {
-		c[p] = struct{}{}
-	}
-	return c
-}
 
 func (s tpSet) equal(o tpSet) bool {
 	if len(s) != len(o) {
@@ -78,6 +79,9 @@ type consumerGroup struct {
 	members         map[string]*cmember
 	order           []string // member ids in join order
 	topicsSeen      string   // the subscribed topics and sizes the target was computed for
+	// dirty is set by every change a store must record, and cleared
+	// when one is taken.
+	dirty bool
 }
 
 // cmember is one member of a consumer group.
@@ -98,25 +102,67 @@ type cmember struct {
 	revoking tpSet // told to drop, not yet confirmed
 	sent     bool  // assigned has been sent since it last changed
 
-	session    *time.Timer
+	session    clock.Timer
 	sessionSeq int
 	revokeBy   time.Time // when revoking must be done
 }
 
-// consumerHeartbeat handles a ConsumerGroupHeartbeat on the group
-// goroutine.
-func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost string) *kmsg.ConsumerGroupHeartbeatResponse {
-	resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
-	fail := func(code int16, msg string) *kmsg.ConsumerGroupHeartbeatResponse {
+// validateHeartbeat refuses what a ConsumerGroupHeartbeat may not ask,
+// before anything changes: a refused heartbeat leaves the group as it was.
+func (g *group) validateHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest) (int16, string) {
+	switch {
+	case len(g.members) > 0:
+		return kerr.InconsistentGroupProtocol.Code, "the group uses the classic protocol"
+	case r.MemberEpoch == joinEpoch && r.SubscribedTopicNames == nil && r.SubscribedTopicRegex == nil:
+		return kerr.InvalidRequest.Code, "a joining member must subscribe to topics"
+	case r.MemberEpoch < staticLeaveEpoch:
+		return kerr.InvalidRequest.Code, "member epoch " + strconv.Itoa(int(r.MemberEpoch))
+	case r.ServerAssignor != nil && *r.ServerAssignor != "" && !slices.Contains(assignors, *r.ServerAssignor):
+		return kerr.UnsupportedAssignor.Code, "assignors: " + strings.Join(assignors, ", ")
+	}
+	if r.SubscribedTopicRegex != nil && *r.SubscribedTopicRegex != "" {
+		if _, err := regexp.Compile(*r.SubscribedTopicRegex); err != nil {
+			return kerr.InvalidRegularExpression.Code, err.Error()
+		}
+	}
+	if r.MemberEpoch == joinEpoch && r.InstanceID != nil && g.cg != nil {
+		if other := g.staticConsumer(*r.InstanceID); other != nil && other.id != r.MemberID && other.epoch != staticLeaveEpoch {
+			// KIP-848: the instance id is held by a live member; the new
+			// one must wait for it to leave (with epoch -2) or expire.
+			return kerr.UnreleasedInstanceID.Code, "instance " + *r.InstanceID + " is held by member " + other.id
+		}
+	}
+	return 0, ""
+}
+
+// consumerHeartbeat handles a ConsumerGroupHeartbeat. If the heartbeat
+// changed what the group stores, stored receives the store's outcome and
+// the response may be sent only after it.
+func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost string) (resp *kmsg.ConsumerGroupHeartbeatResponse, stored <-chan int16) {
+	resp = r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+	fail := func(code int16, msg string) (*kmsg.ConsumerGroupHeartbeatResponse, <-chan int16) {
 		resp.ErrorCode = code
 		if msg != "" {
 			resp.ErrorMessage = &msg
 		}
-		return resp
+		return resp, nil
 	}
-	if len(g.members) > 0 {
-		return fail(kerr.InconsistentGroupProtocol.Code, "the group uses the classic protocol")
+	if code, msg := g.validateHeartbeat(r); code != 0 {
+		return fail(code, msg)
 	}
+	var m *cmember
+	switch {
+	case r.MemberEpoch == joinEpoch:
+	case g.cg == nil || g.cg.members[r.MemberID] == nil:
+		return fail(kerr.UnknownMemberID.Code, "")
+	default:
+		m = g.cg.members[r.MemberID]
+		if r.MemberEpoch > 0 && (m.epoch == staticLeaveEpoch || r.MemberEpoch != m.epoch && r.MemberEpoch != m.prevEpoch) {
+			return fail(kerr.FencedMemberEpoch.Code, "")
+		}
+	}
+
+	// The request is valid: from here on it changes the group.
 	if g.cg == nil {
 		g.cg = &consumerGroup{members: map[string]*cmember{}}
 	}
@@ -128,52 +174,34 @@ func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientI
 		if len(cg.members) == 0 {
 			g.armIdle()
 		}
-	}()
-
-	var m *cmember
-	switch {
-	case r.MemberEpoch == -1 || r.MemberEpoch == -2:
-		m = cg.members[r.MemberID]
-		if m == nil {
-			return fail(kerr.UnknownMemberID.Code, "")
+		if cg.dirty {
+			cg.dirty = false
+			stored = g.persist(nil)
 		}
+	}()
+	switch {
+	case r.MemberEpoch == leaveEpoch:
 		g.removeConsumer(m)
 		resp.MemberID, resp.MemberEpoch = &m.id, r.MemberEpoch
-		return resp
-	case r.MemberEpoch == 0:
-		id := r.MemberID
-		if id == "" {
-			id = newMemberID(clientID)
+		return resp, nil
+	case r.MemberEpoch == staticLeaveEpoch:
+		if m.instanceID == nil {
+			g.removeConsumer(m)
+		} else {
+			// It keeps its place and assignment until its session
+			// ends or its instance comes back; prevEpoch keeps the
+			// epoch the instance takes up again.
+			m.prevEpoch, m.epoch = m.epoch, staticLeaveEpoch
+			cg.dirty = true
 		}
-		if r.InstanceID != nil {
-			if other := g.staticConsumer(*r.InstanceID); other != nil && other.id != id {
-				g.removeConsumer(other) // the instance came back under a new member id
-			}
-		}
-		if old := cg.members[id]; old != nil {
-			g.removeConsumer(old) // rejoining from scratch
-		}
-		if r.SubscribedTopicNames == nil && r.SubscribedTopicRegex == nil {
-			return fail(kerr.InvalidRequest.Code, "a joining member must subscribe to topics")
-		}
-		m = &cmember{id: id, target: tpSet{}, assigned: tpSet{}, revoking: tpSet{}}
-		cg.members[id] = m
-		cg.order = append(cg.order, id)
-		cg.epoch++
-	default:
-		m = cg.members[r.MemberID]
-		switch {
-		case m == nil:
-			return fail(kerr.UnknownMemberID.Code, "")
-		case r.MemberEpoch != m.epoch && r.MemberEpoch != m.prevEpoch:
-			return fail(kerr.FencedMemberEpoch.Code, "")
-		}
+		resp.MemberID, resp.MemberEpoch = &m.id, r.MemberEpoch
+		return resp, nil
+	case r.MemberEpoch == joinEpoch:
+		m = g.joinConsumer(r, clientID)
 	}
-	if r.ServerAssignor != nil && *r.ServerAssignor != "" {
-		if !slices.Contains(assignors, *r.ServerAssignor) {
-			return fail(kerr.UnsupportedAssignor.Code, "assignors: "+strings.Join(assignors, ", "))
-		}
+	if r.ServerAssignor != nil && *r.ServerAssignor != "" && m.assignor != *r.ServerAssignor {
 		m.assignor = *r.ServerAssignor
+		cg.dirty = true
 	}
 	m.clientID, m.clientHost = clientID, clientHost
 	if r.InstanceID != nil {
@@ -187,7 +215,7 @@ func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientI
 	}
 	if r.SubscribedTopicNames != nil && !slices.Equal(r.SubscribedTopicNames, m.subscribed) {
 		m.subscribed = slices.Clone(r.SubscribedTopicNames)
-		cg.epoch++
+		g.bumpEpoch()
 	}
 	switch {
 	case r.SubscribedTopicRegex != nil && *r.SubscribedTopicRegex == "":
@@ -195,32 +223,15 @@ func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientI
 		// it subscribes by name.
 		if m.regex != nil {
 			m.regex = nil
-			cg.epoch++
+			g.bumpEpoch()
 		}
 	case r.SubscribedTopicRegex != nil && (m.regex == nil || *m.regex != *r.SubscribedTopicRegex):
-		if _, err := regexp.Compile(*r.SubscribedTopicRegex); err != nil {
-			return fail(kerr.InvalidRegularExpression.Code, err.Error())
-		}
 		re := *r.SubscribedTopicRegex
 		m.regex = &re
-		cg.epoch++
+		g.bumpEpoch()
 	}
 	if r.Topics != nil {
-		owned := tpSet{}
-		g.gs.a.journal.View(func(s *journal.State) {
-			for _, t := range r.Topics {
-				if topic := s.TopicByID(journal.TopicID(t.TopicID)); topic != nil {
-					for _, p := range t.Partitions {
-						owned[tp{topic.Name, p}] = struct{}{}
-					}
-				}
-			}
-		})
-		for p := range m.revoking {
-			if !owned.has(p) {
-				delete(m.revoking, p)
-			}
-		}
+		g.confirmReleased(m, r.Topics)
 	}
 	g.refreshTarget()
 	g.reconcile(m)
@@ -232,7 +243,65 @@ func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientI
 		resp.Assignment = g.assignmentOf(m.assigned)
 		m.sent = true
 	}
-	return resp
+	return resp, nil
+}
+
+// joinConsumer adds a member joining with epoch 0. A static member whose
+// instance left with epoch -2 takes its place: its epoch and assignment,
+// so nothing moves.
+func (g *group) joinConsumer(r *kmsg.ConsumerGroupHeartbeatRequest, clientID string) *cmember {
+	cg := g.cg
+	id := r.MemberID
+	if id == "" {
+		id = newMemberID(clientID)
+	}
+	m := &cmember{id: id, target: tpSet{}, assigned: tpSet{}, revoking: tpSet{}}
+	if r.InstanceID != nil {
+		if old := g.staticConsumer(*r.InstanceID); old != nil && old.epoch == staticLeaveEpoch {
+			m.epoch, m.prevEpoch = old.prevEpoch, old.prevEpoch
+			m.target, m.assigned, m.revoking = old.target, old.assigned, old.revoking
+			m.subscribed, m.regex, m.assignor = old.subscribed, old.regex, old.assignor
+			g.dropConsumer(old)
+			cg.members[id] = m
+			cg.order = append(cg.order, id)
+			cg.dirty = true
+			return m
+		}
+	}
+	if old := cg.members[id]; old != nil {
+		g.removeConsumer(old) // rejoining from scratch
+	}
+	cg.members[id] = m
+	cg.order = append(cg.order, id)
+	g.bumpEpoch()
+	return m
+}
+
+// confirmReleased takes the partitions a member reports owning: those it
+// was told to give up and no longer lists are free.
+func (g *group) confirmReleased(m *cmember, owned []kmsg.ConsumerGroupHeartbeatRequestTopic) {
+	have := tpSet{}
+	g.c.env.Journal.View(func(s *journal.State) {
+		for _, t := range owned {
+			if topic := s.TopicByID(journal.TopicID(t.TopicID)); topic != nil {
+				for _, p := range t.Partitions {
+					have[tp{topic.Name, p}] = struct{}{}
+				}
+			}
+		}
+	})
+	for p := range m.revoking {
+		if !have.has(p) {
+			delete(m.revoking, p)
+			g.cg.dirty = true
+		}
+	}
+}
+
+// bumpEpoch advances the group epoch: the target must be recomputed.
+func (g *group) bumpEpoch() {
+	g.cg.epoch++
+	g.cg.dirty = true
 }
 
 func (g *group) staticConsumer(instanceID string) *cmember {
@@ -244,16 +313,22 @@ func (g *group) staticConsumer(instanceID string) *cmember {
 	return nil
 }
 
-// removeConsumer drops a member; its partitions are free at once (it is
-// gone, or fenced and told so), and the group epoch moves on.
-func (g *group) removeConsumer(m *cmember) {
+// dropConsumer forgets a member without changing the group epoch.
+func (g *group) dropConsumer(m *cmember) {
 	cg := g.cg
 	if m.session != nil {
 		m.session.Stop()
 	}
 	delete(cg.members, m.id)
 	cg.order = slices.DeleteFunc(cg.order, func(id string) bool { return id == m.id })
-	cg.epoch++
+	cg.dirty = true
+}
+
+// removeConsumer drops a member; its partitions are free at once (it is
+// gone, or fenced and told so), and the group epoch moves on.
+func (g *group) removeConsumer(m *cmember) {
+	g.dropConsumer(m)
+	g.bumpEpoch()
 	g.refreshTarget()
 }
 
@@ -267,12 +342,14 @@ func (g *group) touchConsumer(m *cmember) {
 	seq := m.sessionSeq
 	m.session = g.after(consumerSessionTimeout, func() {
 		if g.cg != nil && g.cg.members[m.id] == m && m.sessionSeq == seq {
-			g.gs.a.log.Info("consumer group member session expired", "group", g.name, "member", m.id)
+			g.c.log.Info("consumer group member session expired", "group", g.name, "member", m.id)
 			g.removeConsumer(m)
+			g.cg.dirty = false
+			g.persist(nil)
 		}
 	})
-	if len(m.revoking) > 0 && !m.revokeBy.IsZero() && time.Now().After(m.revokeBy) {
-		g.gs.a.log.Info("consumer group member did not release partitions in time", "group", g.name, "member", m.id)
+	if len(m.revoking) > 0 && !m.revokeBy.IsZero() && g.now().After(m.revokeBy) {
+		g.c.log.Info("consumer group member did not release partitions in time", "group", g.name, "member", m.id)
 		g.removeConsumer(m)
 	}
 }
@@ -281,7 +358,7 @@ func (g *group) touchConsumer(m *cmember) {
 // partition count; and a string that changes when any of that changes.
 func (g *group) subscribedTopics() (map[string]int32, string) {
 	sizes := map[string]int32{}
-	g.gs.a.journal.View(func(s *journal.State) {
+	g.c.env.Journal.View(func(s *journal.State) {
 		for _, m := range g.cg.members {
 			for _, name := range m.subscribed {
 				if t := s.Topic(name); t != nil {
@@ -301,11 +378,7 @@ func (g *group) subscribedTopics() (map[string]int32, string) {
 			}
 		}
 	})
-	names := make([]string, 0, len(sizes))
-	for n := range sizes {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(sizes))
 	var b strings.Builder
 	for _, n := range names {
 		b.WriteString(n)
@@ -326,6 +399,7 @@ func (g *group) refreshTarget() {
 			cg.epoch++
 		}
 		cg.topicsSeen = seen
+		cg.dirty = true
 	}
 	if cg.assignmentEpoch == cg.epoch {
 		return
@@ -339,6 +413,7 @@ func (g *group) refreshTarget() {
 	}
 	g.assign(sizes)
 	cg.assignmentEpoch = cg.epoch
+	cg.dirty = true
 }
 
 // reconcile moves a member one step towards its target (see the comment at
@@ -357,7 +432,8 @@ func (g *group) reconcile(m *cmember) {
 			m.revoking[p] = struct{}{}
 		}
 		m.sent = false
-		m.revokeBy = time.Now().Add(max(m.rebalanceTimeout, consumerHeartbeatInterval))
+		m.revokeBy = g.now().Add(max(m.rebalanceTimeout, consumerHeartbeatInterval))
+		cg.dirty = true
 		return
 	}
 	if len(m.revoking) > 0 {
@@ -366,6 +442,7 @@ func (g *group) reconcile(m *cmember) {
 	m.revokeBy = time.Time{}
 	if m.epoch != cg.epoch {
 		m.prevEpoch, m.epoch = m.epoch, cg.epoch
+		cg.dirty = true
 	}
 	for p := range m.target {
 		if m.assigned.has(p) || g.heldByOther(m, p) {
@@ -373,6 +450,7 @@ func (g *group) reconcile(m *cmember) {
 		}
 		m.assigned[p] = struct{}{}
 		m.sent = false
+		cg.dirty = true
 	}
 }
 
@@ -392,13 +470,8 @@ func (g *group) assignmentOf(set tpSet) *kmsg.ConsumerGroupHeartbeatResponseAssi
 	for p := range set {
 		byTopic[p.topic] = append(byTopic[p.topic], p.partition)
 	}
-	g.gs.a.journal.View(func(s *journal.State) {
-		names := make([]string, 0, len(byTopic))
-		for n := range byTopic {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
+	g.c.env.Journal.View(func(s *journal.State) {
+		for _, n := range slices.Sorted(maps.Keys(byTopic)) {
 			t := s.Topic(n)
 			if t == nil {
 				continue
@@ -424,7 +497,7 @@ func (g *group) consumerState() string {
 		return "Assigning"
 	}
 	for _, m := range cg.members {
-		if m.epoch != cg.epoch || !m.assigned.equal(m.target) {
+		if m.epoch != staticLeaveEpoch && (m.epoch != cg.epoch || !m.assigned.equal(m.target)) {
 			return "Reconciling"
 		}
 	}
@@ -434,12 +507,6 @@ func (g *group) consumerState() string {
 // checkConsumerCommit says whether a consumer-group member may commit
 // with this epoch (sent in the generation field).
 func (g *group) checkConsumerCommit(memberID string, epoch int32) int16 {
-	if epoch < 0 && memberID == "" {
-		if len(g.cg.members) > 0 {
-			return kerr.UnknownMemberID.Code
-		}
-		return 0
-	}
 	m := g.cg.members[memberID]
 	switch {
 	case m == nil:
