@@ -78,10 +78,16 @@ clean:
 interop-python: tools
 	bash interop/run-python.sh
 
+## interop-flink: PyFlink with Flink's Kafka SQL connector against silt; a
+## venv of its own in interop/.venv-flink (see interop/run-flink.sh)
+.PHONY: interop-flink
+interop-flink:
+	bash interop/run-flink.sh
+
 ## interop: Apache Kafka's own clients, tools and checkers against the silt
 ## binary (interop/README.md); each part is an interop-* target
 .PHONY: interop interop-java
-interop: interop-java interop-python
+interop: interop-java interop-python interop-flink
 
 ## interop-java: kafka-clients, kafka-tools, VerifiableProducer/Consumer and
 ## Kafka Streams 4.4.0 under Maven Surefire (interop/java), three agents per

@@ -18,6 +18,7 @@ import (
 
 	"github.com/silt-io/silt/agent/commit"
 	"github.com/silt-io/silt/agent/groups"
+	"github.com/silt-io/silt/agent/sharegroups"
 	"github.com/silt-io/silt/agent/writer"
 	"github.com/silt-io/silt/cache"
 	"github.com/silt-io/silt/gossip"
@@ -46,6 +47,7 @@ type Agent struct {
 	pids     *pidAllocator
 	groups   *groups.Coordinator
 	quotas   *quotas
+	shares   *sharegroups.Service
 	metrics  *metrics
 	registry *prometheus.Registry
 
@@ -148,6 +150,11 @@ func (a *Agent) Start(ctx context.Context) error {
 			OffsetsRetention:      a.cfg.OffsetsRetention,
 			CommitTimeout:         a.cfg.CommitTimeout,
 		},
+	})
+	a.shares = sharegroups.New(sharegroups.Env{
+		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit,
+		OwnsGroup: a.ownsGroup, OwnsPartition: a.ownsPartition, PartitionOwner: a.partitionOwnerNode, Read: a.shareRead,
+		Registerer: a.registry, CommitTimeout: a.cfg.CommitTimeout,
 	})
 	a.registerStateMetrics()
 	if err := a.initCluster(ctx); err != nil {
@@ -302,6 +309,9 @@ func (a *Agent) Close() error {
 		// its new coordinator starts a new generation.
 		if a.groups != nil {
 			a.groups.Close() // members waiting in joins are told NOT_COORDINATOR
+		}
+		if a.shares != nil {
+			a.shares.Close() // writes of share state in flight land first
 		}
 		if a.listener != nil {
 			a.listener.Close()

@@ -39,6 +39,9 @@ func init() {
 		{kmsg.DeleteRecords, 0, 2, handleDeleteRecords},
 		{kmsg.InitProducerID, 0, 5, handleInitProducerID},
 		{kmsg.OffsetForLeaderEpoch, 2, 4, handleOffsetForLeaderEpoch},
+		{kmsg.DescribeACLs, 1, 3, handleDescribeAcls},
+		{kmsg.CreateACLs, 1, 3, handleCreateAcls},
+		{kmsg.DeleteACLs, 1, 3, handleDeleteAcls},
 		{kmsg.DescribeConfigs, 1, 4, handleDescribeConfigs},
 		{kmsg.CreatePartitions, 0, 3, handleCreatePartitions},
 		{kmsg.IncrementalAlterConfigs, 0, 1, handleIncrementalAlterConfigs},
@@ -65,6 +68,13 @@ func init() {
 		{kmsg.AlterClientQuotas, 0, 1, handleAlterClientQuotas},
 		{kmsg.DescribeProducers, 0, 0, handleDescribeProducers},
 		{kmsg.DescribeTopicPartitions, 0, 0, handleDescribeTopicPartitions},
+		{kmsg.ShareGroupHeartbeat, 0, 1, handleShareGroupHeartbeat},
+		{kmsg.ShareGroupDescribe, 0, 1, handleShareGroupDescribe},
+		{kmsg.ShareFetch, 0, 2, handleShareFetch},
+		{kmsg.ShareAcknowledge, 0, 2, handleShareAcknowledge},
+		{kmsg.DescribeShareGroupOffsets, 0, 1, handleDescribeShareGroupOffsets},
+		{kmsg.AlterShareGroupOffsets, 0, 0, handleAlterShareGroupOffsets},
+		{kmsg.DeleteShareGroupOffsets, 0, 0, handleDeleteShareGroupOffsets},
 	}
 	apiByKey = make(map[int16]*api, len(apis))
 	for i := range apis {

@@ -220,6 +220,7 @@ func (a *Agent) watchMembership() {
 		a.metrics.members.Set(float64(len(members)))
 		a.commit.SetPeers(members)
 		a.groups.MembershipChanged()
+		a.shares.MembershipChanged()
 		select {
 		case <-changed:
 		case <-a.ctx.Done():

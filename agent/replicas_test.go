@@ -72,9 +72,19 @@ func TestReplicaAssignments(t *testing.T) {
 			t.Errorf("%s: error %d (%v), want %d", tc.name, got.ErrorCode, got.ErrorMessage, tc.want)
 		}
 	}
-	td, err := adm.ListTopics(ctx, "assigned-assigned")
-	if err != nil {
-		t.Fatal(err)
+	// The other agent may apply the creation a moment later, as a Kafka
+	// broker may: look until both answer for it.
+	var td kadm.TopicDetails
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		var err error
+		td, err = adm.ListTopics(ctx, "assigned-assigned")
+		if err == nil && td["assigned-assigned"].Err == nil && len(td["assigned-assigned"].Partitions) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("assigned topic not listed: %v %v", td, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if n := len(td["assigned-assigned"].Partitions); n != 3 {
 		t.Fatalf("assigned topic has %d partitions, want 3 (one per assignment)", n)
@@ -107,7 +117,7 @@ func TestReplicaAssignments(t *testing.T) {
 		t.Errorf("assignments to live agents: error %d, want none", code)
 	}
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		td, err = adm.ListTopics(ctx, "assigned-assigned")
+		td, err := adm.ListTopics(ctx, "assigned-assigned")
 		if err == nil && len(td["assigned-assigned"].Partitions) == 5 {
 			break
 		}

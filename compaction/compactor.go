@@ -66,6 +66,18 @@ type Options struct {
 	// ExportMaxBytes bounds the record-batch bytes of one export range,
 	// and so the memory an export takes.
 	ExportMaxBytes int64
+	// TableLocation is the URI engines read the cluster prefix at, which
+	// the Iceberg tables of exported topics record (iceberg.Options).
+	// Default: from the bucket's name (s3://bucket/prefix, file:///dir).
+	TableLocation string
+	// SnapshotAge is how long a table snapshot that is no longer current
+	// stays (time travel; iceberg.Options.SnapshotAge). Default 6 hours.
+	SnapshotAge time.Duration
+	// ArchiveRetention, if positive, takes the hours of an exported
+	// topic's table whose records are older than this out of the table (a
+	// delete snapshot); the files leave the bucket when that snapshot's
+	// parent expires. 0 keeps the archive forever.
+	ArchiveRetention time.Duration
 	// RowGroupBytes is the approximate uncompressed size of a Parquet row
 	// group.
 	RowGroupBytes int64
@@ -103,6 +115,7 @@ func DefaultOptions() Options {
 		JournalRetention:   time.Hour,        // an agent that paused this long reads from a snapshot again
 		ExportMaxBytes:     256 << 20,        // a range at most this many batch bytes; its files are built in memory
 		RowGroupBytes:      128 << 20,        // as Spark and Trino expect
+		SnapshotAge:        6 * time.Hour,    // time travel over the last 6 hours; at one export a minute, 360 snapshots
 	}
 }
 
@@ -142,6 +155,9 @@ func (o Options) withDefaults(bucket objstore.Reader) Options {
 	}
 	if o.RowGroupBytes <= 0 {
 		o.RowGroupBytes = d.RowGroupBytes
+	}
+	if o.SnapshotAge <= 0 {
+		o.SnapshotAge = d.SnapshotAge
 	}
 	if o.Read == nil {
 		o.Read = BucketReader(bucket)
@@ -192,9 +208,12 @@ type Stats struct {
 	Truncated       int   // partitions whose log start advanced
 	ExportedRecords int64
 	ExportedFiles   int
-	Marked          int // objects marked garbage
-	Deleted         int // objects deleted
-	JournalDeleted  int // journal entries and snapshots deleted
+	TableCommits    int           // Iceberg snapshots committed
+	TableCommitTime time.Duration // time spent committing them
+	ArchiveRemoved  int           // data files taken out of tables by ArchiveRetention
+	Marked          int           // objects marked garbage
+	Deleted         int           // objects deleted
+	JournalDeleted  int           // journal entries and snapshots deleted
 }
 
 func (s *Stats) add(o Stats) {
@@ -205,6 +224,9 @@ func (s *Stats) add(o Stats) {
 	s.Truncated += o.Truncated
 	s.ExportedRecords += o.ExportedRecords
 	s.ExportedFiles += o.ExportedFiles
+	s.TableCommits += o.TableCommits
+	s.TableCommitTime += o.TableCommitTime
+	s.ArchiveRemoved += o.ArchiveRemoved
 	s.Marked += o.Marked
 	s.Deleted += o.Deleted
 	s.JournalDeleted += o.JournalDeleted
@@ -245,7 +267,7 @@ func (c *Compactor) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce makes one pass: export, retention, cleaning, merging, garbage
+// RunOnce makes one pass: export, archive retention, retention, cleaning, merging, garbage
 // collection and journal housekeeping, in that order (export first, so
 // retention never deletes what is not yet exported). Each step's failure
 // is returned after the others have run.
@@ -271,6 +293,7 @@ func (c *Compactor) RunOnce(ctx context.Context) (Stats, error) {
 		}
 	}
 	step("export", c.Export)
+	step("archive retention", c.ArchiveRetention)
 	step("retention", c.Retention)
 	step("clean", c.Clean)
 	step("merge", c.Merge)

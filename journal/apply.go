@@ -101,6 +101,14 @@ func (s *State) apply(c *Command) Result {
 		return s.claimGroup(c.ClaimGroup)
 	case c.StoreGroup != nil:
 		return s.storeGroup(c.StoreGroup)
+	case c.ClaimShare != nil:
+		return s.claimShare(c.ClaimShare)
+	case c.WriteShare != nil:
+		return s.writeShare(c.WriteShare)
+	case c.DeleteShare != nil:
+		return s.deleteShare(c.DeleteShare)
+	case c.AlterGroupConfigs != nil:
+		return s.alterGroupConfigs(c.AlterGroupConfigs)
 	case c.SetClientQuota != nil:
 		return s.setClientQuota(c.SetClientQuota)
 	case c.ReplaceChunks != nil:
@@ -153,6 +161,9 @@ func (s *State) deleteTopic(c *DeleteTopic) Result {
 		if len(topics) == 0 {
 			delete(s.Groups, group)
 		}
+	}
+	for group := range s.Shares {
+		s.dropShares(group, func(topic string) bool { return topic == c.Name })
 	}
 	return Result{TopicID: t.ID}
 }

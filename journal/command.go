@@ -26,6 +26,12 @@ type Command struct {
 	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
 	SetClientQuota      *SetClientQuota      `json:"set_client_quota,omitempty"`
 
+	// Share-group commands; see apply_share.go.
+	ClaimShare        *ClaimShare        `json:"claim_share,omitempty"`
+	WriteShare        *WriteShare        `json:"write_share,omitempty"`
+	DeleteShare       *DeleteShare       `json:"delete_share,omitempty"`
+	AlterGroupConfigs *AlterGroupConfigs `json:"alter_group_configs,omitempty"`
+
 	// Compactor commands; see apply_compaction.go.
 	ReplaceChunks *ReplaceChunks `json:"replace_chunks,omitempty"`
 	MarkGarbage   *MarkGarbage   `json:"mark_garbage,omitempty"`
@@ -61,6 +67,14 @@ func (c *Command) kind() string {
 		return "claim_group"
 	case c.StoreGroup != nil:
 		return "store_group"
+	case c.ClaimShare != nil:
+		return "claim_share"
+	case c.WriteShare != nil:
+		return "write_share"
+	case c.DeleteShare != nil:
+		return "delete_share"
+	case c.AlterGroupConfigs != nil:
+		return "alter_group_configs"
 	case c.SetClientQuota != nil:
 		return "set_client_quota"
 	case c.ReplaceChunks != nil:
@@ -242,6 +256,7 @@ func (c *Command) validate() error {
 	for _, set := range []bool{c.InitCluster != nil, c.CreateTopic != nil, c.DeleteTopic != nil,
 		c.CreatePartitions != nil, c.AlterConfigs != nil, c.CommitSegment != nil, c.DeleteRecords != nil,
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
+		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
 		c.SetClientQuota != nil} {
 		if set {
