@@ -46,6 +46,7 @@ type Agent struct {
 	writer   *writer.Writer // the write path (agent/writer)
 	pids     *pidAllocator
 	groups   *groups.Coordinator
+	quotas   *quotas
 	shares   *sharegroups.Service
 	metrics  *metrics
 	registry *prometheus.Registry
@@ -86,6 +87,10 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		log:    cfg.Logger.With("node", cfg.NodeName),
 		bucket: bucket,
 		nodeID: gossip.NodeID(cfg.NodeName),
+		quotas: newQuotas(),
+	}
+	if cfg.NodeID >= 0 {
+		a.nodeID = cfg.NodeID
 	}
 	a.registry = cfg.Registry
 	if a.registry == nil {

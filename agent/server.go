@@ -57,11 +57,16 @@ type conn struct {
 	// deferredProduces counts this connection's produce requests whose
 	// appends wait in their reply's wait (handleProduce).
 	deferredProduces atomic.Int32
+	// mutedUntil is when a client over a quota may send again (unix ns;
+	// quotas.go): the reader reads nothing before.
+	mutedUntil atomic.Int64
 }
 
 type pendingReply struct {
 	req   *request
 	reply reply
+	// handling is how long the handler took, outside any wait.
+	handling time.Duration
 }
 
 // serveConn runs a connection until the client or the agent closes it.
@@ -95,6 +100,9 @@ func (c *conn) readLoop() error {
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
+		if err := c.waitUnmuted(); err != nil {
+			return err
+		}
 		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
 			return err
 		}
@@ -112,12 +120,14 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		start := time.Now()
+		c.a.capFetch(req)
 		rep, err := c.handle(req)
 		if err != nil {
 			return err
 		}
 		select {
-		case c.replies <- pendingReply{req: req, reply: rep}:
+		case c.replies <- pendingReply{req: req, reply: rep, handling: time.Since(start)}:
 		case <-c.ctx.Done():
 			return c.ctx.Err()
 		}
@@ -238,6 +248,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		c.a.metrics.observeRequest(p.req, time.Since(p.req.received))
+		c.enforceQuotas(p, resp)
 		if p.reply.none || resp == nil || broken {
 			continue
 		}
@@ -257,6 +268,40 @@ func (c *conn) writeLoop() {
 	}
 	if !broken {
 		w.Flush()
+	}
+}
+
+// enforceQuotas counts a request against its client's quotas and, when the
+// client is over one, puts the throttle time into the response, withholds
+// a fetch's records and mutes the connection (quotas.go).
+func (c *conn) enforceQuotas(p pendingReply, resp kmsg.Response) {
+	wait, fetchOver := c.a.throttle(p.req.clientID, requestUsage(p.req, resp, p.handling), time.Now())
+	if wait <= 0 {
+		return
+	}
+	if resp != nil {
+		if fetchOver {
+			withholdRecords(resp)
+		}
+		setThrottle(resp, wait)
+	}
+	c.mutedUntil.Store(time.Now().Add(wait).UnixNano())
+	c.a.metrics.throttled.Inc()
+}
+
+// waitUnmuted waits until the connection is no longer muted.
+func (c *conn) waitUnmuted() error {
+	d := time.Until(time.Unix(0, c.mutedUntil.Load()))
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
 	}
 }
 

@@ -32,6 +32,10 @@ func CommitterProposer(c *journal.Committer) Proposer {
 type Options struct {
 	// Interval is the pause between two passes of Run.
 	Interval time.Duration
+	// CleanInterval is how often Run looks for compacted partitions due
+	// for cleaning between two passes (Kafka's log.cleaner.backoff.ms);
+	// a check that finds nothing due reads nothing from the bucket.
+	CleanInterval time.Duration
 	// MergeTarget is the size (decoded bytes) merged objects are cut at;
 	// chunks of at least half of it are left alone.
 	MergeTarget int64
@@ -101,6 +105,7 @@ type Progress struct {
 func DefaultOptions() Options {
 	return Options{
 		Interval:           30 * time.Second, // a pass is cheap when there is nothing to do
+		CleanInterval:      15 * time.Second, // Kafka's log.cleaner.backoff.ms
 		MergeTarget:        64 << 20,         // 16 GETs for a cold read of 1 GiB
 		MergeRate:          64 << 20,         // well above one agent's ingest, so merging keeps up, in steps of one object
 		MergeWindow:        10 * time.Minute, // and at most 10 minutes of uploads per object
@@ -118,6 +123,9 @@ func (o Options) withDefaults(bucket objstore.Reader) Options {
 	d := DefaultOptions()
 	if o.Interval <= 0 {
 		o.Interval = d.Interval
+	}
+	if o.CleanInterval <= 0 {
+		o.CleanInterval = d.CleanInterval
 	}
 	if o.MergeTarget <= 0 {
 		o.MergeTarget = d.MergeTarget
@@ -224,12 +232,23 @@ func (s *Stats) add(o Stats) {
 	s.JournalDeleted += o.JournalDeleted
 }
 
-// Run runs passes every Interval until ctx ends; the agent holding the
-// compactor role calls it and cancels ctx when it loses the role. It
-// returns ctx's error. A failed pass is logged and retried at the next.
+// Run runs passes every Interval, and cleaning alone every CleanInterval
+// between them, until ctx ends; the agent holding the compactor role calls
+// it and cancels ctx when it loses the role. It returns ctx's error. A
+// failed pass is logged and retried at the next.
 func (c *Compactor) Run(ctx context.Context) error {
+	var lastPass time.Time
 	for {
-		st, err := c.RunOnce(ctx)
+		var (
+			st  Stats
+			err error
+		)
+		if now := c.opts.Now(); lastPass.IsZero() || now.Sub(lastPass) >= c.opts.Interval {
+			lastPass = now
+			st, err = c.RunOnce(ctx)
+		} else {
+			st, err = c.cleanOnly(ctx)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -238,7 +257,7 @@ func (c *Compactor) Run(ctx context.Context) error {
 		} else if st != (Stats{}) {
 			c.opts.Logger.Info("compaction pass", "stats", fmt.Sprintf("%+v", st))
 		}
-		t := time.NewTimer(c.opts.Interval)
+		t := time.NewTimer(min(c.opts.Interval, c.opts.CleanInterval))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -284,6 +303,22 @@ func (c *Compactor) RunOnce(ctx context.Context) (Stats, error) {
 		errs = append(errs, err)
 	}
 	return st, errors.Join(errs...)
+}
+
+// cleanOnly cleans the compacted partitions that are due, between passes.
+// What it replaces becomes garbage that the next pass collects.
+func (c *Compactor) cleanOnly(ctx context.Context) (Stats, error) {
+	if _, err := c.log.CatchUp(ctx); err != nil {
+		return Stats{}, fmt.Errorf("catch up with the journal: %w", err)
+	}
+	if c.prevRefs == nil {
+		return Stats{}, nil // RunOnce has not run yet
+	}
+	st, err := c.Clean(ctx)
+	if err != nil {
+		return st, fmt.Errorf("clean: %w", err)
+	}
+	return st, nil
 }
 
 // proposeOne proposes one command and returns its result. The command

@@ -109,6 +109,8 @@ func (s *State) apply(c *Command) Result {
 		return s.deleteShare(c.DeleteShare)
 	case c.AlterGroupConfigs != nil:
 		return s.alterGroupConfigs(c.AlterGroupConfigs)
+	case c.SetClientQuota != nil:
+		return s.setClientQuota(c.SetClientQuota)
 	case c.ReplaceChunks != nil:
 		return s.replaceChunks(c.ReplaceChunks)
 	case c.MarkGarbage != nil:
@@ -185,7 +187,7 @@ func (s *State) alterConfigs(c *AlterConfigs) Result {
 	if t == nil {
 		return Result{Code: kerr.UnknownTopicOrPartition.Code}
 	}
-	if t.Configs == nil {
+	if t.Configs == nil || c.Replace {
 		t.Configs = map[string]string{}
 	}
 	for _, k := range c.Delete {

@@ -25,6 +25,9 @@ type State struct {
 
 	// Groups maps group → topic → partition → committed offset.
 	Groups map[string]map[string]map[int32]GroupOffset `json:"groups,omitempty"`
+	// ClientQuotas holds the client quotas, by entity (see quotas.go).
+	ClientQuotas map[string]*ClientQuota `json:"client_quotas,omitempty"`
+
 	// GroupClaims holds each group's latest coordinator claim.
 	GroupClaims map[string]GroupClaim `json:"group_claims,omitempty"`
 	// GroupMeta holds each group's membership as its coordinator last
@@ -74,6 +77,9 @@ func (s *State) init() {
 	}
 	if s.Producers == nil {
 		s.Producers = map[int64]*Producer{}
+	}
+	if s.ClientQuotas == nil {
+		s.ClientQuotas = map[string]*ClientQuota{}
 	}
 	if s.GroupClaims == nil {
 		s.GroupClaims = map[string]GroupClaim{}
