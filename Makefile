@@ -10,7 +10,7 @@ VERSITYGW_VERSION := v1.8.0
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run build test test-duckdb compat fuzz bench lint tools clean
+.PHONY: run build test test-duckdb test-browser compat fuzz bench lint tools clean
 
 ## run: one agent on localhost:9092 storing into ./silt-data
 run:
@@ -33,6 +33,9 @@ test: tools
 	# Allocation bounds, which -race would distort, in a pass without it.
 	$(GO) test -count=1 -run 'Allocation' ./segment/
 	cd interop/duckdb && $(GO) test -count=1 ./...
+	# The console in a real browser (Debian's chromium), a module of its
+	# own so that chromedp stays out of go.mod.
+	cd console/browsertest && $(GO) test -count=1 ./...
 	# deploy/ is a module of its own (the Kubernetes API types stay out of go.mod):
 	# its tests decode the Dockerfile, compose file and manifests strictly.
 	cd deploy && $(GO) test -count=1 ./...
@@ -41,6 +44,12 @@ test: tools
 ## test-duckdb: DuckDB reads the Parquet export (a module of its own: cgo, bundled DuckDB)
 test-duckdb:
 	cd interop/duckdb && $(GO) test -count=1 ./...
+
+## test-browser: the web console in headless Chromium against a three-agent
+## cluster (a module of its own: chromedp); SILT_UPDATE_SCREENSHOTS=1 writes
+## the README's screenshots in docs/console
+test-browser:
+	cd console/browsertest && $(GO) test -count=1 ./...
 
 ## compat: other clients' own test suites against silt (franz-go's kgo integration tests)
 compat: tools
@@ -78,10 +87,16 @@ clean:
 interop-python: tools
 	bash interop/run-python.sh
 
+## interop-flink: PyFlink with Flink's Kafka SQL connector against silt; a
+## venv of its own in interop/.venv-flink (see interop/run-flink.sh)
+.PHONY: interop-flink
+interop-flink:
+	bash interop/run-flink.sh
+
 ## interop: Apache Kafka's own clients, tools and checkers against the silt
 ## binary (interop/README.md); each part is an interop-* target
 .PHONY: interop interop-java
-interop: interop-java interop-python
+interop: interop-java interop-python interop-flink
 
 ## interop-java: kafka-clients, kafka-tools, VerifiableProducer/Consumer and
 ## Kafka Streams 4.4.0 under Maven Surefire (interop/java), three agents per

@@ -18,7 +18,10 @@ import (
 // Behavior: every batch is validated as Kafka does (magic 2, CRC-32C,
 // lengths, record count; MESSAGE_TOO_LARGE over the topic's
 // max.message.bytes; CORRUPT_MESSAGE for bytes that are no batch,
-// INVALID_RECORD for an older message format or no batch at all) and appended to the agent's buffer in request order.
+// INVALID_RECORD for an older message format or no batch at all), then as
+// the topic's configs ask (appendPolicy: compacted topics refuse keyless
+// records, timestamp bounds, broker-side compression.type, LogAppendTime),
+// and appended to the agent's buffer in request order.
 // acks=0 is not answered; acks=1 and acks=all are answered once the
 // segment holding the batches is in the bucket and committed in the
 // journal. A bucket or journal failure answers KAFKA_STORAGE_ERROR or
@@ -107,12 +110,19 @@ func (p *produce) append(sp *kmsg.ProduceResponseTopicPartition, at produceIndex
 		return
 	}
 	batches, headers, err := validateProduce(rp.Records, info.maxMessageBytes)
+	now := time.Now().UnixMilli()
+	if err == nil {
+		err = info.policy.apply(batches, headers, now)
+	}
 	if err != nil {
 		var pe *produceError
 		errors.As(err, &pe)
 		msg := err.Error()
-		sp.ErrorCode, sp.ErrorMessage = pe.code, &msg
+		sp.ErrorCode, sp.ErrorMessage, sp.ErrorRecords = pe.code, &msg, errorRecords(err)
 		return
+	}
+	if info.policy.logAppendTime {
+		sp.LogAppendTime = now
 	}
 	w, err := a.writer.Append(rt.Topic, info.id, rp.Partition, batches, headers)
 	if err != nil {

@@ -18,10 +18,14 @@ import (
 // the agent that owns it by rendezvous hashing over those agents; the
 // leader epoch is constant (see leaderEpoch). The controller is the
 // journal committer. Unknown topics are created when
-// auto-creation is on and the request allows it (v4+); otherwise they are
+// auto-creation is on and the request allows it (v4+), and, as on Kafka,
+// the request that creates one is answered LEADER_NOT_AVAILABLE without
+// partitions (clients ask again); otherwise they are
 // UNKNOWN_TOPIC_OR_PARTITION, and invalid names INVALID_TOPIC_EXCEPTION.
-// v10+ may name topics by id. Authorized operations are not computed.
-// __consumer_offsets is listed as an internal topic (internal_topics.go).
+// v10+ may name topics by id. Authorized operations (v8+, when asked: of
+// the cluster up to v10, of each topic found) are every operation: there
+// is no authorizer (authorized.go). __consumer_offsets is listed as an
+// internal topic (internal_topics.go).
 func handleMetadata(c *conn, req *request) reply {
 	r := req.body.(*kmsg.MetadataRequest)
 	a := c.a
@@ -42,7 +46,13 @@ func handleMetadata(c *conn, req *request) reply {
 	if r.Topics != nil && !byID {
 		for _, rt := range r.Topics {
 			if rt.Topic != nil && *rt.Topic != offsetstopic.Topic {
-				if _, code := a.lookupTopic(c.ctx, *rt.Topic, allowCreate); code != 0 {
+				existed := false
+				a.journal.View(func(s *journal.State) { existed = s.Topic(*rt.Topic) != nil })
+				_, code := a.lookupTopic(c.ctx, *rt.Topic, allowCreate)
+				if code == 0 && !existed {
+					code = kerr.LeaderNotAvailable.Code // created by this request
+				}
+				if code != 0 {
 					st := kmsg.NewMetadataResponseTopic()
 					st.Topic, st.ErrorCode = rt.Topic, code
 					resp.Topics = append(resp.Topics, st)
@@ -70,9 +80,14 @@ func handleMetadata(c *conn, req *request) reply {
 				resp.Topics = append(resp.Topics, a.offsetsTopicMetadata(s, members))
 				continue
 			case !byID && rt.Topic != nil:
-				t = s.Topic(*rt.Topic)
-				if t == nil {
-					continue // answered above
+				if answered(resp.Topics, *rt.Topic) {
+					continue
+				}
+				if t = s.Topic(*rt.Topic); t == nil { // deleted again since
+					st := kmsg.NewMetadataResponseTopic()
+					st.Topic, st.ErrorCode = rt.Topic, kerr.UnknownTopicOrPartition.Code
+					resp.Topics = append(resp.Topics, st)
+					continue
 				}
 			default:
 				t = s.TopicByID(journal.TopicID(rt.TopicID))
@@ -86,6 +101,16 @@ func handleMetadata(c *conn, req *request) reply {
 			resp.Topics = append(resp.Topics, a.topicMetadata(members, t))
 		}
 	})
+	if r.IncludeClusterAuthorizedOperations && r.Version <= 10 {
+		resp.AuthorizedOperations = clusterOps
+	}
+	if r.IncludeTopicAuthorizedOperations {
+		for i := range resp.Topics {
+			if resp.Topics[i].ErrorCode == 0 {
+				resp.Topics[i].AuthorizedOperations = topicOps
+			}
+		}
+	}
 	return reply{resp: resp}
 }
 
@@ -102,4 +127,15 @@ func (a *Agent) topicMetadata(members []gossip.Member, t *journal.Topic) kmsg.Me
 		st.Partitions = append(st.Partitions, sp)
 	}
 	return st
+}
+
+// answered reports whether topics already holds an answer (an error) for
+// the named topic.
+func answered(topics []kmsg.MetadataResponseTopic, name string) bool {
+	for _, t := range topics {
+		if t.Topic != nil && *t.Topic == name {
+			return true
+		}
+	}
+	return false
 }

@@ -54,3 +54,31 @@ func TestMetadataByTopicIDWithEmptyName(t *testing.T) {
 		}
 	}
 }
+
+// As on Kafka, the Metadata request that auto-creates a topic is answered
+// LEADER_NOT_AVAILABLE without partitions; the next one has the topic.
+func TestMetadataAutoCreateAnswersLeaderNotAvailableFirst(t *testing.T) {
+	ctx, a := startAgent(t, 30*time.Second)
+	ask := func() kmsg.MetadataResponseTopic {
+		t.Helper()
+		req := kmsg.NewPtrMetadataRequest()
+		req.AllowAutoTopicCreation = true
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr("auto-created")
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, a.cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Topics) != 1 {
+			t.Fatalf("%d topics in the answer, want 1", len(resp.Topics))
+		}
+		return resp.Topics[0]
+	}
+	if first := ask(); first.ErrorCode != kerr.LeaderNotAvailable.Code || len(first.Partitions) != 0 {
+		t.Errorf("creating request: error %d, %d partitions; want LEADER_NOT_AVAILABLE and none", first.ErrorCode, len(first.Partitions))
+	}
+	if second := ask(); second.ErrorCode != 0 || len(second.Partitions) != 1 {
+		t.Errorf("next request: error %d, %d partitions; want the topic", second.ErrorCode, len(second.Partitions))
+	}
+}

@@ -10,10 +10,12 @@ import (
 // FindCoordinator (key 10), versions 0-5.
 //
 // Behavior: a group's coordinator is the agent that owns the group. v4+
-// asks for several keys at once. Transaction coordinators (key type 1) are
-// answered with INVALID_REQUEST and a message saying silt has no
-// transactions, so a transactional client fails at once rather than
-// retrying forever; share-group keys likewise.
+// asks for several keys at once. A share coordinator (key type 2, keys
+// "group:topicId:partition") is the share-partition's owner, the
+// partition's owner: it keeps the share-partition's state (through the
+// journal). Transaction coordinators (key type 1) are answered with
+// INVALID_REQUEST and a message saying silt has no transactions, so a
+// transactional client fails at once rather than retrying forever.
 func handleFindCoordinator(c *conn, req *request) reply {
 	r := req.body.(*kmsg.FindCoordinatorRequest)
 	a := c.a
@@ -26,13 +28,22 @@ func handleFindCoordinator(c *conn, req *request) reply {
 		co := kmsg.NewFindCoordinatorResponseCoordinator()
 		co.Key = key
 		co.NodeID, co.Port = -1, -1
-		if r.CoordinatorType != 0 {
-			co.ErrorCode = kerr.InvalidRequest.Code
-			msg := "silt does not support transactions or share groups: no coordinator for key type " + strconv.Itoa(int(r.CoordinatorType))
-			co.ErrorMessage = &msg
-		} else {
+		switch r.CoordinatorType {
+		case 0:
 			b := a.groupCoordinator(key)
 			co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
+		case 2:
+			if b, ok := a.shareCoordinator(key); ok {
+				co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
+			} else {
+				co.ErrorCode = kerr.InvalidRequest.Code
+				msg := "share coordinator keys are group:topicId:partition of an existing partition"
+				co.ErrorMessage = &msg
+			}
+		default:
+			co.ErrorCode = kerr.InvalidRequest.Code
+			msg := "silt does not support transactions: no coordinator for key type " + strconv.Itoa(int(r.CoordinatorType))
+			co.ErrorMessage = &msg
 		}
 		resp.Coordinators = append(resp.Coordinators, co)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -18,11 +19,17 @@ import (
 // the assignment), as Kafka does. The response waits until every member has
 // joined or the rebalance timeout passes; a group that was empty first
 // waits the initial rebalance delay. Errors: INVALID_SESSION_TIMEOUT
-// (outside 6 s to 30 min), INCONSISTENT_GROUP_PROTOCOL, UNKNOWN_MEMBER_ID,
+// (outside 6 s to 30 min), INCONSISTENT_GROUP_PROTOCOL (also for a share
+// group's id), UNKNOWN_MEMBER_ID,
 // FENCED_INSTANCE_ID, NOT_COORDINATOR (another agent owns the group).
 func handleJoinGroup(c *conn, req *request) reply {
 	r := req.body.(*kmsg.JoinGroupRequest)
 	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
+	if c.a.shares.IsShareGroup(r.Group) {
+		resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = kerr.InconsistentGroupProtocol.Code // a share group's name
+		return reply{resp: resp}
+	}
 	return reply{wait: func(ctx context.Context) kmsg.Response {
 		return c.a.groups.Join(ctx, r, req.clientID, "/"+host)
 	}}

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -11,11 +12,21 @@ import (
 // but has not resumed yet, from the journal. A group known only by its
 // committed offsets is Empty. An unknown group is Dead with no error (v0-5
 // have no GROUP_ID_NOT_FOUND). Authorized operations (v3+, when asked) are
-// every operation on a group, as Kafka reports without an authorizer.
+// every operation on a group, as Kafka reports without an authorizer. A
+// share group is GROUP_ID_NOT_FOUND, "not a classic group", as from Kafka
+// (ShareGroupDescribe describes it).
 func handleDescribeGroups(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeGroupsRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, name := range r.Groups {
+		if c.a.shares.IsShareGroup(name) && c.a.ownsGroup(name) {
+			dg := kmsg.NewDescribeGroupsResponseGroup()
+			dg.Group, dg.State, dg.ErrorCode = name, "Dead", kerr.GroupIDNotFound.Code
+			msg := "group " + name + " is a share group, not a classic group"
+			dg.ErrorMessage = &msg
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
 		resp.Groups = append(resp.Groups, c.a.groups.Describe(name, r.IncludeAuthorizedOperations))
 	}
 	return reply{resp: resp}

@@ -14,8 +14,12 @@ import (
 //
 // Behavior: creates each topic with its configs in one journal entry.
 // NumPartitions -1 takes the agent's default partition count. Any
-// replication factor is accepted (the object store is the replication);
-// explicit replica assignments are refused with INVALID_REQUEST. Configs
+// replication factor is accepted (the object store is the replication).
+// Explicit replica assignments are accepted as Kafka accepts them, when
+// every replica names a live agent (INVALID_REPLICA_ASSIGNMENT otherwise);
+// the partition count is then the number of assignments, which must be
+// numbered 0 to n-1, and NumPartitions and ReplicationFactor must be -1
+// (INVALID_REQUEST). They place nothing (see replicas.go). Configs
 // are validated as IncrementalAlterConfigs does (INVALID_CONFIG). With
 // ValidateOnly nothing is written. v5+ returns the topic's partitions,
 // replication factor (1) and configs; v7 its id.
@@ -61,8 +65,13 @@ func (a *Agent) createTopics(ctx context.Context, r *kmsg.CreateTopicsRequest) *
 			fail(kerr.InvalidTopicException.Code, "")
 		case internalTopic(rt.Topic):
 			fail(kerr.TopicAlreadyExists.Code, "an internal topic: its content is kept in the journal")
+		case len(rt.ReplicaAssignment) > 0 && (rt.NumPartitions != -1 || rt.ReplicationFactor != -1):
+			fail(kerr.InvalidRequest.Code, "both a partition count or replication factor and replica assignments were given")
 		case len(rt.ReplicaAssignment) > 0:
-			fail(kerr.InvalidRequest.Code, "silt places partitions itself; replica assignments are not accepted")
+			if code, msg := a.checkAssignments(rt.ReplicaAssignment); code != 0 {
+				fail(code, msg)
+			}
+			parts = int32(len(rt.ReplicaAssignment))
 		case parts < 1 || parts > journal.MaxPartitions:
 			fail(kerr.InvalidPartitions.Code, "partitions must be between 1 and "+strconv.Itoa(journal.MaxPartitions))
 		case rt.ReplicationFactor == 0 || rt.ReplicationFactor < -1:

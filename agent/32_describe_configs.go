@@ -14,7 +14,8 @@ import (
 //
 // Behavior: a topic's configs are every key silt accepts (see
 // topicConfigs), with the topic's own values marked DYNAMIC_TOPIC_CONFIG
-// and the rest the defaults; a broker's are the agent's settings, read-only.
+// and the rest the defaults; a broker's are the agent's settings, read-only;
+// a group's are the group configs, its own marked GROUP_CONFIG.
 // Synonyms (v1+) list only the value's own source; documentation (v3+)
 // says what silt does with the key. Other resource types are
 // INVALID_REQUEST.
@@ -51,9 +52,11 @@ func handleDescribeConfigs(c *conn, req *request) reply {
 				break
 			}
 			sr.Configs = a.describeBrokerConfigs(rr.ConfigNames)
+		case kmsg.ConfigResourceTypeGroupConfig:
+			sr.Configs = a.describeGroupConfigs(rr.ResourceName, rr.ConfigNames, r.IncludeSynonyms)
 		default:
 			sr.ErrorCode = kerr.InvalidRequest.Code
-			msg := "only topic and broker configs are described"
+			msg := "only topic, broker and group configs are described"
 			sr.ErrorMessage = &msg
 		}
 		resp.Resources = append(resp.Resources, sr)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -12,8 +13,11 @@ import (
 // CreatePartitions (key 37), versions 0-3.
 //
 // Behavior: grows each topic to Count partitions in one journal entry.
-// Shrinking or keeping the count is INVALID_PARTITIONS, explicit
-// assignments INVALID_REQUEST; ValidateOnly writes nothing.
+// Shrinking or keeping the count is INVALID_PARTITIONS. Explicit
+// assignments, one per new partition, are accepted when every replica
+// names a live agent, as Kafka accepts them, and place nothing (see
+// replicas.go); otherwise INVALID_REPLICA_ASSIGNMENT. ValidateOnly writes
+// nothing.
 func handleCreatePartitions(c *conn, req *request) reply {
 	r := req.body.(*kmsg.CreatePartitionsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -21,6 +25,7 @@ func handleCreatePartitions(c *conn, req *request) reply {
 		resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
 		var cmds []journal.Command
 		var idx []int
+		live := a.liveNodeIDs()
 		for _, rt := range r.Topics {
 			st := kmsg.NewCreatePartitionsResponseTopic()
 			st.Topic = rt.Topic
@@ -34,10 +39,12 @@ func handleCreatePartitions(c *conn, req *request) reply {
 			switch {
 			case current < 0:
 				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case len(rt.Assignment) > 0:
-				st.ErrorCode, msg = kerr.InvalidRequest.Code, "silt places partitions itself; assignments are not accepted"
 			case rt.Count <= current || rt.Count > journal.MaxPartitions:
 				st.ErrorCode, msg = kerr.InvalidPartitions.Code, "the new partition count must be above the current one"
+			case rt.Assignment != nil && len(rt.Assignment) != int(rt.Count-current):
+				st.ErrorCode, msg = kerr.InvalidReplicaAssignment.Code, fmt.Sprintf("%d new partitions but %d assignments", rt.Count-current, len(rt.Assignment))
+			case badAssignment(rt.Assignment, live) != "":
+				st.ErrorCode, msg = kerr.InvalidReplicaAssignment.Code, badAssignment(rt.Assignment, live)
 			case !r.ValidateOnly:
 				cmds = append(cmds, journal.Command{CreatePartitions: &journal.CreatePartitions{Name: rt.Topic, Count: rt.Count}})
 				idx = append(idx, len(resp.Topics))
@@ -59,4 +66,15 @@ func handleCreatePartitions(c *conn, req *request) reply {
 		}
 		return resp
 	}}
+}
+
+// badAssignment checks CreatePartitions' assignments; it returns a message
+// for INVALID_REPLICA_ASSIGNMENT, or "".
+func badAssignment(assignments []kmsg.CreatePartitionsRequestTopicAssignment, live map[int32]bool) string {
+	for i, as := range assignments {
+		if msg := checkReplicas(as.Replicas, live); msg != "" {
+			return fmt.Sprintf("new partition %d: %s", i, msg)
+		}
+	}
+	return ""
 }

@@ -13,7 +13,8 @@ import (
 // NON_EMPTY_GROUP; a group with neither members nor offsets
 // GROUP_ID_NOT_FOUND. As in Kafka, the deleted group is Dead and gone at
 // once: it leaves the coordinator's memory before the journal write, so
-// ListGroups and DescribeGroups no longer show it.
+// ListGroups and DescribeGroups no longer show it. A share group is
+// deleted with its share-partitions' state and its configs.
 func handleDeleteGroups(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DeleteGroupsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -21,7 +22,11 @@ func handleDeleteGroups(c *conn, req *request) reply {
 		for _, name := range r.Groups {
 			rg := kmsg.NewDeleteGroupsResponseGroup()
 			rg.Group = name
-			rg.ErrorCode = c.a.groups.DeleteGroup(ctx, name)
+			if c.a.shares.IsShareGroup(name) {
+				rg.ErrorCode = c.a.shares.DeleteGroup(ctx, name)
+			} else {
+				rg.ErrorCode = c.a.groups.DeleteGroup(ctx, name)
+			}
 			resp.Groups = append(resp.Groups, rg)
 		}
 		return resp

@@ -15,8 +15,10 @@ import (
 // Behavior: SET and DELETE on topic configs, validated against the keys
 // and types silt accepts (INVALID_CONFIG otherwise), then committed in one
 // journal entry; APPEND and SUBTRACT work on list configs
-// (cleanup.policy). ValidateOnly writes nothing. Broker configs are
-// read-only here: they are the agent's flags (INVALID_REQUEST).
+// (cleanup.policy). Group configs (GROUP resources: share.auto.offset.reset,
+// share.record.lock.duration.ms, share.delivery.count.limit…) take SET and
+// DELETE (group_configs.go). ValidateOnly writes nothing. Broker configs
+// are read-only here: they are the agent's flags (INVALID_REQUEST).
 func handleIncrementalAlterConfigs(c *conn, req *request) reply {
 	r := req.body.(*kmsg.IncrementalAlterConfigsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -32,8 +34,16 @@ func handleIncrementalAlterConfigs(c *conn, req *request) reply {
 					sr.ErrorCode, sr.ErrorMessage = code, &msg
 				}
 			}
+			if rr.ResourceType == kmsg.ConfigResourceTypeGroupConfig {
+				if cmd := alterGroupConfigs(rr, &sr); cmd != nil && !r.ValidateOnly {
+					cmds = append(cmds, *cmd)
+					idx = append(idx, len(resp.Resources))
+				}
+				resp.Resources = append(resp.Resources, sr)
+				continue
+			}
 			if rr.ResourceType != kmsg.ConfigResourceTypeTopic {
-				fail(kerr.InvalidRequest.Code, "only topic configs can be altered; broker settings are the agent's flags")
+				fail(kerr.InvalidRequest.Code, "only topic and group configs can be altered; broker settings are the agent's flags")
 				resp.Resources = append(resp.Resources, sr)
 				continue
 			}

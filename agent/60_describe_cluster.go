@@ -11,13 +11,17 @@ import (
 // Behavior: the cluster id from the journal, the journal committer as the
 // controller (though every agent applies admin changes through the
 // journal), and the live agents as brokers, of the client's zone as in
-// Metadata. Authorized operations are not computed.
+// Metadata. Authorized operations, when asked, are every cluster operation:
+// there is no authorizer (authorized.go).
 func handleDescribeCluster(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeClusterRequest)
 	a := c.a
 	resp := r.ResponseKind().(*kmsg.DescribeClusterResponse)
 	a.journal.View(func(s *journal.State) { resp.ClusterID = s.ClusterID })
 	resp.ControllerID = a.controllerID()
+	if r.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = clusterOps
+	}
 	for _, b := range a.brokers(clientZone(req.clientID)) {
 		db := kmsg.NewDescribeClusterResponseBroker()
 		db.NodeID, db.Host, db.Port, db.Rack = b.NodeID, b.Host, b.Port, b.Rack

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -20,11 +21,18 @@ import (
 // FENCED_MEMBER_EPOCH make the member rejoin; UNRELEASED_INSTANCE_ID for a
 // joining instance id a live member holds; INCONSISTENT_GROUP_PROTOCOL if
 // the group has classic members; INVALID_REGULAR_EXPRESSION for a bad v1
-// regex (RE2 syntax). A refused heartbeat changes nothing. The response
+// regex (RE2 syntax); GROUP_ID_NOT_FOUND for a share group's id. A refused
+// heartbeat changes nothing. The response
 // carries the whole assignment when it changed, by topic id.
 func handleConsumerGroupHeartbeat(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ConsumerGroupHeartbeatRequest)
 	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
+	if c.a.shares.IsShareGroup(r.Group) {
+		resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+		msg := "group " + r.Group + " is a share group, not a consumer group"
+		resp.ErrorCode, resp.ErrorMessage = kerr.GroupIDNotFound.Code, &msg
+		return reply{resp: resp}
+	}
 	return reply{wait: func(ctx context.Context) kmsg.Response {
 		return c.a.groups.ConsumerHeartbeat(ctx, r, req.clientID, "/"+host)
 	}}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/silt-io/silt/agent/commit"
 	"github.com/silt-io/silt/agent/groups"
+	"github.com/silt-io/silt/agent/sharegroups"
 	"github.com/silt-io/silt/agent/writer"
 	"github.com/silt-io/silt/cache"
 	"github.com/silt-io/silt/gossip"
@@ -48,8 +49,13 @@ type Agent struct {
 	requests *byteBudget
 	pids     *pidAllocator
 	groups   *groups.Coordinator
+	quotas   *quotas
+	shares   *sharegroups.Service
 	metrics  *metrics
 	registry *prometheus.Registry
+
+	// compactorLog keeps the compactor's last work for the console.
+	compactorLog compactorLog
 
 	listener      net.Listener
 	httpServer    *http.Server
@@ -84,6 +90,10 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		log:    cfg.Logger.With("node", cfg.NodeName),
 		bucket: bucket,
 		nodeID: gossip.NodeID(cfg.NodeName),
+		quotas: newQuotas(),
+	}
+	if cfg.NodeID >= 0 {
+		a.nodeID = cfg.NodeID
 	}
 	a.registry = cfg.Registry
 	if a.registry == nil {
@@ -147,6 +157,11 @@ func (a *Agent) Start(ctx context.Context) error {
 			OffsetsRetention:      a.cfg.OffsetsRetention,
 			CommitTimeout:         a.cfg.CommitTimeout,
 		},
+	})
+	a.shares = sharegroups.New(sharegroups.Env{
+		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit,
+		OwnsGroup: a.ownsGroup, OwnsPartition: a.ownsPartition, PartitionOwner: a.partitionOwnerNode, Read: a.shareRead,
+		Registerer: a.registry, CommitTimeout: a.cfg.CommitTimeout,
 	})
 	a.registerStateMetrics()
 	a.registerCostMetrics()
@@ -318,6 +333,9 @@ func (a *Agent) Close() error {
 		// its new coordinator starts a new generation.
 		if a.groups != nil {
 			a.groups.Close() // members waiting in joins are told NOT_COORDINATOR
+		}
+		if a.shares != nil {
+			a.shares.Close() // writes of share state in flight land first
 		}
 		if a.listener != nil {
 			a.listener.Close()

@@ -67,6 +67,10 @@ func (a *Agent) startCluster(ctx context.Context) error {
 		defer wait.Stop()
 		select {
 		case <-g.Joined():
+			for _, why := range g.Refused() {
+				g.Leave(context.Background())
+				return fmt.Errorf("join the cluster: %s; give this agent another --node-id or --node-name", why)
+			}
 		case <-wait.C:
 			a.log.Warn("no seed answered yet; starting alone and joining in the background", "join", strings.Join(a.cfg.Join, ","))
 		case <-ctx.Done():
@@ -207,7 +211,8 @@ func (a *Agent) GossipAddr() string {
 
 // watchMembership reacts to membership changes: groups this agent no
 // longer owns are dropped (their members rejoin at the new owner), pushes
-// go to the new set of agents, and node-id collisions are reported.
+// go to the new set of agents. (Node-id collisions are refused at join:
+// gossip.Refused.)
 func (a *Agent) watchMembership() {
 	for {
 		changed := a.cluster.changed()
@@ -215,12 +220,7 @@ func (a *Agent) watchMembership() {
 		a.metrics.members.Set(float64(len(members)))
 		a.commit.SetPeers(members)
 		a.groups.MembershipChanged()
-		if a.cluster.gossip != nil {
-			for _, pair := range a.cluster.gossip.Collisions() {
-				a.log.Error("two agents have the same node id; rename one (--node-name)",
-					"a", pair[0], "b", pair[1], "node_id", gossip.NodeID(pair[0]))
-			}
-		}
+		a.shares.MembershipChanged()
 		select {
 		case <-changed:
 		case <-a.ctx.Done():

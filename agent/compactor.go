@@ -23,6 +23,7 @@ func (a *Agent) runCompactor() {
 		Read:      a.readChunk,
 		Merged:    a.cacheMerged,
 		Logger:    a.log.With("component", "compactor"),
+		Progress:  a.compactorLog.add,
 	})
 	var (
 		cancel context.CancelFunc

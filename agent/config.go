@@ -15,8 +15,14 @@ import (
 // every default in one place.
 type Config struct {
 	// NodeName identifies the agent in the cluster and the journal; its
-	// 31-bit hash is the Kafka node id. Default: the host name.
+	// 31-bit hash is the Kafka node id unless NodeID is set. Default: the
+	// host name.
 	NodeName string
+	// NodeID is the agent's Kafka node id (Kafka's broker.id / node.id),
+	// for scripts and tools that expect brokers numbered 0, 1, 2…; -1
+	// derives it from NodeName. An agent whose node id another live agent
+	// has is refused at join and does not start. Default -1.
+	NodeID int32
 	// Listen is the Kafka listener address. Default "localhost:9092".
 	Listen string
 	// Advertise is the host:port given to clients in Metadata. Default:
@@ -128,6 +134,7 @@ func DefaultConfig() Config {
 	}
 	return Config{
 		NodeName:           host,
+		NodeID:             -1,
 		Listen:             "localhost:9092",
 		HTTPListen:         "localhost:9644",
 		Gossip:             ":7946",
@@ -171,6 +178,8 @@ func (c *Config) validate() error {
 	switch {
 	case c.NodeName == "":
 		return errors.New("node name is empty")
+	case c.NodeID < -1:
+		return fmt.Errorf("node id %d: must be -1 (from the node name) or 0 and above", c.NodeID)
 	case c.Listen == "":
 		return errors.New("listen address is empty")
 	case c.FlushInterval <= 0:

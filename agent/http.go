@@ -7,11 +7,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/silt-io/silt/console"
+	"github.com/silt-io/silt/iceberg"
 )
 
 // startHTTP serves /metrics (Prometheus), /healthz (the process is up),
 // /readyz (the journal is replayed, the Kafka listener open and the cluster
-// joined) and the internal RPC between agents (agent/commit).
+// joined), the internal RPC between agents (agent/commit), the read-only
+// Iceberg REST catalog of the exported topics under /v1/ (package iceberg),
+// and the web console at /ui with its JSON at /api/v1 (package console,
+// through console_source.go).
 func (a *Agent) startHTTP() error {
 	ln, err := net.Listen("tcp", a.cfg.HTTPListen)
 	if err != nil {
@@ -31,6 +37,14 @@ func (a *Agent) startHTTP() error {
 		fmt.Fprintln(w, "ready")
 	})
 	a.commit.Register(mux) // the internal RPC
+	iceberg.NewCatalog(a.bucket, "", a.log.With("component", "iceberg-catalog")).Register(mux)
+	ui, err := console.New(consoleSource{a: a, started: time.Now()}, console.Options{Logger: a.log})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("web console: %w", err)
+	}
+	ui.Register(mux)
+	a.wg.Go(func() { ui.Run(a.ctx) })
 	a.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.wg.Go(func() {
 		if err := a.httpServer.Serve(ln); err != nil && err != http.ErrServerClosed {

@@ -18,7 +18,8 @@ type metrics struct {
 	fetchBytes      prometheus.Counter
 	fetchRecords    prometheus.Counter
 
-	members prometheus.Gauge
+	members   prometheus.Gauge
+	throttled prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -38,10 +39,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		fetchRecords:   prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_fetch_records_total", Help: "Records returned to consumers (whole batches)."}),
 	}
 	m.members = prometheus.NewGauge(prometheus.GaugeOpts{Name: "silt_cluster_members", Help: "Live agents in the cluster, as gossip sees it."})
+	m.throttled = prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_quota_throttled_total", Help: "Requests of clients over a client quota, answered with a throttle time and followed by a muted connection."})
 	// The commit path's metrics (proposals, entries, pushes) are
 	// registered by agent/commit, the write path's (flushes, uploads,
 	// commits) by agent/writer.
-	reg.MustRegister(m.members)
+	reg.MustRegister(m.members, m.throttled)
 	reg.MustRegister(m.requestDuration, m.handlerPanics, m.produceBytes, m.produceRecords, m.produceBatches, m.fetchBytes,
 		m.fetchRecords)
 	return m

@@ -57,12 +57,17 @@ type conn struct {
 	// deferredProduces counts this connection's produce requests whose
 	// appends wait in their reply's wait (handleProduce).
 	deferredProduces atomic.Int32
+	// mutedUntil is when a client over a quota may send again (unix ns;
+	// quotas.go): the reader reads nothing before.
+	mutedUntil atomic.Int64
 }
 
 type pendingReply struct {
 	req   *request
 	reply reply
 	held  int64 // bytes of the agent's request budget, released once answered
+	// handling is how long the handler took, outside any wait.
+	handling time.Duration
 }
 
 // serveConn runs a connection until the client or the agent closes it.
@@ -96,6 +101,9 @@ func (c *conn) readLoop() error {
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
+		if err := c.waitUnmuted(); err != nil {
+			return err
+		}
 		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
 			return err
 		}
@@ -109,13 +117,14 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		start := time.Now()
 		rep, req, err := c.readRequest(r, int(size))
 		if err != nil {
 			c.a.requests.release(held)
 			return err
 		}
 		select {
-		case c.replies <- pendingReply{req: req, reply: rep, held: held}:
+		case c.replies <- pendingReply{req: req, reply: rep, held: held, handling: time.Since(start)}:
 		case <-c.ctx.Done():
 			c.a.requests.release(held)
 			return c.ctx.Err()
@@ -136,6 +145,7 @@ func (c *conn) readRequest(r io.Reader, size int) (reply, *request, error) {
 	if err != nil {
 		return reply{}, nil, err
 	}
+	c.a.capFetch(req)
 	rep, err := c.handle(req)
 	return rep, req, err
 }
@@ -266,6 +276,7 @@ func (c *conn) writeReply(w *bufio.Writer, buf *[]byte, p pendingReply, broken *
 		}
 	}
 	c.a.metrics.observeRequest(p.req, time.Since(p.req.received))
+	c.enforceQuotas(p, resp)
 	if p.reply.none || resp == nil || *broken {
 		return
 	}
@@ -310,6 +321,40 @@ func (c *conn) writeResponse(w *bufio.Writer, buf *[]byte, req *request, resp km
 	}
 	_, err := bufs.WriteTo(c.nc)
 	return err
+}
+
+// enforceQuotas counts a request against its client's quotas and, when the
+// client is over one, puts the throttle time into the response, withholds
+// a fetch's records and mutes the connection (quotas.go).
+func (c *conn) enforceQuotas(p pendingReply, resp kmsg.Response) {
+	wait, fetchOver := c.a.throttle(p.req.clientID, requestUsage(p.req, resp, p.handling), time.Now())
+	if wait <= 0 {
+		return
+	}
+	if resp != nil {
+		if fetchOver {
+			withholdRecords(resp)
+		}
+		setThrottle(resp, wait)
+	}
+	c.mutedUntil.Store(time.Now().Add(wait).UnixNano())
+	c.a.metrics.throttled.Inc()
+}
+
+// waitUnmuted waits until the connection is no longer muted.
+func (c *conn) waitUnmuted() error {
+	d := time.Until(time.Unix(0, c.mutedUntil.Load()))
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
 }
 
 // handle calls the request's handler. A panic in it (a bug: handlers must

@@ -31,8 +31,10 @@ type topicConfig struct {
 	// allowed lists the permitted values of an enumerated config; for a
 	// list config, of each element.
 	allowed []string
-	// min is the smallest permitted numeric value.
-	min int64
+	// min is the smallest permitted numeric value, max (when not 0) the
+	// largest; not lists values between them that are not permitted.
+	min, max int64
+	not      []int64
 	// doc says what silt does with the config.
 	doc string
 }
@@ -49,24 +51,27 @@ var topicConfigs = map[string]topicConfig{
 	"max.message.bytes":                       {typ: typeInt, def: "1048588", min: 0, doc: "the largest record batch a producer may send"},
 	"delete.retention.ms":                     {typ: typeLong, def: "86400000", min: 0, doc: "how long tombstones are kept in a compacted topic"},
 	"min.compaction.lag.ms":                   {typ: typeLong, def: "0", min: 0, doc: "records younger than this are not compacted"},
-	"max.compaction.lag.ms":                   {typ: typeLong, def: "9223372036854775807", min: 1, doc: "accepted; the compactor runs on its own schedule"},
-	"message.timestamp.type":                  {typ: typeString, def: "CreateTime", allowed: []string{"CreateTime"}, doc: "only CreateTime: silt keeps the producer's timestamps"},
-	"compression.type":                        {typ: typeString, def: "producer", allowed: []string{"producer"}, doc: "only producer: batches are stored as produced (uncompressed chunks are zstd-compressed in the bucket)"},
+	"max.compaction.lag.ms":                   {typ: typeLong, def: "9223372036854775807", min: 1, doc: "a compacted topic's dirty records are cleaned within this long, whatever min.cleanable.dirty.ratio says"},
+	"message.timestamp.type":                  {typ: typeString, def: "CreateTime", allowed: []string{"CreateTime", "LogAppendTime"}, doc: "CreateTime keeps the producer's timestamps; LogAppendTime stamps each batch with the agent's clock when it is appended"},
+	"compression.type":                        {typ: typeString, def: "producer", allowed: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, doc: "producer stores batches as produced (uncompressed chunks are zstd-compressed in the bucket); a codec recompresses batches in other codecs when they are appended"},
+	"compression.gzip.level":                  {typ: typeInt, def: "-1", min: -1, max: 9, not: []int64{0}, doc: "the gzip level of batches recompressed to compression.type=gzip; -1 is the library default"},
+	"compression.lz4.level":                   {typ: typeInt, def: "9", min: 1, max: 17, doc: "the lz4 level of batches recompressed to compression.type=lz4 (1 and 2: fast mode; above 9: level 9)"},
+	"compression.zstd.level":                  {typ: typeInt, def: "3", min: -131072, max: 22, doc: "the zstd level of batches recompressed to compression.type=zstd"},
 	"min.insync.replicas":                     {typ: typeInt, def: "1", min: 1, doc: "accepted; every acknowledged write is already durable in the object store"},
 	"unclean.leader.election.enable":          {typ: typeBoolean, def: "false", doc: "accepted; silt has no replicas to elect"},
-	"segment.bytes":                           {typ: typeInt, def: "1073741824", min: 14, doc: "accepted; segments are cut by the agent's flush settings"},
-	"segment.ms":                              {typ: typeLong, def: "604800000", min: 1, doc: "accepted; segments are cut by the agent's flush settings"},
+	"segment.bytes":                           {typ: typeInt, def: "1073741824", min: 14, doc: "in a compacted topic, the newest records under this size count as the active segment, which is not cleaned (the agent's flush settings cut the objects)"},
+	"segment.ms":                              {typ: typeLong, def: "604800000", min: 1, doc: "in a compacted topic, records become cleanable this long after they were committed (or after the compactor's merge window, if shorter)"},
 	"segment.index.bytes":                     {typ: typeInt, def: "10485760", min: 4, doc: "accepted; no local index files"},
 	"segment.jitter.ms":                       {typ: typeLong, def: "0", min: 0, doc: "accepted; no local segments"},
 	"index.interval.bytes":                    {typ: typeInt, def: "4096", min: 0, doc: "accepted; no local index files"},
 	"file.delete.delay.ms":                    {typ: typeLong, def: "60000", min: 0, doc: "accepted; no local files"},
 	"flush.messages":                          {typ: typeLong, def: "9223372036854775807", min: 1, doc: "accepted; every acknowledged write is in the object store"},
 	"flush.ms":                                {typ: typeLong, def: "9223372036854775807", min: 0, doc: "accepted; every acknowledged write is in the object store"},
-	"min.cleanable.dirty.ratio":               {typ: typeDouble, def: "0.5", doc: "accepted; the compactor runs on its own schedule"},
+	"min.cleanable.dirty.ratio":               {typ: typeDouble, def: "0.5", doc: "a compacted topic is cleaned once its records not yet cleaned are this share of its cleanable bytes"},
 	"preallocate":                             {typ: typeBoolean, def: "false", doc: "accepted; no local files"},
 	"message.timestamp.difference.max.ms":     {typ: typeLong, def: "9223372036854775807", min: 0, doc: "accepted; not enforced"},
-	"message.timestamp.before.max.ms":         {typ: typeLong, def: "9223372036854775807", min: 0, doc: "accepted; not enforced"},
-	"message.timestamp.after.max.ms":          {typ: typeLong, def: "3600000", min: 0, doc: "accepted; not enforced"},
+	"message.timestamp.before.max.ms":         {typ: typeLong, def: "9223372036854775807", min: 0, doc: "with CreateTime, a record more than this before the agent's clock is refused (INVALID_TIMESTAMP)"},
+	"message.timestamp.after.max.ms":          {typ: typeLong, def: "3600000", min: 0, doc: "with CreateTime, a record more than this after the agent's clock is refused (INVALID_TIMESTAMP)"},
 	"message.downconversion.enable":           {typ: typeBoolean, def: "true", doc: "accepted; only record batch v2 is served"},
 	"leader.replication.throttled.replicas":   {typ: typeList, def: "", doc: "accepted; silt does not replicate"},
 	"follower.replication.throttled.replicas": {typ: typeList, def: "", doc: "accepted; silt does not replicate"},
@@ -101,6 +106,9 @@ func validateTopicConfig(key, value string) string {
 		}
 		if n < c.min {
 			return bad(fmt.Sprintf("below the minimum %d", c.min))
+		}
+		if (c.max != 0 && n > c.max) || slices.Contains(c.not, n) {
+			return bad(fmt.Sprintf("allowed: %d to %d, except %v", c.min, c.max, c.not))
 		}
 	case typeDouble:
 		if _, err := strconv.ParseFloat(value, 64); err != nil {

@@ -15,6 +15,7 @@ type topicInfo struct {
 	id              journal.TopicID
 	partitions      int32
 	maxMessageBytes int
+	policy          appendPolicy
 }
 
 func (a *Agent) topicInfo(s *journal.State, name string) (topicInfo, bool) {
@@ -26,7 +27,7 @@ func (a *Agent) topicInfo(s *journal.State, name string) (topicInfo, bool) {
 	if err != nil {
 		mmb = int(a.cfg.MessageMaxBytes)
 	}
-	return topicInfo{id: t.ID, partitions: int32(len(t.Partitions)), maxMessageBytes: mmb}, true
+	return topicInfo{id: t.ID, partitions: int32(len(t.Partitions)), maxMessageBytes: mmb, policy: a.topicPolicy(t.Configs)}, true
 }
 
 // peekTopic returns a topic from the replayed state without waiting for
@@ -100,4 +101,23 @@ func (a *Agent) submit(ctx context.Context, cmds ...journal.Command) ([]journal.
 		return nil, kerr.RequestTimedOut.Code
 	}
 	return res, 0
+}
+
+// submitEach commits commands in one entry and returns each one's code: its
+// result, or the journal failure's code for all of them. No commands, no
+// entry.
+func (a *Agent) submitEach(ctx context.Context, cmds []journal.Command) []int16 {
+	if len(cmds) == 0 {
+		return nil
+	}
+	codes := make([]int16, len(cmds))
+	res, code := a.submit(ctx, cmds...)
+	for i := range codes {
+		if code != 0 {
+			codes[i] = code
+		} else {
+			codes[i] = res[i].Code
+		}
+	}
+	return codes
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"strconv"
+	"time"
 
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/recordbatch"
@@ -14,10 +14,21 @@ import (
 // Cleaning compacted topics (cleanup.policy=compact).
 //
 // The cleanable part of a partition is its chunks from the log start up
-// to the first chunk that is too young: uploaded less than MergeWindow ago,
-// holding a record newer than min.compaction.lag.ms, or, on an exported
-// topic, not yet exported. Cleaning starts when the part not cleaned yet
-// is at least min.cleanable.dirty.ratio of the cleanable bytes.
+// to the first chunk that is too young. Kafka never cleans its active
+// segment, which it rolls once it is segment.ms old or segment.bytes
+// large (or holds a record max.compaction.lag.ms old); silt has no
+// segments per partition, so the newest chunks count as the active
+// segment while together they are under segment.bytes and the first of
+// them was committed less than segment.ms ago (or less than
+// max.compaction.lag.ms, or than MergeWindow, whichever is shortest: by
+// default a compacted topic is cleaned once its chunks are old enough to
+// be merged, as before). A chunk holding a record newer than
+// min.compaction.lag.ms, or, on an exported topic, not yet exported, also
+// ends the cleanable part. Cleaning starts when the part not cleaned yet is
+// at least min.cleanable.dirty.ratio of the cleanable bytes, or holds a
+// chunk committed more than max.compaction.lag.ms ago. Run checks for
+// cleaning every CleanInterval, so a topic configured to clean quickly is
+// cleaned within seconds.
 //
 // A pass reads the cleanable part twice. The first read maps each key (by a
 // 128-bit hash) to its latest offset. The second keeps a record if it is
@@ -54,11 +65,11 @@ func hashKey(k []byte) keyHash {
 // cleanEnd returns the end of the cleanable part of a partition and its
 // bytes, from the log start.
 func (c *Compactor) cleanEnd(pr *partitionRef, nowMs int64) (end int64, chunks int) {
+	active := activeStart(pr.chunks, pr.policy, c.opts.MergeWindow, nowMs)
 	end = pr.start
 	for i, ch := range pr.chunks {
-		t := chunkTime(ch)
 		switch {
-		case !t.IsZero() && nowMs-t.UnixMilli() < c.opts.MergeWindow.Milliseconds():
+		case i >= active:
 			return end, i
 		case ch.MaxTimestamp >= nowMs-pr.policy.minCompactionLagMs:
 			return end, i
@@ -83,19 +94,16 @@ func (c *Compactor) Clean(ctx context.Context) (Stats, error) {
 			continue
 		}
 		var total, dirty int64
+		overdue := false
 		for _, ch := range pr.chunks[:n] {
 			total += ch.RawLen
 			if ch.NextOffset > pr.progress.Cleaned {
 				dirty += ch.RawLen
+				t := chunkTime(ch)
+				overdue = overdue || (!t.IsZero() && nowMs-t.UnixMilli() >= pr.policy.maxCompactionLagMs)
 			}
 		}
-		ratio := 0.5
-		if v, ok := c.topicConfig(pr.topic, "min.cleanable.dirty.ratio"); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				ratio = f
-			}
-		}
-		if float64(dirty) < ratio*float64(total) {
+		if float64(dirty) < pr.policy.dirtyRatio*float64(total) && !overdue {
 			continue
 		}
 		s, err := c.cleanPartition(ctx, pr, pr.chunks[:n], end, nowMs)
@@ -107,13 +115,25 @@ func (c *Compactor) Clean(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-func (c *Compactor) topicConfig(topic, key string) (v string, ok bool) {
-	c.log.View(func(s *journal.State) {
-		if t := s.Topic(topic); t != nil {
-			v, ok = t.Configs[key]
+// activeStart returns the index of the first chunk of what Kafka would
+// still hold in the partition's active segment (see the top of this file):
+// the longest run of newest chunks under segment.bytes together whose first
+// was committed less than the roll time ago. A chunk of unknown commit time
+// counts as old.
+func activeStart(chunks []journal.Chunk, p policy, mergeWindow time.Duration, nowMs int64) int {
+	roll := min(p.segmentMs, p.maxCompactionLagMs, mergeWindow.Milliseconds())
+	var bytes int64
+	i := len(chunks)
+	for i > 0 {
+		ch := chunks[i-1]
+		t := chunkTime(ch)
+		bytes += ch.RawLen
+		if t.IsZero() || nowMs-t.UnixMilli() >= roll || bytes >= p.segmentBytes {
+			break
 		}
-	})
-	return v, ok
+		i--
+	}
+	return i
 }
 
 func (c *Compactor) cleanPartition(ctx context.Context, pr partitionRef, chunks []journal.Chunk, end, nowMs int64) (Stats, error) {

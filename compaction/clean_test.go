@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/silt-io/silt/compaction"
@@ -63,7 +64,22 @@ func TestCleanCompactedTopicAgainstModel(t *testing.T) {
 			cl := newClient(t, seeds, kgo.ProducerBatchCompression(kgo.SnappyCompression()), kgo.ProducerLinger(0))
 			rng := rand.New(rand.NewPCG(1, uint64(target)))
 			var all []modelRecord
+			// A compacted topic refuses records without a key, as Kafka's
+			// does; they reach one written to before it was compacted. So
+			// each batch of rounds is produced under cleanup.policy=delete.
+			adm := kadm.NewClient(cl)
+			setPolicy := func(p string) {
+				res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "cleanup.policy", Value: kadm.StringPtr(p)}}, topic)
+				if err == nil {
+					err = res[0].Err
+				}
+				if err != nil {
+					t.Fatalf("cleanup.policy=%s: %v", p, err)
+				}
+			}
 			produce := func(rounds int) {
+				setPolicy("delete")
+				defer setPolicy("compact")
 				for range rounds {
 					var recs []*kgo.Record
 					for range 1 + rng.IntN(30) {

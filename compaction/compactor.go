@@ -32,6 +32,10 @@ func CommitterProposer(c *journal.Committer) Proposer {
 type Options struct {
 	// Interval is the pause between two passes of Run.
 	Interval time.Duration
+	// CleanInterval is how often Run looks for compacted partitions due
+	// for cleaning between two passes (Kafka's log.cleaner.backoff.ms);
+	// a check that finds nothing due reads nothing from the bucket.
+	CleanInterval time.Duration
 	// MergeTarget is the size (decoded bytes) merged objects are cut at;
 	// chunks of at least half of it are left alone.
 	MergeTarget int64
@@ -62,6 +66,18 @@ type Options struct {
 	// ExportMaxBytes bounds the record-batch bytes of one export range,
 	// and so the memory an export takes.
 	ExportMaxBytes int64
+	// TableLocation is the URI engines read the cluster prefix at, which
+	// the Iceberg tables of exported topics record (iceberg.Options).
+	// Default: from the bucket's name (s3://bucket/prefix, file:///dir).
+	TableLocation string
+	// SnapshotAge is how long a table snapshot that is no longer current
+	// stays (time travel; iceberg.Options.SnapshotAge). Default 6 hours.
+	SnapshotAge time.Duration
+	// ArchiveRetention, if positive, takes the hours of an exported
+	// topic's table whose records are older than this out of the table (a
+	// delete snapshot); the files leave the bucket when that snapshot's
+	// parent expires. 0 keeps the archive forever.
+	ArchiveRetention time.Duration
 	// RowGroupBytes is the approximate uncompressed size of a Parquet row
 	// group.
 	RowGroupBytes int64
@@ -96,6 +112,7 @@ type Progress struct {
 func DefaultOptions() Options {
 	return Options{
 		Interval:           30 * time.Second, // a pass is cheap when there is nothing to do
+		CleanInterval:      15 * time.Second, // Kafka's log.cleaner.backoff.ms
 		MergeTarget:        64 << 20,         // 16 GETs for a cold read of 1 GiB
 		MergeRate:          64 << 20,         // well above one agent's ingest, so merging keeps up, in steps of one object
 		MergeWindow:        10 * time.Minute, // and at most 10 minutes of uploads per object
@@ -105,6 +122,7 @@ func DefaultOptions() Options {
 		JournalRetention:   time.Hour,        // an agent that paused this long reads from a snapshot again
 		ExportMaxBytes:     256 << 20,        // a range at most this many batch bytes; its files are built in memory
 		RowGroupBytes:      128 << 20,        // as Spark and Trino expect
+		SnapshotAge:        6 * time.Hour,    // time travel over the last 6 hours; at one export a minute, 360 snapshots
 	}
 }
 
@@ -112,6 +130,9 @@ func (o Options) withDefaults(bucket objstore.Reader) Options {
 	d := DefaultOptions()
 	if o.Interval <= 0 {
 		o.Interval = d.Interval
+	}
+	if o.CleanInterval <= 0 {
+		o.CleanInterval = d.CleanInterval
 	}
 	if o.MergeTarget <= 0 {
 		o.MergeTarget = d.MergeTarget
@@ -141,6 +162,9 @@ func (o Options) withDefaults(bucket objstore.Reader) Options {
 	}
 	if o.RowGroupBytes <= 0 {
 		o.RowGroupBytes = d.RowGroupBytes
+	}
+	if o.SnapshotAge <= 0 {
+		o.SnapshotAge = d.SnapshotAge
 	}
 	if o.Read == nil {
 		o.Read = BucketReader(bucket)
@@ -191,9 +215,12 @@ type Stats struct {
 	Truncated       int   // partitions whose log start advanced
 	ExportedRecords int64
 	ExportedFiles   int
-	Marked          int // objects marked garbage
-	Deleted         int // objects deleted
-	JournalDeleted  int // journal entries and snapshots deleted
+	TableCommits    int           // Iceberg snapshots committed
+	TableCommitTime time.Duration // time spent committing them
+	ArchiveRemoved  int           // data files taken out of tables by ArchiveRetention
+	Marked          int           // objects marked garbage
+	Deleted         int           // objects deleted
+	JournalDeleted  int           // journal entries and snapshots deleted
 }
 
 func (s *Stats) add(o Stats) {
@@ -204,17 +231,31 @@ func (s *Stats) add(o Stats) {
 	s.Truncated += o.Truncated
 	s.ExportedRecords += o.ExportedRecords
 	s.ExportedFiles += o.ExportedFiles
+	s.TableCommits += o.TableCommits
+	s.TableCommitTime += o.TableCommitTime
+	s.ArchiveRemoved += o.ArchiveRemoved
 	s.Marked += o.Marked
 	s.Deleted += o.Deleted
 	s.JournalDeleted += o.JournalDeleted
 }
 
-// Run runs passes every Interval until ctx ends; the agent holding the
-// compactor role calls it and cancels ctx when it loses the role. It
-// returns ctx's error. A failed pass is logged and retried at the next.
+// Run runs passes every Interval, and cleaning alone every CleanInterval
+// between them, until ctx ends; the agent holding the compactor role calls
+// it and cancels ctx when it loses the role. It returns ctx's error. A
+// failed pass is logged and retried at the next.
 func (c *Compactor) Run(ctx context.Context) error {
+	var lastPass time.Time
 	for {
-		st, err := c.RunOnce(ctx)
+		var (
+			st  Stats
+			err error
+		)
+		if now := c.opts.Now(); lastPass.IsZero() || now.Sub(lastPass) >= c.opts.Interval {
+			lastPass = now
+			st, err = c.RunOnce(ctx)
+		} else {
+			st, err = c.cleanOnly(ctx)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -223,7 +264,7 @@ func (c *Compactor) Run(ctx context.Context) error {
 		} else if st != (Stats{}) {
 			c.opts.Logger.Info("compaction pass", "stats", fmt.Sprintf("%+v", st))
 		}
-		t := time.NewTimer(c.opts.Interval)
+		t := time.NewTimer(min(c.opts.Interval, c.opts.CleanInterval))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -233,7 +274,7 @@ func (c *Compactor) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce makes one pass: export, retention, cleaning, merging, garbage
+// RunOnce makes one pass: export, archive retention, retention, cleaning, merging, garbage
 // collection and journal housekeeping, in that order (export first, so
 // retention never deletes what is not yet exported). Each step's failure
 // is returned after the others have run.
@@ -259,6 +300,7 @@ func (c *Compactor) RunOnce(ctx context.Context) (Stats, error) {
 		}
 	}
 	step("export", c.Export)
+	step("archive retention", c.ArchiveRetention)
 	step("retention", c.Retention)
 	step("clean", c.Clean)
 	step("merge", c.Merge)
@@ -268,6 +310,22 @@ func (c *Compactor) RunOnce(ctx context.Context) (Stats, error) {
 		errs = append(errs, err)
 	}
 	return st, errors.Join(errs...)
+}
+
+// cleanOnly cleans the compacted partitions that are due, between passes.
+// What it replaces becomes garbage that the next pass collects.
+func (c *Compactor) cleanOnly(ctx context.Context) (Stats, error) {
+	if _, err := c.log.CatchUp(ctx); err != nil {
+		return Stats{}, fmt.Errorf("catch up with the journal: %w", err)
+	}
+	if c.prevRefs == nil {
+		return Stats{}, nil // RunOnce has not run yet
+	}
+	st, err := c.Clean(ctx)
+	if err != nil {
+		return st, fmt.Errorf("clean: %w", err)
+	}
+	return st, nil
 }
 
 // proposeOne proposes one command and returns its result. The command

@@ -1,6 +1,7 @@
 package compaction
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -15,8 +16,16 @@ type policy struct {
 	retentionMs, retentionBytes int64
 	deleteRetentionMs           int64
 	minCompactionLagMs          int64
-	export                      bool
-	exportIntervalMs            int64
+	// maxCompactionLagMs is the longest a dirty record may wait for
+	// cleaning, whatever the dirty ratio.
+	maxCompactionLagMs int64
+	// segmentMs and segmentBytes say when Kafka would roll the active
+	// segment, whose records are never cleaned (see cleanEnd).
+	segmentMs, segmentBytes int64
+	// dirtyRatio is min.cleanable.dirty.ratio.
+	dirtyRatio       float64
+	export           bool
+	exportIntervalMs int64
 }
 
 func policyOf(t *journal.Topic, exportAll bool) policy {
@@ -33,6 +42,10 @@ func policyOf(t *journal.Topic, exportAll bool) policy {
 		retentionBytes:     num("retention.bytes", -1),
 		deleteRetentionMs:  num("delete.retention.ms", 24*3600*1000),
 		minCompactionLagMs: num("min.compaction.lag.ms", 0),
+		maxCompactionLagMs: num("max.compaction.lag.ms", math.MaxInt64),
+		segmentMs:          num("segment.ms", 7*24*3600*1000),
+		segmentBytes:       num("segment.bytes", 1<<30),
+		dirtyRatio:         0.5,
 		exportIntervalMs:   num("silt.export.interval.ms", 60*1000),
 		export:             exportAll || t.Configs["silt.export"] == "parquet",
 	}
@@ -46,6 +59,11 @@ func policyOf(t *journal.Topic, exportAll bool) policy {
 			p.delete = true
 		case "compact":
 			p.compact = true
+		}
+	}
+	if v, ok := t.Configs["min.cleanable.dirty.ratio"]; ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			p.dirtyRatio = f
 		}
 	}
 	if t.Configs["silt.export"] == "none" {

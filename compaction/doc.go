@@ -20,7 +20,10 @@
 // RunOnce catches up with the journal and then, in this order:
 //
 //  1. Export: partitions of exported topics whose archive is due get their
-//     next offset range written as Parquet (see Export and ExportRow).
+//     next offset range written as Parquet (see Export and ExportRow), and
+//     each topic's files of the pass are committed to its Iceberg table as
+//     one snapshot (package iceberg). Then archive retention, if set, takes
+//     hours older than ArchiveRetention out of the tables.
 //  2. Retention: DeleteRecords for partitions past retention.ms or
 //     retention.bytes (whole chunks, as Kafka deletes whole segments; never
 //     past what is exported).
@@ -85,5 +88,8 @@
 // (journal.CompactionProgress); a range is fixed (BeginExport) before any
 // file is written and committed (CommitExport) only from that range, and
 // files are named by the offsets they hold, so a compactor that dies and
-// one that takes over write the same files, once.
+// one that takes over write the same files, once. Between the files and
+// CommitExport the topic's Iceberg table is committed; each snapshot
+// records the offsets it covers, so the table adds a range's files once
+// too (iceberg.Table.Append).
 package compaction

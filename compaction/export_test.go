@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/silt-io/silt/compaction"
+	"github.com/silt-io/silt/iceberg"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/objstore"
 )
@@ -31,6 +33,13 @@ func (b *hookBucket) Put(ctx context.Context, key string, data []byte) (string, 
 		return "", err
 	}
 	return b.Bucket.Put(ctx, key, data)
+}
+
+func (b *hookBucket) PutIfAbsent(ctx context.Context, key string, data []byte) (string, error) {
+	if err := b.before(key); err != nil {
+		return "", err
+	}
+	return b.Bucket.PutIfAbsent(ctx, key, data)
 }
 
 // exportBase is the timestamp of export test record 0; record i is i*7s
@@ -79,14 +88,28 @@ var partName = regexp.MustCompile(`^export/([^/]+)/dt=(\d{4}-\d{2}-\d{2})/hour=(
 
 // readExport reads every exported file of topic and checks each against
 // its name: partition, first and last offsets, and the hour of each row.
+// The files are exactly those of the current snapshot of the topic's
+// Iceberg table, which counts their records right.
 func readExport(t *testing.T, bucket objstore.Bucket, topic string) []compaction.ExportRow {
 	t.Helper()
 	ctx := testContext(t, time.Minute)
+	inTable, err := iceberg.Open(bucket, topic, iceberg.Options{}).Files(ctx)
+	if err != nil {
+		t.Fatalf("table %s: %v", topic, err)
+	}
 	var rows []compaction.ExportRow
 	for info, err := range bucket.List(ctx, compaction.ExportDir(topic), "") {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if strings.HasPrefix(info.Key, compaction.ExportDir(topic)+"metadata/") {
+			continue
+		}
+		n, ok := inTable[info.Key]
+		if !ok {
+			t.Fatalf("export file %s is not in the table's current snapshot", info.Key)
+		}
+		delete(inTable, info.Key)
 		m := partName.FindStringSubmatch(info.Key)
 		if m == nil {
 			t.Fatalf("export file %s is not named export/<topic>/dt=YYYY-MM-DD/hour=HH/part-<p>-<first>-<last>.parquet", info.Key)
@@ -105,6 +128,9 @@ func readExport(t *testing.T, bucket objstore.Bucket, topic string) []compaction
 		if len(got) == 0 || got[0].Offset != first || got[len(got)-1].Offset != last {
 			t.Fatalf("%s holds %d rows from offset %d to %d", info.Key, len(got), got[0].Offset, got[len(got)-1].Offset)
 		}
+		if int64(len(got)) != n {
+			t.Fatalf("%s holds %d rows; the table says %d", info.Key, len(got), n)
+		}
 		for _, r := range got {
 			ts := time.UnixMicro(r.Timestamp).UTC()
 			if r.Partition != int32(part) || ts.Format("2006-01-02") != m[2] || fmt.Sprintf("%02d", ts.Hour()) != m[3] {
@@ -112,6 +138,9 @@ func readExport(t *testing.T, bucket objstore.Bucket, topic string) []compaction
 			}
 		}
 		rows = append(rows, got...)
+	}
+	if len(inTable) > 0 {
+		t.Fatalf("the table lists files that are not in the bucket: %v", inTable)
 	}
 	return rows
 }
@@ -168,10 +197,11 @@ func TestExportExactlyOnceAcrossKills(t *testing.T) {
 
 	opts := compaction.Options{ExportMaxBytes: 16 << 10, MergeWindow: time.Hour}
 	puts := 0
+	killedAt := map[string]bool{} // the kinds of write a compactor died at
 	for _, kill := range []struct {
 		at    int  // the export put at which the compactor dies
 		after bool // after the put happened (else before)
-	}{{1, false}, {2, true}, {3, false}, {5, true}, {4, true}, {2, false}} {
+	}{{1, false}, {2, true}, {3, false}, {5, true}, {4, true}, {2, false}, {7, false}, {8, true}, {9, false}, {9, true}, {10, true}, {12, false}} {
 		ctx, cancel := context.WithCancel(context.Background())
 		var mu sync.Mutex
 		count := 0
@@ -184,6 +214,7 @@ func TestExportExactlyOnceAcrossKills(t *testing.T) {
 			count++
 			puts++
 			if count == kill.at {
+				killedAt[writeKind(key)] = true
 				cancel()
 				if !kill.after {
 					return context.Canceled
@@ -196,6 +227,11 @@ func TestExportExactlyOnceAcrossKills(t *testing.T) {
 			t.Fatalf("kill at put %d: export ended with %v", kill.at, err)
 		}
 		cancel()
+	}
+	for _, kind := range []string{"parquet", "manifest", "manifest list", "table metadata", "version hint"} {
+		if !killedAt[kind] {
+			t.Errorf("no compactor died at a write of a %s (died at %v)", kind, killedAt)
+		}
 	}
 	tl := newTool(t, c.Bucket, opts)
 	st, err := tl.c.ExportNow(testContext(t, time.Minute), "")
@@ -217,6 +253,23 @@ func TestExportExactlyOnceAcrossKills(t *testing.T) {
 	if st, err := tl.c.ExportNow(testContext(t, time.Minute), ""); err != nil || st.ExportedRecords != 0 {
 		t.Fatalf("second export: %+v, %v", st, err)
 	}
+}
+
+// writeKind names the kind of an export object by its key.
+func writeKind(key string) string {
+	switch {
+	case strings.HasSuffix(key, ".parquet"):
+		return "parquet"
+	case strings.HasSuffix(key, ".metadata.json"):
+		return "table metadata"
+	case strings.HasSuffix(key, "version-hint.text"):
+		return "version hint"
+	case strings.Contains(key, "/metadata/snap-"):
+		return "manifest list"
+	case strings.HasSuffix(key, ".avro"):
+		return "manifest"
+	}
+	return key
 }
 
 // Retention never deletes records of an exported topic before they are
@@ -310,5 +363,58 @@ func TestExportNowGoesOnPastAnotherCompactor(t *testing.T) {
 	})
 	if exported != end || end != 200 {
 		t.Fatalf("ExportNow returned with the partition exported to %d of %d; want all 200", exported, end)
+	}
+}
+
+// Archive retention takes the hours before the cutoff out of the table by
+// a new snapshot; the earlier snapshot still lists them (time travel), and
+// their files stay in the bucket until it expires.
+func TestArchiveRetention(t *testing.T) {
+	c := startCluster(t)
+	seeds := c.Seeds()
+	const topic, n = "archived", 2000 // 4 hours from exportBase (22:30)
+	createTopic(t, seeds, topic, 2, map[string]string{"silt.export": "parquet"})
+	produceExportRecords(t, seeds, topic, n)
+	ctx := testContext(t, time.Minute)
+	tl := newTool(t, c.Bucket, compaction.Options{MergeWindow: time.Hour})
+	if _, err := tl.c.ExportNow(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	before, err := iceberg.Open(c.Bucket, topic, iceberg.Options{}).Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep 25 hours before a clock at 00:10 two days later: hours from
+	// 23:00 on the first day stay.
+	now := time.Date(2025, 3, 6, 0, 10, 0, 0, time.UTC)
+	tl = newTool(t, c.Bucket, compaction.Options{MergeWindow: time.Hour, ArchiveRetention: 25 * time.Hour,
+		Now: func() time.Time { return now }})
+	st, err := tl.c.ArchiveRetention(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := iceberg.Open(c.Bucket, topic, iceberg.Options{}).Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := 0
+	for k := range before {
+		_, kept := after[k]
+		if old := strings.Contains(k, "/dt=2025-03-04/hour=22/"); old == kept {
+			t.Errorf("%s: in the table after retention %v", k, kept)
+		}
+		if !kept {
+			removed++
+		}
+		if _, err := c.Bucket.Head(ctx, k); err != nil {
+			t.Errorf("%s left the bucket before its snapshot expired: %v", k, err)
+		}
+	}
+	if removed == 0 || st.ArchiveRemoved != removed || len(after) != len(before)-removed {
+		t.Fatalf("removed %d of %d files (stats %+v), table holds %d", removed, len(before), st, len(after))
+	}
+	// Again: nothing more to remove.
+	if st, err := tl.c.ArchiveRetention(ctx); err != nil || st.ArchiveRemoved != 0 {
+		t.Fatalf("second pass: %+v, %v", st, err)
 	}
 }

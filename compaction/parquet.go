@@ -7,6 +7,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/silt-io/silt/iceberg"
 )
 
 // ExportRow is one record in the Parquet export. Its columns have the
@@ -50,11 +52,15 @@ type parquetFile struct {
 	dir         string // export/<topic>/dt=…/hour=…
 	first, last int64
 	rows        int64
-	buf         bytes.Buffer
-	w           *parquet.GenericWriter[ExportRow]
-	pending     []ExportRow
-	groupBytes  int64 // approximate uncompressed bytes in the open row group
-	rowGroup    int64
+	// The file's statistics, for its table (iceberg.DataFile).
+	minTs, maxTs                    int64
+	minTsType, maxTsType            int32
+	nullKeys, nullValues, noHeaders int64
+	buf                             bytes.Buffer
+	w                               *parquet.GenericWriter[ExportRow]
+	pending                         []ExportRow
+	groupBytes                      int64 // approximate uncompressed bytes in the open row group
+	rowGroup                        int64
 }
 
 // rowBatch is how many rows are handed to the writer at a time.
@@ -80,6 +86,19 @@ func newParquetFile(dir string, rowGroupBytes int64) *parquetFile {
 func (f *parquetFile) add(r ExportRow, size int64) error {
 	if f.first < 0 {
 		f.first = r.Offset
+		f.minTs, f.maxTs = r.Timestamp, r.Timestamp
+		f.minTsType, f.maxTsType = r.TimestampType, r.TimestampType
+	}
+	f.minTs, f.maxTs = min(f.minTs, r.Timestamp), max(f.maxTs, r.Timestamp)
+	f.minTsType, f.maxTsType = min(f.minTsType, r.TimestampType), max(f.maxTsType, r.TimestampType)
+	if r.Key == nil {
+		f.nullKeys++
+	}
+	if r.Value == nil {
+		f.nullValues++
+	}
+	if r.Headers == nil {
+		f.noHeaders++
 	}
 	f.last = r.Offset
 	f.rows++
@@ -124,9 +143,19 @@ func (f *parquetFile) finish(partition int32) ([]byte, error) {
 	return f.buf.Bytes(), nil
 }
 
+// dataFile describes the finished file, of size bytes, to its table.
+func (f *parquetFile) dataFile(partition int32, size int64) iceberg.DataFile {
+	return iceberg.DataFile{
+		Key: f.key, Size: size, Partition: partition, Hour: iceberg.HourOf(f.minTs / 1000), Records: f.rows,
+		FirstOffset: f.first, LastOffset: f.last, MinTimestamp: f.minTs / 1000, MaxTimestamp: f.maxTs / 1000,
+		MinTimestampType: f.minTsType, MaxTimestampType: f.maxTsType,
+		NullKeys: f.nullKeys, NullValues: f.nullValues, NullHeaders: f.noHeaders,
+	}
+}
+
 // ExportDir is the key prefix of a topic's export, under the cluster
 // prefix.
-func ExportDir(topic string) string { return "export/" + topic + "/" }
+func ExportDir(topic string) string { return iceberg.ExportDir(topic) }
 
 // hourDir returns the directory of the hour (UTC) holding ts (ms).
 func hourDir(topic string, ts int64) string {

@@ -44,6 +44,7 @@ var agentFlags = map[string]flagKind{
 	"bucket":                        kindBucket,
 	"s3-endpoint":                   kindURL,
 	"node-name":                     kindString,
+	"node-id":                       kindInt,
 	"listen":                        kindAddr,
 	"advertise":                     kindAddr,
 	"http":                          kindAddrOff,

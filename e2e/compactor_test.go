@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/localstack"
 	"github.com/silt-io/silt/localstack/localstacktest"
@@ -70,4 +72,43 @@ func countObjects(t *testing.T, c *localstack.Cluster, prefix string) int {
 		}
 	}
 	return n
+}
+
+// A compacted topic configured to clean quickly (small segment.ms, low
+// min.cleanable.dirty.ratio) is cleaned within seconds by the agents' own
+// compactor at its defaults, as Kafka's cleaner does it in about 15 s, not
+// after the merge window for small objects (10 minutes).
+func TestCompactedTopicCleanedWithinSeconds(t *testing.T) {
+	t.Parallel()
+	c := localstacktest.StartT(t, localstack.Options{Compaction: true})
+	adm := newAdmin(t, c.Seeds())
+	segmentMs, ratio, policy := "100", "0.01", "compact"
+	createTopic(t, adm, "quick-clean", 1, map[string]*string{
+		"cleanup.policy": &policy, "segment.ms": &segmentMs, "min.cleanable.dirty.ratio": &ratio,
+	})
+	cl := newClient(t, c.Seeds(), producerOpts()...)
+	ctx := testContext(t, time.Minute)
+	for round := range 20 {
+		for k := range 5 {
+			r := &kgo.Record{Topic: "quick-clean", Key: []byte{'k', byte('0' + k)}, Value: []byte{byte(round)}}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := time.Now()
+	// Everything is cleaned once the newest chunks are older than
+	// segment.ms: the latest record of each key remains.
+	for len(readLog(t, c.Seeds(), "quick-clean")[0]) > 5 {
+		if time.Since(start) > 40*time.Second {
+			t.Fatalf("not cleaned 40s after the last produce")
+		}
+		time.Sleep(250 * time.Millisecond) // each look reads the log with new clients
+	}
+	t.Logf("cleaned %v after the last produce", time.Since(start).Round(100*time.Millisecond))
+	for _, r := range readLog(t, c.Seeds(), "quick-clean")[0] {
+		if r.Value[0] != 19 {
+			t.Errorf("offset %d: key %s value %d kept, want only the latest value of each key", r.Offset, r.Key, r.Value[0])
+		}
+	}
 }

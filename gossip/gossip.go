@@ -1,8 +1,9 @@
 // Package gossip tells each agent which agents are alive, and so which of
 // them owns what. It wraps hashicorp/memberlist: every agent gossips its
-// metadata (Kafka address, internal address, zone), and ownership of a
-// partition, a group, the journal committer or the compactor is decided by
-// rendezvous hashing over the live members.
+// metadata (Kafka address, internal address, zone, Kafka node id), and
+// ownership of a partition, a group, the journal committer or the compactor
+// is decided by rendezvous hashing over the live members. Two agents with
+// one node id are refused at join (see alive).
 //
 // Gossip routes; it never decides. Two agents with different views of the
 // membership may both believe they own something for a moment; everything
@@ -19,6 +20,7 @@ import (
 	"hash/fnv"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -36,8 +38,10 @@ import (
 type Member struct {
 	// Name is the agent's node name, unique in the cluster.
 	Name string `json:"-"`
-	// NodeID is the Kafka node id: NodeID(Name).
-	NodeID int32 `json:"-"`
+	// NodeID is the Kafka node id: NodeID(Name) unless the agent was
+	// given one (silt agent --node-id). It travels in the metadata; a
+	// member whose metadata lacks it (an older agent) has NodeID(Name).
+	NodeID int32 `json:"node_id"`
 	// KafkaAddr is the host:port clients reach the agent at.
 	KafkaAddr string `json:"kafka"`
 	// InternalAddr is the host:port of the agent's internal HTTP API.
@@ -56,7 +60,8 @@ func NodeID(name string) int32 {
 
 // Config configures a Gossip. Start from DefaultConfig.
 type Config struct {
-	// Self is this agent; Name is required.
+	// Self is this agent; Name is required, and NodeID is used as given
+	// (DefaultConfig sets NodeID(Name)).
 	Self Member
 	// BindAddr is the gossip listen address; default ":7946".
 	BindAddr string
@@ -84,7 +89,7 @@ type Config struct {
 // DefaultConfig returns the defaults for a member named name.
 func DefaultConfig(name string) Config {
 	return Config{
-		Self:          Member{Name: name},
+		Self:          Member{Name: name, NodeID: NodeID(name)},
 		BindAddr:      ":7946",
 		ProbeInterval: 500 * time.Millisecond, // memberlist's LAN default is 1s
 		ProbeTimeout:  250 * time.Millisecond, // LAN default 500ms; loopback and LAN answer in well under that
@@ -103,6 +108,9 @@ type Gossip struct {
 		sync.Mutex
 		members map[string]Member
 		changed chan struct{} // closed on every change, then replaced
+		// refused maps the names of agents refused for taking a node id
+		// already in use to why (see alive).
+		refused map[string]string
 	}
 
 	joined chan struct{} // closed once a seed answered (at once without seeds)
@@ -126,14 +134,15 @@ func Start(cfg Config) (*Gossip, error) {
 	}
 	g := &Gossip{cfg: cfg, log: cfg.Logger.With("component", "gossip"), stop: make(chan struct{}), joined: make(chan struct{})}
 	g.self = cfg.Self
-	g.self.NodeID = NodeID(cfg.Self.Name)
 	g.mu.members = map[string]Member{}
+	g.mu.refused = map[string]string{}
 	g.mu.changed = make(chan struct{})
 
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Self.Name
 	mc.Delegate = delegate{g}
 	mc.Events = events{g}
+	mc.Alive = alive{g}
 	mc.Logger = log.New(slogWriter{l: g.log, quiet: &g.quiet}, "", 0)
 	if cfg.ProbeInterval > 0 {
 		mc.ProbeInterval = cfg.ProbeInterval
@@ -272,20 +281,6 @@ func (g *Gossip) update(fn func(map[string]Member)) {
 	g.mu.Unlock()
 }
 
-// Collisions returns pairs of member names whose node ids collide: both
-// would be the same Kafka broker to clients. The agent reports them.
-func (g *Gossip) Collisions() [][2]string {
-	var out [][2]string
-	seen := map[int32]string{}
-	for _, m := range g.Members() {
-		if other, ok := seen[m.NodeID]; ok {
-			out = append(out, [2]string{other, m.Name})
-		}
-		seen[m.NodeID] = m.Name
-	}
-	return out
-}
-
 // Leave tells the others this agent is going, so they stop routing to it
 // at once instead of after failure detection, and stops gossiping. It is
 // idempotent.
@@ -334,8 +329,61 @@ func (e events) member(n *memberlist.Node) (Member, bool) {
 		e.g.log.Warn("ignoring a member with unreadable metadata", "member", n.Name, "err", err)
 		return Member{}, false
 	}
-	m.Name, m.NodeID = n.Name, NodeID(n.Name)
+	m.Name = n.Name
+	var id struct {
+		NodeID *int32 `json:"node_id"`
+	}
+	if json.Unmarshal(n.Meta, &id); id.NodeID == nil {
+		m.NodeID = NodeID(n.Name)
+	}
 	return m, true
+}
+
+// alive refuses, at join, an agent whose node id another live agent (this
+// one included) already has: clients would take the two for one broker.
+// memberlist then leaves it out of the membership, and the refused agent,
+// which refuses the others in turn, fails to start (see Refused). memberlist
+// calls NotifyAlive from its own goroutines; it must not block.
+type alive struct{ g *Gossip }
+
+func (d alive) NotifyAlive(n *memberlist.Node) error {
+	if n.Name == d.g.self.Name {
+		return nil
+	}
+	m, ok := events(d).member(n)
+	if !ok {
+		return nil // events leaves it out
+	}
+	taken := ""
+	if m.NodeID == d.g.self.NodeID {
+		taken = d.g.self.Name
+	}
+	d.g.mu.Lock()
+	defer d.g.mu.Unlock()
+	for _, o := range d.g.mu.members {
+		if o.NodeID == m.NodeID && o.Name != m.Name && taken == "" {
+			taken = o.Name
+		}
+	}
+	if taken == "" {
+		delete(d.g.mu.refused, m.Name)
+		return nil
+	}
+	why := fmt.Sprintf("node id %d of agent %s is already used by agent %s", m.NodeID, m.Name, taken)
+	if _, logged := d.g.mu.refused[m.Name]; !logged && !d.g.quiet.Load() {
+		d.g.log.Error("refusing an agent: two agents may not have the same node id (--node-id, --node-name)", "why", why)
+	}
+	d.g.mu.refused[m.Name] = why
+	return errors.New(why)
+}
+
+// Refused returns why agents were refused membership for a node id
+// collision, by agent name. An agent that finds the cluster refused or was
+// refused by it at join does not start.
+func (g *Gossip) Refused() map[string]string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return maps.Clone(g.mu.refused)
 }
 
 func (e events) NotifyJoin(n *memberlist.Node) {

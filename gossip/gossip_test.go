@@ -10,10 +10,17 @@ import (
 // start starts a member on loopback with a system-chosen port.
 func start(t *testing.T, name string, join ...string) *Gossip {
 	t.Helper()
+	return startWith(t, name, NodeID(name), join...)
+}
+
+// startWith starts a member with an explicit node id.
+func startWith(t *testing.T, name string, id int32, join ...string) *Gossip {
+	t.Helper()
 	cfg := DefaultConfig(name)
 	cfg.BindAddr = "127.0.0.1:0"
 	cfg.Self.KafkaAddr = "127.0.0.1:9" + name[len(name)-1:]
 	cfg.Self.Zone = "zone-" + name[len(name)-1:]
+	cfg.Self.NodeID = id
 	cfg.Join = join
 	g, err := Start(cfg)
 	if err != nil {
@@ -170,6 +177,47 @@ func TestNodeIDStableAnd31Bits(t *testing.T) {
 	for i := range 1000 {
 		if id := NodeID(fmt.Sprint(i)); id < 0 {
 			t.Fatalf("negative node id %d", id)
+		}
+	}
+}
+
+// Two agents may not have one node id: the second is refused at join, by
+// the cluster and by itself, and an agent given an explicit id is known
+// by it.
+func TestNodeIDCollisionRefusedAtJoin(t *testing.T) {
+	a := startWith(t, "first-1", 7)
+	b := startWith(t, "second-2", 8, a.Addr())
+	waitMembers(t, a, 2, 10*time.Second)
+	for _, m := range a.Members() {
+		if want := map[string]int32{"first-1": 7, "second-2": 8}[m.Name]; m.NodeID != want {
+			t.Errorf("%s has node id %d, want %d", m.Name, m.NodeID, want)
+		}
+	}
+	if len(a.Refused()) != 0 || len(b.Refused()) != 0 {
+		t.Fatalf("distinct ids refused: %v %v", a.Refused(), b.Refused())
+	}
+
+	c := startWith(t, "third-3", 7, a.Addr())
+	select {
+	case <-c.Joined():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the colliding agent never reached a seed")
+	}
+	if _, ok := c.Refused()["first-1"]; !ok {
+		t.Errorf("the joining agent did not find its node id taken: %v", c.Refused())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(a.Refused()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the seed did not refuse the colliding agent: %v", a.Refused())
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	for _, g := range []*Gossip{a, b} {
+		for _, m := range g.Members() {
+			if m.Name == "third-3" {
+				t.Errorf("%s let the colliding agent in", g.Self().Name)
+			}
 		}
 	}
 }

@@ -53,6 +53,16 @@ mvn_args=(-B -q -f interop/java/pom.xml test
 [ -n "${MAVEN_ARGS:-}" ] && mvn_args+=($MAVEN_ARGS)
 
 start=$(date +%s)
+# The services the ecosystem tests start run on class paths of their own
+# (Jvm.java): Kafka Connect and MirrorMaker 2 4.3.1 (the newest of
+# connect-file and connect-mirror served; classpaths/connect/pom.xml says
+# why) and a Kafka 4.4.0 broker (bench-kafka's pom).
+mkdir -p "$target"
+for cp in connect:interop/java/classpaths/connect broker:interop/bench-kafka; do
+	cp_args=(-B -q -f "${cp#*:}/pom.xml" dependency:build-classpath "-Dmdep.outputFile=$target/classpath-${cp%%:*}.txt")
+	[ -n "${MAVEN_REPO_LOCAL:-}" ] && cp_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
+	mvn "${cp_args[@]}"
+done
 set +e
 mvn "${mvn_args[@]}"
 rc=$?

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Python interop tests (interop/python): librdkafka through confluent-kafka,
-# and Spark Structured Streaming, against silt agents built from this checkout.
+# Spark Structured Streaming and batch, and the Iceberg tables (pyiceberg, Spark
+# with Iceberg's runtime), against silt agents built from this checkout.
 #
 #   bash interop/run-python.sh [pytest args…]     # what `make interop-python` runs
 #
@@ -14,41 +15,23 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# shellcheck source=interop/venv.sh
+. interop/venv.sh
 venv=interop/.venv
-req=interop/python/requirements.txt
-py=${PYTHON:-python3}
+interop_venv "$venv" interop/python/requirements.txt
 
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-# Debian and Ubuntu ship venv and ensurepip separately (python3-venv).
-if ! "$py" -c 'import venv, ensurepip' 2>/dev/null; then
-	if command -v apt-get >/dev/null; then
-		ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-		echo "interop: $py has no venv module; installing python3-venv" >&2
-		as_root apt-get update -qq
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python$ver-venv" ||
-			as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
-	fi
-	"$py" -c 'import venv, ensurepip' || {
-		echo "interop: $py cannot create a virtual environment (no venv/ensurepip)" >&2
-		exit 1
-	}
+# Spark with Iceberg (test_iceberg.py) runs on a pyspark of its own, the
+# Spark minor version Iceberg's runtime is built for, installed apart and put
+# on the Spark child's PYTHONPATH (see requirements-spark-iceberg.txt).
+ice_req=interop/python/requirements-spark-iceberg.txt
+ice_dir=interop/.cache/spark-iceberg
+want=$(sha256sum "$ice_req" | cut -d' ' -f1)
+if [ "$(cat "$ice_dir/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+	rm -rf "$ice_dir"
+	"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --target "$ice_dir" -r "$ice_req"
+	echo "$want" >"$ice_dir/.requirements.sha256"
 fi
-
-# A venv whose interpreter is gone (a removed pyenv version) is rebuilt.
-if [ -e "$venv" ] && ! "$venv/bin/python" -c 'pass' 2>/dev/null; then
-	rm -rf "$venv"
-fi
-if [ ! -x "$venv/bin/python" ]; then
-	"$py" -m venv "$venv"
-fi
-want=$(sha256sum "$req" | cut -d' ' -f1)
-if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-	"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-	echo "$want" >"$venv/.requirements.sha256"
-fi
+export SILT_SPARK_ICEBERG_PYTHONPATH=$root/$ice_dir
 
 java -version >/dev/null 2>&1 || {
 	echo "interop: Spark needs Java 17 or newer on PATH" >&2

@@ -101,6 +101,16 @@ func (s *State) apply(c *Command) Result {
 		return s.claimGroup(c.ClaimGroup)
 	case c.StoreGroup != nil:
 		return s.storeGroup(c.StoreGroup)
+	case c.ClaimShare != nil:
+		return s.claimShare(c.ClaimShare)
+	case c.WriteShare != nil:
+		return s.writeShare(c.WriteShare)
+	case c.DeleteShare != nil:
+		return s.deleteShare(c.DeleteShare)
+	case c.AlterGroupConfigs != nil:
+		return s.alterGroupConfigs(c.AlterGroupConfigs)
+	case c.SetClientQuota != nil:
+		return s.setClientQuota(c.SetClientQuota)
 	case c.ReplaceChunks != nil:
 		return s.replaceChunks(c.ReplaceChunks)
 	case c.MarkGarbage != nil:
@@ -152,6 +162,9 @@ func (s *State) deleteTopic(c *DeleteTopic) Result {
 			delete(s.Groups, group)
 		}
 	}
+	for group := range s.Shares {
+		s.dropShares(group, func(topic string) bool { return topic == c.Name })
+	}
 	return Result{TopicID: t.ID}
 }
 
@@ -174,7 +187,7 @@ func (s *State) alterConfigs(c *AlterConfigs) Result {
 	if t == nil {
 		return Result{Code: kerr.UnknownTopicOrPartition.Code}
 	}
-	if t.Configs == nil {
+	if t.Configs == nil || c.Replace {
 		t.Configs = map[string]string{}
 	}
 	for _, k := range c.Delete {

@@ -240,3 +240,37 @@ func TestApplyRejectsWrongSequenceAndNewerVersions(t *testing.T) {
 		t.Error("applied an entry of a newer format")
 	}
 }
+
+func TestAlterConfigsReplace(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cmd  AlterConfigs
+		want map[string]string
+	}{
+		{"incremental keeps the rest", AlterConfigs{Set: map[string]string{"retention.ms": "1"}},
+			map[string]string{"retention.ms": "1", "cleanup.policy": "compact"}},
+		{"replace drops the rest", AlterConfigs{Set: map[string]string{"retention.ms": "1"}, Replace: true},
+			map[string]string{"retention.ms": "1"}},
+		{"replace with nothing", AlterConfigs{Replace: true}, map[string]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewState()
+			tc.cmd.Topic = "a"
+			res := applyAll(t, s,
+				Command{CreateTopic: &CreateTopic{Name: "a", Partitions: 1, Configs: map[string]string{"cleanup.policy": "compact", "retention.ms": "5"}}},
+				Command{AlterConfigs: &tc.cmd})
+			if res[1].Code != 0 {
+				t.Fatalf("code %d", res[1].Code)
+			}
+			got := s.Topic("a").Configs
+			if len(got) != len(tc.want) {
+				t.Fatalf("configs %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Fatalf("configs %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}

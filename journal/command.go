@@ -24,6 +24,13 @@ type Command struct {
 	DeleteGroupOffsets  *DeleteGroupOffsets  `json:"delete_group_offsets,omitempty"`
 	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
 	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
+	SetClientQuota      *SetClientQuota      `json:"set_client_quota,omitempty"`
+
+	// Share-group commands; see apply_share.go.
+	ClaimShare        *ClaimShare        `json:"claim_share,omitempty"`
+	WriteShare        *WriteShare        `json:"write_share,omitempty"`
+	DeleteShare       *DeleteShare       `json:"delete_share,omitempty"`
+	AlterGroupConfigs *AlterGroupConfigs `json:"alter_group_configs,omitempty"`
 
 	// Compactor commands; see apply_compaction.go.
 	ReplaceChunks *ReplaceChunks `json:"replace_chunks,omitempty"`
@@ -60,6 +67,16 @@ func (c *Command) kind() string {
 		return "claim_group"
 	case c.StoreGroup != nil:
 		return "store_group"
+	case c.ClaimShare != nil:
+		return "claim_share"
+	case c.WriteShare != nil:
+		return "write_share"
+	case c.DeleteShare != nil:
+		return "delete_share"
+	case c.AlterGroupConfigs != nil:
+		return "alter_group_configs"
+	case c.SetClientQuota != nil:
+		return "set_client_quota"
 	case c.ReplaceChunks != nil:
 		return "replace_chunks"
 	case c.MarkGarbage != nil:
@@ -101,11 +118,15 @@ type CreatePartitions struct {
 }
 
 // AlterConfigs sets and removes a topic's explicit configs. Values are
-// validated by the agent before it proposes the command.
+// validated by the agent before it proposes the command. Replace removes
+// every explicit config first, so Set becomes the whole set, as Kafka's
+// non-incremental AlterConfigs does; it is decided at apply time, so a
+// concurrent change cannot slip between reading the configs and writing.
 type AlterConfigs struct {
-	Topic  string            `json:"topic"`
-	Set    map[string]string `json:"set,omitempty"`
-	Delete []string          `json:"delete,omitempty"`
+	Topic   string            `json:"topic"`
+	Set     map[string]string `json:"set,omitempty"`
+	Delete  []string          `json:"delete,omitempty"`
+	Replace bool              `json:"replace,omitempty"`
 }
 
 // CommitSegment commits the chunks of one uploaded segment object. Each
@@ -235,7 +256,9 @@ func (c *Command) validate() error {
 	for _, set := range []bool{c.InitCluster != nil, c.CreateTopic != nil, c.DeleteTopic != nil,
 		c.CreatePartitions != nil, c.AlterConfigs != nil, c.CommitSegment != nil, c.DeleteRecords != nil,
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
-		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil} {
+		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
+		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
+		c.SetClientQuota != nil} {
 		if set {
 			n++
 		}

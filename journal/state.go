@@ -25,11 +25,20 @@ type State struct {
 
 	// Groups maps group → topic → partition → committed offset.
 	Groups map[string]map[string]map[int32]GroupOffset `json:"groups,omitempty"`
+	// ClientQuotas holds the client quotas, by entity (see quotas.go).
+	ClientQuotas map[string]*ClientQuota `json:"client_quotas,omitempty"`
+
 	// GroupClaims holds each group's latest coordinator claim.
 	GroupClaims map[string]GroupClaim `json:"group_claims,omitempty"`
 	// GroupMeta holds each group's membership as its coordinator last
 	// stored it (apply_group_meta.go).
 	GroupMeta map[string]*GroupMeta `json:"group_meta,omitempty"`
+	// Shares maps share group → "topic/partition" → the share-partition's
+	// state (apply_share.go).
+	Shares map[string]map[string]*ShareState `json:"shares,omitempty"`
+	// GroupConfigs holds each group's explicit configs
+	// (share.auto.offset.reset, share.record.lock.duration.ms…).
+	GroupConfigs map[string]map[string]string `json:"group_configs,omitempty"`
 
 	// Proposals remembers the outcome of recent commands that carried an
 	// ID, by ID, for ProposalWindowMs of entry time.
@@ -69,6 +78,9 @@ func (s *State) init() {
 	if s.Producers == nil {
 		s.Producers = map[int64]*Producer{}
 	}
+	if s.ClientQuotas == nil {
+		s.ClientQuotas = map[string]*ClientQuota{}
+	}
 	if s.GroupClaims == nil {
 		s.GroupClaims = map[string]GroupClaim{}
 	}
@@ -80,6 +92,12 @@ func (s *State) init() {
 	}
 	if s.GroupMeta == nil {
 		s.GroupMeta = map[string]*GroupMeta{}
+	}
+	if s.Shares == nil {
+		s.Shares = map[string]map[string]*ShareState{}
+	}
+	if s.GroupConfigs == nil {
+		s.GroupConfigs = map[string]map[string]string{}
 	}
 	if s.Garbage == nil {
 		s.Garbage = map[string]int64{}

@@ -273,13 +273,7 @@ func Compress(codec Codec, data []byte) ([]byte, error) {
 		w := gzipEncoders.Get().(*gzip.Writer)
 		defer gzipEncoders.Put(w)
 		w.Reset(&buf)
-		if _, err := w.Write(data); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+		return finish(w, &buf, data)
 	case CodecSnappy:
 		return xerial.Encode(nil, data), nil
 	case CodecLZ4:
@@ -287,13 +281,7 @@ func Compress(codec Codec, data []byte) ([]byte, error) {
 		w := lz4Encoders.Get().(*lz4.Writer)
 		defer lz4Encoders.Put(w)
 		w.Reset(&buf)
-		if _, err := w.Write(data); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+		return finish(w, &buf, data)
 	case CodecZstd:
 		enc, err := zstdEncoder()
 		if err != nil {
@@ -302,6 +290,18 @@ func Compress(codec Codec, data []byte) ([]byte, error) {
 		return enc.EncodeAll(data, nil), nil
 	}
 	return nil, fmt.Errorf("%w: codec %d", ErrUnsupportedCodec, int8(codec))
+}
+
+// finish writes data through a compressing writer into buf, closes the
+// writer and returns what it wrote.
+func finish(w io.WriteCloser, buf *bytes.Buffer, data []byte) ([]byte, error) {
+	if _, err := w.Write(data); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 var (

@@ -226,3 +226,18 @@ func SetLeaderEpoch(batch []byte, epoch int32) {
 		binary.BigEndian.PutUint32(batch[offLeaderEpoch:], uint32(epoch))
 	}
 }
+
+// SetLogAppendTime turns a batch into a log-append-time batch stamped ts, as
+// a broker does for a topic with message.timestamp.type=LogAppendTime: it
+// sets the timestamp-type attribute and MaxTimestamp, which then stands for
+// every record's timestamp, and recomputes the CRC, which covers both. The
+// records are untouched. A slice shorter than a header is left untouched.
+func SetLogAppendTime(batch []byte, ts int64) {
+	if len(batch) < HeaderSize {
+		return
+	}
+	attrs := int16(binary.BigEndian.Uint16(batch[offAttributes:]))
+	binary.BigEndian.PutUint16(batch[offAttributes:], uint16(attrs|AttrLogAppendTime))
+	binary.BigEndian.PutUint64(batch[offMaxTimestamp:], uint64(ts))
+	putCRC(batch)
+}

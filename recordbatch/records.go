@@ -173,6 +173,16 @@ func bytesLen(b []byte) int {
 // records make an empty batch, which Kafka's log cleaner keeps to preserve
 // producer state; [Validate] rejects such a batch from a producer.
 func Encode(h Header, records []Record, codec Codec) ([]byte, error) {
+	return encode(h, records, codec, Compress)
+}
+
+// EncodeLevels is Encode compressing at the given levels, as a broker that
+// recompresses to a topic's compression.type does.
+func EncodeLevels(h Header, records []Record, codec Codec, lv Levels) ([]byte, error) {
+	return encode(h, records, codec, func(c Codec, data []byte) ([]byte, error) { return CompressLevels(c, data, lv) })
+}
+
+func encode(h Header, records []Record, codec Codec, compress func(Codec, []byte) ([]byte, error)) ([]byte, error) {
 	if !codec.Valid() {
 		return nil, fmt.Errorf("%w: codec %d", ErrUnsupportedCodec, int8(codec))
 	}
@@ -223,7 +233,7 @@ func Encode(h Header, records []Record, codec Codec) ([]byte, error) {
 		raw = kr.AppendTo(raw)
 	}
 
-	payload, err := Compress(codec, raw)
+	payload, err := compress(codec, raw)
 	if err != nil {
 		return nil, err
 	}

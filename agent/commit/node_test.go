@@ -223,6 +223,11 @@ func TestInlineEntryReachesPeerByPush(t *testing.T) {
 	if n := peer.bucket.entryReads.Load(); n != 0 {
 		t.Errorf("the peer read the journal in the bucket %d times; want every entry pushed", n)
 	}
+	// The peer counts a push once Offer has returned, a moment after the
+	// journal applied the entry.
+	for counter(t, peer.metrics.pushApplied) < 2 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
 	if got := counter(t, peer.metrics.pushApplied); got != 2 {
 		t.Errorf("the peer applied %v pushed entries, want 2", got)
 	}

@@ -1,6 +1,7 @@
 package groups
 
 import (
+	"bytes"
 	"slices"
 	"time"
 
@@ -73,6 +74,10 @@ func (g *group) join(r *kmsg.JoinGroupRequest, clientID, clientHost string) chan
 	if _, known := g.members[m.id]; !known {
 		g.members[m.id] = m
 		g.joinOrder = append(g.joinOrder, m.id)
+	} else if resp := g.rejoinUnchanged(m, r); resp != nil {
+		g.touch(m)
+		ch <- resp
+		return ch
 	}
 	if m.join != nil {
 		// A retried join replaces the one still waiting.
@@ -97,6 +102,45 @@ func (g *group) join(r *kmsg.JoinGroupRequest, clientID, clientHost string) chan
 		g.maybeCompleteJoin()
 	}
 	return ch
+}
+
+// rejoinUnchanged answers a known member that joins again with the
+// metadata it had, as Kafka does: in a Stable group a follower is simply
+// given the current generation (it goes on to SyncGroup and gets its
+// assignment), and in CompletingRebalance any member, the leader with the
+// members' metadata. A client that lost its session (a heartbeat that could
+// not reach a coordinator that died) thus rejoins without a rebalance. A
+// leader rejoining a Stable group, or changed metadata, is nil: the group
+// rebalances, as on Kafka (the leader may have seen topic changes).
+func (g *group) rejoinUnchanged(m *member, r *kmsg.JoinGroupRequest) *kmsg.JoinGroupResponse {
+	if m.join != nil || r.ProtocolType != m.protocolType || !sameProtocols(m, r.Protocols, g.protocol) {
+		return nil
+	}
+	switch {
+	case g.state == groupStable && m.id != g.leader:
+	case g.state == groupCompletingRebalance && !g.storing:
+	default:
+		return nil
+	}
+	resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+	resp.Generation, resp.MemberID, resp.LeaderID = g.generation, m.id, g.leader
+	pt, p := g.protocolType, g.protocol
+	resp.ProtocolType, resp.Protocol = &pt, &p
+	if m.id == g.leader {
+		resp.Members = g.joinMembers()
+	}
+	return resp
+}
+
+// sameProtocols reports whether a rejoin offers the group's protocol with
+// the metadata the member had for it.
+func sameProtocols(m *member, protocols []kmsg.JoinGroupRequestProtocol, chosen string) bool {
+	for _, p := range protocols {
+		if p.Name == chosen {
+			return bytes.Equal(p.Metadata, m.metadata(chosen))
+		}
+	}
+	return false
 }
 
 func (g *group) updateMember(m *member, r *kmsg.JoinGroupRequest, clientID, clientHost string, session, rebalance time.Duration) {

@@ -176,3 +176,38 @@ func TestSyncWaitsForTheStore(t *testing.T) {
 	}
 	c.journal.setDown(false)
 }
+
+// A follower that joins again with the metadata it had (its client lost
+// its session, say, to a coordinator that died) is given the current
+// generation without a rebalance, as Kafka does; the leader doing the same
+// starts one, as on Kafka.
+func TestUnchangedRejoin(t *testing.T) {
+	c := newCluster(t, map[string]int32{"t": 2})
+	a := c.agent("a")
+	m1, m2 := &classic{}, &classic{}
+	stableClassicGroup(t, a, "g", m1, m2)
+	_, gen := stateOf(t, a, "g")
+	leader, follower := m1, m2
+	if resp := m1.sync(t, a, nil); resp.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(resp.ErrorCode))
+	}
+	var lead string
+	a.lookup("g").do(func() { lead = a.lookup("g").leader })
+	if lead != m1.memberID {
+		leader, follower = m2, m1
+	}
+	resp := follower.joined(t, follower.startJoin(t, a))
+	if resp.ErrorCode != 0 || resp.Generation != gen {
+		t.Fatalf("the follower's rejoin: %v generation %d, want the current %d", kerr.ErrorForCode(resp.ErrorCode), resp.Generation, gen)
+	}
+	if st, g2 := stateOf(t, a, "g"); st != groupStable || g2 != gen {
+		t.Errorf("group %s at %d after the follower's rejoin; want Stable at %d", st, g2, gen)
+	}
+	if err := leader.heartbeat(t, a); err != nil {
+		t.Errorf("the leader's heartbeat after the follower's rejoin: %v", err)
+	}
+	leader.startJoin(t, a)
+	if st, _ := stateOf(t, a, "g"); st != groupPreparingRebalance {
+		t.Errorf("group %s after the leader's rejoin; want PreparingRebalance", st)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/internal/clock"
+	"github.com/silt-io/silt/internal/memjournal"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -18,57 +19,19 @@ import (
 // (one per pretend agent) share a journal kept in memory, time is a fake
 // clock, and ownership is whatever the test says.
 
-// memJournal is a journal.State behind a lock, applying what is submitted
-// at once, as a one-agent journal would.
+// memJournal is the journal in memory, applying what is submitted at
+// once, as a one-agent journal would.
 type memJournal struct {
-	clock *clock.Fake
-	mu    sync.Mutex
-	state *journal.State
-	// changed is closed and replaced by every entry.
-	changed chan struct{}
-	// down makes every submit fail, as a bucket that is down does.
-	down bool
+	*memjournal.Journal
 }
 
-func newMemJournal(c *clock.Fake) *memJournal {
-	return &memJournal{clock: c, state: journal.NewState(), changed: make(chan struct{})}
+func newMemJournal(c *clock.Fake) *memJournal { return &memJournal{memjournal.New(c)} }
+
+func (j *memJournal) submit(ctx context.Context, cmds ...journal.Command) ([]journal.Result, int16) {
+	return j.Submit(ctx, cmds...)
 }
 
-func (j *memJournal) View(fn func(*journal.State)) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	fn(j.state)
-}
-
-func (j *memJournal) Changed() <-chan struct{} {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.changed
-}
-
-func (j *memJournal) CatchUp(context.Context) (int, error) { return 0, nil }
-
-func (j *memJournal) submit(_ context.Context, cmds ...journal.Command) ([]journal.Result, int16) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.down {
-		return nil, kerr.RequestTimedOut.Code
-	}
-	res, err := j.state.Apply(&journal.Entry{Version: journal.EntryVersion, Seq: j.state.Seq + 1,
-		Time: j.clock.Now().UnixMilli(), Commands: cmds})
-	if err != nil {
-		panic(err) // the test built a bad entry
-	}
-	close(j.changed)
-	j.changed = make(chan struct{})
-	return res, 0
-}
-
-func (j *memJournal) setDown(down bool) {
-	j.mu.Lock()
-	j.down = down
-	j.mu.Unlock()
-}
+func (j *memJournal) setDown(down bool) { j.SetDown(down) }
 
 // cluster is coordinators on one journal; owner names the agent gossip
 // makes every group's coordinator.

@@ -36,7 +36,10 @@ func (c *compactFlags) register(fs *pflag.FlagSet, export bool) {
 		fs.DurationVar(&c.opts.OrphanAge, "orphan-age", d.OrphanAge, "age after which a never-committed object is garbage (more than the agents' --commit-timeout)")
 		fs.DurationVar(&c.opts.JournalRetention, "journal-retention", d.JournalRetention, "how long journal entries stay once a snapshot covers them (negative: forever)")
 		fs.BoolVar(&c.opts.ExportAll, "export", false, "export every topic to Parquet, not only those with silt.export=parquet")
+		fs.DurationVar(&c.opts.ArchiveRetention, "archive-retention", 0, "take hours of exported records older than this out of their Iceberg tables, and then the bucket (0: keep the archive forever)")
 	}
+	fs.StringVar(&c.opts.TableLocation, "table-location", "", "URI engines read the bucket at, recorded in the Iceberg tables (default: from --bucket, s3://bucket/prefix or file:///dir)")
+	fs.DurationVar(&c.opts.SnapshotAge, "snapshot-age", d.SnapshotAge, "how long an Iceberg snapshot that is no longer current stays, for time travel")
 	fs.Var(&c.exportMax, "export-max-bytes", "most record-batch bytes in one export range (its files are built in memory)")
 }
 

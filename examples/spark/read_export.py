@@ -51,7 +51,10 @@ def main() -> None:
     else:
         prefix = f"{args.prefix.strip('/')}/" if args.prefix else ""
         path = f"s3a://{args.bucket}/{prefix}export/{args.topic}"
-    df = spark.read.parquet(path)  # dt (date) and hour (int) become columns
+    # The dt=… directories only: metadata/ beside them is the topic's Iceberg
+    # table (read_table.py reads through it). dt (date) and hour (int)
+    # become columns.
+    df = spark.read.option("basePath", path).parquet(path + "/dt=*")
     df.printSchema()
 
     # The same columns, names and types as a job reading the topic through

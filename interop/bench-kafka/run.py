@@ -340,6 +340,44 @@ class Run:
                           f"(timed out waiting for more):\n{out[-800:]}")
         return res
 
+    def share_perf(self, bootstrap, topic, records, group, name):
+        """ShareConsumerPerformance: --share-members share consumers of one
+        group on the topic, from its earliest record."""
+        self.java("org.apache.kafka.tools.ConfigCommand",
+                  ["--bootstrap-server", bootstrap, "--alter", "--entity-type", "groups", "--entity-name", group,
+                   "--add-config", "share.auto.offset.reset=earliest"], f"{name}-group-config", timeout=120)
+        out = self.java("org.apache.kafka.tools.ShareConsumerPerformance",
+                        ["--bootstrap-server", bootstrap, "--topic", topic, "--group", group,
+                         "--threads", str(self.a.share_members), "--num-records", str(records), "--timeout", "60000"],
+                        name, timeout=self.a.phase_timeout)
+        lines = out.strip().splitlines()
+        hdr = next((i for i, l in enumerate(lines) if l.startswith("start.time")), None)
+        if hdr is None or hdr + 1 >= len(lines):
+            raise Failure(f"ShareConsumerPerformance printed no result:\n{out[-1500:]}")
+        r = dict(zip([c.strip() for c in lines[hdr].split(",")], [v.strip() for v in lines[hdr + 1].split(",")]))
+        res = {"mb_per_sec": float(r["MB.sec"]), "records_per_sec": float(r["nMsg.sec"]),
+               "records": int(r["data.consumed.in.nMsg"]), "fetch_ms": int(r["fetch.time.ms"])}
+        if res["records"] < records:
+            raise Failure(f"ShareConsumerPerformance read {res['records']} of {records} records:\n{out[-800:]}")
+        return res
+
+    def share_phase(self, system, bootstrap, servers):
+        """Queue consumption: --share-records records of --record-size on
+        one partition, read by --share-members members of a share group."""
+        a = self.a
+        if not a.share_records:
+            return
+
+        def share():
+            topic = "share"
+            self.create_topic(bootstrap, topic, 1, system)
+            self.producer_perf(bootstrap, topic, a.share_records, -1, f"{system}-share-produce")
+            r, wall, cpu = self.measured(servers, lambda: self.share_perf(
+                bootstrap, topic, a.share_records, f"bench-share-{system}", f"{system}-share-consume"))
+            r.update(wall_s=wall, server_cpu_s=cpu[servers[0].name])
+            return r
+        self.phase(system, "share", share)
+
     E2E_AVG = re.compile(r"Avg latency: ([\d.]+) ms")
     E2E_PCT = re.compile(r"Percentiles: 50th = (\d+), 99th = (\d+), 99.9th = (\d+)")
 
@@ -535,6 +573,7 @@ group.initial.rebalance.delay.ms=0
                 return
             self.throughput_phases("kafka", bootstrap, srv)
             self.latency_phases("kafka", bootstrap, srv, "", a.e2e_messages, 0.5, diagnostic=True)
+            self.share_phase("kafka", bootstrap, [srv])
             if a.franz:
                 self.phase("kafka", "franz", lambda: self.franz(bootstrap, "kafka-silt-bench"))
         finally:
@@ -619,6 +658,7 @@ group.initial.rebalance.delay.ms=0
                                     parse_duration(a.flush_interval) * 2 + 0.5, diagnostic=True)
                 if a.franz and system == "silt-file":
                     self.phase(system, "franz", lambda: self.franz(bootstrap, f"{system}-silt-bench"))
+                self.share_phase(system, bootstrap, [srv] + extra)
             finally:
                 self.stop_agent(system, srv, "agent1")
 
@@ -829,6 +869,11 @@ group.initial.rebalance.delay.ms=0
         add("server CPU s per GB consumed from cache", ["consume_cached", "cpu_s_per_gb"])
         add("server CPU s per GB consumed cold", ["consume_cold", "cpu_s_per_gb"], systems_=["silt-file", "silt-s3"])
 
+        if a.share_records:
+            add(f"share group consume MB/s ({a.share_members} members, 1 partition, {a.share_records} records, "
+                f"ShareConsumerPerformance)", ["share", "mb_per_sec"],
+                target=(lambda v: None if v[0] is None or v[1] is None else v[1] / v[0] >= 0.8, "file/Kafka ≥ 0.8"))
+
         def rss(s):
             if s == "kafka":
                 v = get(R[s], "server", "peak_rss")
@@ -993,6 +1038,9 @@ def main():
     p.add_argument("--franz", action=argparse.BooleanOptionalAction, default=True,
                    help="also run `silt bench --brokers` (franz-go) against Kafka and silt-file")
     p.add_argument("--franz-volume", type=parse_size, default=256 << 20)
+    p.add_argument("--share-records", type=int, default=100_000,
+                   help="records of the share-group row (0 to skip): one partition, --share-members members")
+    p.add_argument("--share-members", type=int, default=8, help="share consumers (ShareConsumerPerformance --threads)")
     p.add_argument("--phase-timeout", type=int, default=600, help="seconds any one tool run may take")
     p.add_argument("--skip-build", action="store_true", help="use the silt binary already in the cache")
     p.add_argument("--keep-data", action="store_true", help="keep Kafka's log dir and silt's buckets")

@@ -312,3 +312,15 @@ class VersityGW:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
+
+
+def local_spark(builder, work: Path):
+    """builder with the settings every Spark child of these tests runs
+    with: a small local driver on loopback, its scratch under work."""
+    return (builder.config("spark.driver.memory", "1g")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.warehouse.dir", str(work / "warehouse"))
+            .config("spark.local.dir", str(work / "local"))
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1"))

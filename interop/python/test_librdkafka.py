@@ -203,3 +203,53 @@ def test_round_trip_on_s3(silt_s3):
     check_offsets(want)
     assert_same([received(m) for m in consume_assigned(silt_s3.bootstrap, topic, 3, len(want))], want)
     _group_round_trip(silt_s3.bootstrap, "classic", n=600)
+
+
+def test_topic_configs_on_produce(silt):
+    """librdkafka meets produce as Kafka applies a topic's configs: a
+    compacted topic refuses a record without a key (INVALID_RECORD), and a
+    LogAppendTime topic gives records the broker's append time."""
+    from confluent_kafka import Producer
+
+    admin = AdminClient({"bootstrap.servers": silt.bootstrap})
+    compacted, appended = unique("py-compacted"), unique("py-appended")
+    fs = admin.create_topics([
+        NewTopic(compacted, num_partitions=1, replication_factor=1, config={"cleanup.policy": "compact"}),
+        NewTopic(appended, num_partitions=1, replication_factor=1, config={"message.timestamp.type": "LogAppendTime"}),
+    ])
+    for f in fs.values():
+        f.result(30)
+    wait_for_partitions(admin, compacted, 1)
+    wait_for_partitions(admin, appended, 1)
+
+    errors = {}
+
+    def report(err, msg):
+        errors[(msg.topic(), msg.value())] = err
+
+    p = Producer({"bootstrap.servers": silt.bootstrap, "enable.idempotence": False, "linger.ms": 0})
+    before_ms = int(time.time() * 1000)
+    p.produce(compacted, key=b"k", value=b"kept", on_delivery=report)
+    p.flush(30)
+    p.produce(compacted, value=b"no key", on_delivery=report)
+    p.produce(appended, key=b"k", value=b"old", timestamp=1000, on_delivery=report)
+    assert p.flush(30) == 0
+    assert errors[(compacted, b"kept")] is None
+    assert errors[(compacted, b"no key")] is not None
+    assert errors[(compacted, b"no key")].code() == KafkaError.INVALID_RECORD, errors[(compacted, b"no key")]
+    assert errors[(appended, b"old")] is None
+
+    c = Consumer({"bootstrap.servers": silt.bootstrap, "group.id": unique("py-appended-reader"),
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        c.assign([TopicPartition(appended, 0, 0)])
+        deadline = time.monotonic() + 30
+        msg = None
+        while msg is None or msg.error():
+            assert time.monotonic() < deadline, "no record read back"
+            msg = c.poll(1)
+        kind, ts = msg.timestamp()
+        assert kind == confluent_kafka.TIMESTAMP_LOG_APPEND_TIME, kind
+        assert before_ms <= ts <= int(time.time() * 1000), ts
+    finally:
+        c.close()

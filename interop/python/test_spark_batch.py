@@ -407,20 +407,15 @@ def _child(argv: list[str]) -> None:
              .config("spark.jars.ivy", str(ivy))
              .config("spark.jars.ivySettings", str(harness.IVY_SETTINGS))
              .config("spark.sql.session.timeZone", "UTC"))
-    spark = (b.config("spark.driver.memory", "1g")
-             .config("spark.sql.shuffle.partitions", "2")
-             .config("spark.ui.enabled", "false")
-             .config("spark.sql.warehouse.dir", str(work / "warehouse"))
-             .config("spark.local.dir", str(work / "local"))
-             .config("spark.driver.host", "127.0.0.1")
-             .config("spark.driver.bindAddress", "127.0.0.1")
-             .getOrCreate())
+    spark = harness.local_spark(b, work).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
 
     def b64(v):
         return None if v is None else base64.b64encode(bytes(v)).decode()
 
-    df = spark.read.parquet(a.path)  # the README's one line
+    # The README's one line: the dt=… directories (metadata/ beside them is
+    # the topic's Iceberg table).
+    df = spark.read.option("basePath", a.path).parquet(a.path + "/dt=*")
     kafka_like = df.selectExpr(*KAFKA_COLUMNS)
     seen: dict = {
         "schema": df.schema.simpleString(),

@@ -1,0 +1,53 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/journal"
+)
+
+// DescribeProducers (key 61), version 0.
+//
+// Behavior: the idempotent producers the journal remembers for each
+// partition asked for: id, epoch, the last sequence written, and the time
+// of the producer's last write (the journal entry's time; Kafka gives the
+// last batch's max timestamp). silt has no transactions, so there is no
+// coordinator epoch and no open transaction (-1). Any agent answers, after
+// reading the journal entries in the bucket it has not applied yet, so a
+// producer that was just acknowledged is described, as a Kafka leader
+// describes it; an unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
+func handleDescribeProducers(c *conn, req *request) reply {
+	r := req.body.(*kmsg.DescribeProducersRequest)
+	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.describeProducers(r) }}
+}
+
+func (a *Agent) describeProducers(r *kmsg.DescribeProducersRequest) *kmsg.DescribeProducersResponse {
+	a.catchUpJournal()
+	resp := r.ResponseKind().(*kmsg.DescribeProducersResponse)
+	a.journal.View(func(s *journal.State) {
+		for _, rt := range r.Topics {
+			st := kmsg.NewDescribeProducersResponseTopic()
+			st.Topic = rt.Topic
+			st.Partitions = perPartition(s, rt.Topic, rt.Partitions, func(p int32, known bool) kmsg.DescribeProducersResponseTopicPartition {
+				sp := kmsg.NewDescribeProducersResponseTopicPartition()
+				sp.Partition = p
+				if !known {
+					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+					return sp
+				}
+				for _, ap := range s.ActiveProducers(rt.Topic, p) {
+					dp := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
+					dp.ProducerID, dp.ProducerEpoch, dp.LastSequence = ap.ID, int32(ap.Epoch), ap.LastSequence
+					dp.LastTimestamp, dp.CoordinatorEpoch, dp.CurrentTxnStartOffset = ap.LastSeen, -1, -1
+					sp.ActiveProducers = append(sp.ActiveProducers, dp)
+				}
+				return sp
+			})
+			resp.Topics = append(resp.Topics, st)
+		}
+	})
+	return resp
+}

@@ -1,0 +1,24 @@
+package agent
+
+import (
+	"net"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ShareGroupHeartbeat (key 76), versions 0-1.
+//
+// Behavior: KIP-932 membership at the group's coordinator: epoch 0 joins
+// (with the client's own member id and its subscription), -1 leaves, any
+// other must be the member's epoch or the one before (else
+// FENCED_MEMBER_EPOCH; UNKNOWN_MEMBER_ID for a member the coordinator does
+// not know, which then joins again). The coordinator assigns partitions
+// (the simple assignor: several members may share a partition) and sends
+// the assignment, by topic id, when it changed or the member sent its
+// subscription. A group id used by a classic or consumer group is
+// GROUP_ID_NOT_FOUND. Membership is memory only (see agent/sharegroups).
+func handleShareGroupHeartbeat(c *conn, req *request) reply {
+	r := req.body.(*kmsg.ShareGroupHeartbeatRequest)
+	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
+	return reply{resp: c.a.shares.Heartbeat(r, req.clientID, "/"+host)}
+}
