@@ -82,6 +82,27 @@ func (f *fetchResponse) each(fn func(sp *kmsg.FetchResponseTopicPartition, parts
 	}
 }
 
+// materialized returns the response with its batches copied into
+// RecordBatches, for code that reads a Fetch response as kmsg's (the
+// console's record browser).
+func (f *fetchResponse) materialized() *kmsg.FetchResponse {
+	f.each(func(sp *kmsg.FetchResponseTopicPartition, parts [][]byte) { sp.RecordBatches = bytes.Join(parts, nil) })
+	f.pieces, f.size = nil, 0
+	return f.FetchResponse
+}
+
+// asFetchResponse returns resp as kmsg's Fetch response, whichever form the
+// handler gave it in.
+func asFetchResponse(resp kmsg.Response) (*kmsg.FetchResponse, bool) {
+	switch r := resp.(type) {
+	case *kmsg.FetchResponse:
+		return r, true
+	case *fetchResponse:
+		return r.materialized(), true
+	}
+	return nil, false
+}
+
 // AppendTo encodes the response with its batches copied in, as kmsg does;
 // the connection uses appendFrame instead.
 func (f *fetchResponse) AppendTo(dst []byte) []byte {
