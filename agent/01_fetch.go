@@ -37,11 +37,11 @@ func handleFetch(c *conn, req *request) reply {
 // request does not set MaxBytes.
 const defaultFetchMaxBytes = 52428800
 
-func (a *Agent) fetch(ctx context.Context, r *kmsg.FetchRequest) *fetchResponse {
+func (a *Agent) fetch(ctx context.Context, r *kmsg.FetchRequest) *kmsg.FetchResponse {
 	if r.SessionID != 0 && r.SessionEpoch != -1 {
 		resp := r.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return &fetchResponse{FetchResponse: resp}
+		return resp
 	}
 	wait := time.Duration(r.MaxWaitMillis) * time.Millisecond
 	timer := time.NewTimer(wait)
@@ -102,14 +102,14 @@ func (a *Agent) planFetch(s *journal.State, topic string, partition int32, offse
 // fetchOnce reads what is available now. It returns the response, the
 // bytes of record batches in it, and whether any partition failed (which
 // answers the fetch at once, as Kafka does).
-func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*fetchResponse, int, bool) {
-	resp := &fetchResponse{FetchResponse: r.ResponseKind().(*kmsg.FetchResponse)}
+func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	budget := int(r.MaxBytes)
 	if budget <= 0 {
 		budget = defaultFetchMaxBytes
 	}
 	total, failed := 0, false
-	for ti, rt := range r.Topics {
+	for _, rt := range r.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		name, known := rt.Topic, true
@@ -125,7 +125,7 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*fetchResp
 				}
 			})
 		}
-		for pi, rp := range rt.Partitions {
+		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
@@ -154,18 +154,16 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*fetchResp
 			if plan.code != 0 {
 				failed = true
 			} else if limit > 0 || total == 0 {
-				parts, size, code := a.readPlan(ctx, plan, rp.FetchOffset, limit, total == 0)
+				batches, code := a.readPlan(ctx, plan, rp.FetchOffset, limit, total == 0)
 				if code != 0 {
 					sp.ErrorCode, failed = code, true
 				}
-				// The batches stay in the cache's buffers until the
-				// connection writes them (fetch_frame.go).
-				resp.setBatches(ti, pi, parts)
-				total += size
-				a.metrics.fetchBytes.Add(float64(size))
-				for _, part := range parts {
-					a.metrics.fetchRecords.Add(float64(countRecords(part)))
+				if batches != nil {
+					sp.RecordBatches = batches
 				}
+				total += len(batches)
+				a.metrics.fetchBytes.Add(float64(len(batches)))
+				a.metrics.fetchRecords.Add(float64(countRecords(batches)))
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -175,10 +173,8 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*fetchResp
 }
 
 // readPlan reads a plan's chunks and returns whole batches from offset,
-// at most limit bytes of them unless atLeastOne lets the first exceed it:
-// the pieces of the chunks that hold them, shared with the cache (never
-// copied or modified), and their size.
-func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limit int, atLeastOne bool) ([][]byte, int, int16) {
+// at most limit bytes of them unless atLeastOne lets the first exceed it.
+func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limit int, atLeastOne bool) ([]byte, int16) {
 	var parts [][]byte
 	size := 0
 	for i, ch := range plan.chunks {
@@ -190,7 +186,7 @@ func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limi
 			if size > 0 {
 				break // serve what was read
 			}
-			return nil, 0, kerr.KafkaStorageError.Code
+			return nil, kerr.KafkaStorageError.Code
 		}
 		if i == 0 {
 			data = batchesFrom(data, offset)
@@ -208,7 +204,17 @@ func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limi
 	if plan.next != nil {
 		a.prefetchChunk(*plan.next)
 	}
-	return parts, size, 0
+	switch len(parts) {
+	case 0:
+		return nil, 0
+	case 1:
+		return parts[0], 0
+	}
+	out := make([]byte, 0, size)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out, 0
 }
 
 // takeBatches returns the longest prefix of whole batches of b that fits in
