@@ -37,11 +37,11 @@ func handleFetch(c *conn, req *request) reply {
 // request does not set MaxBytes.
 const defaultFetchMaxBytes = 52428800
 
-func (a *Agent) fetch(ctx context.Context, r *kmsg.FetchRequest) *kmsg.FetchResponse {
+func (a *Agent) fetch(ctx context.Context, r *kmsg.FetchRequest) *fetchResponse {
 	if r.SessionID != 0 && r.SessionEpoch != -1 {
 		resp := r.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return resp
+		return &fetchResponse{FetchResponse: resp}
 	}
 	wait := time.Duration(r.MaxWaitMillis) * time.Millisecond
 	timer := time.NewTimer(wait)
@@ -102,14 +102,14 @@ func (a *Agent) planFetch(s *journal.State, topic string, partition int32, offse
 // fetchOnce reads what is available now. It returns the response, the
 // bytes of record batches in it, and whether any partition failed (which
 // answers the fetch at once, as Kafka does).
-func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
-	resp := r.ResponseKind().(*kmsg.FetchResponse)
+func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*fetchResponse, int, bool) {
+	resp := &fetchResponse{FetchResponse: r.ResponseKind().(*kmsg.FetchResponse)}
 	budget := int(r.MaxBytes)
 	if budget <= 0 {
 		budget = defaultFetchMaxBytes
 	}
 	total, failed := 0, false
-	for _, rt := range r.Topics {
+	for ti, rt := range r.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		name, known := rt.Topic, true
@@ -125,7 +125,7 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*kmsg.Fetc
 				}
 			})
 		}
-		for _, rp := range rt.Partitions {
+		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
@@ -154,16 +154,18 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*kmsg.Fetc
 			if plan.code != 0 {
 				failed = true
 			} else if limit > 0 || total == 0 {
-				batches, code := a.readPlan(ctx, plan, rp.FetchOffset, limit, total == 0)
+				parts, size, code := a.readPlan(ctx, plan, rp.FetchOffset, limit, total == 0)
 				if code != 0 {
 					sp.ErrorCode, failed = code, true
 				}
-				if batches != nil {
-					sp.RecordBatches = batches
+				// The batches stay in the cache's buffers until the
+				// connection writes them (fetch_frame.go).
+				resp.setBatches(ti, pi, parts)
+				total += size
+				a.metrics.fetchBytes.Add(float64(size))
+				for _, part := range parts {
+					a.metrics.fetchRecords.Add(float64(countRecords(part)))
 				}
-				total += len(batches)
-				a.metrics.fetchBytes.Add(float64(len(batches)))
-				a.metrics.fetchRecords.Add(float64(countRecords(batches)))
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -173,8 +175,10 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*kmsg.Fetc
 }
 
 // readPlan reads a plan's chunks and returns whole batches from offset,
-// at most limit bytes of them unless atLeastOne lets the first exceed it.
-func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limit int, atLeastOne bool) ([]byte, int16) {
+// at most limit bytes of them unless atLeastOne lets the first exceed it:
+// the pieces of the chunks that hold them, shared with the cache (never
+// copied or modified), and their size.
+func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limit int, atLeastOne bool) ([][]byte, int, int16) {
 	var parts [][]byte
 	size := 0
 	for i, ch := range plan.chunks {
@@ -186,7 +190,7 @@ func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limi
 			if size > 0 {
 				break // serve what was read
 			}
-			return nil, kerr.KafkaStorageError.Code
+			return nil, 0, kerr.KafkaStorageError.Code
 		}
 		if i == 0 {
 			data = batchesFrom(data, offset)
@@ -204,17 +208,7 @@ func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limi
 	if plan.next != nil {
 		a.prefetchChunk(*plan.next)
 	}
-	switch len(parts) {
-	case 0:
-		return nil, 0
-	case 1:
-		return parts[0], 0
-	}
-	out := make([]byte, 0, size)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out, 0
+	return parts, size, 0
 }
 
 // takeBatches returns the longest prefix of whole batches of b that fits in

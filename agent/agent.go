@@ -42,8 +42,11 @@ type Agent struct {
 	proposer *commit.Proposer
 	cluster  *cluster
 
-	cache    *cache.Cache
-	writer   *writer.Writer // the write path (agent/writer)
+	cache  *cache.Cache
+	writer *writer.Writer // the write path (agent/writer)
+	// requests is the budget of bytes of requests read and not yet
+	// answered (Config.QueuedRequestBytes, budget.go).
+	requests *byteBudget
 	pids     *pidAllocator
 	groups   *groups.Coordinator
 	quotas   *quotas
@@ -97,6 +100,7 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		a.registry = prometheus.NewRegistry()
 	}
 	a.metrics = newMetrics(a.registry)
+	a.requests = newByteBudget(cfg.QueuedRequestBytes, a.registry)
 	c, err := cache.New(cache.Options{MemoryBytes: max(cfg.CacheBytes, 1), Dir: cfg.CacheDir, Registerer: a.registry})
 	if err != nil {
 		return nil, fmt.Errorf("agent cache: %w", err)
@@ -160,6 +164,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		Registerer: a.registry, CommitTimeout: a.cfg.CommitTimeout,
 	})
 	a.registerStateMetrics()
+	a.registerCostMetrics()
 	if err := a.initCluster(ctx); err != nil {
 		return err
 	}
@@ -169,6 +174,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		IsCommitter:   a.commit.IsCommitter,
 		FlushInterval: a.cfg.FlushInterval, FlushBytes: a.cfg.FlushBytes,
 		InlineSegmentBytes: a.cfg.InlineSegmentBytes, CommitTimeout: a.cfg.CommitTimeout,
+		PutBudget:  a.putBudget(),
 		Registerer: a.registry,
 	})
 	a.wg.Go(a.acceptLoop)
@@ -182,6 +188,21 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.log.Info("silt agent ready", "kafka", a.Addr(), "advertise", a.advertised(), "http", a.httpAddr,
 		"gossip", a.GossipAddr(), "bucket", a.bucket.Name(), "node_id", a.nodeID)
 	return nil
+}
+
+// PutBudget returns the PUTs a second the agent's produces may cause before
+// the flush interval: Config.PutBudget on a store that charges per request,
+// 0 on one that does not (written group-commit style).
+func (a *Agent) PutBudget() float64 { return a.putBudget() }
+
+// putBudget returns the write path's budget of PUTs a second: the
+// configured one on a store that charges per request, none (group commit)
+// on one that does not.
+func (a *Agent) putBudget() float64 {
+	if !objstore.PricesOf(a.bucket).PerRequest() {
+		return 0
+	}
+	return a.cfg.PutBudget
 }
 
 // initCluster writes the first journal entry of a new bucket.

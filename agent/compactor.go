@@ -21,6 +21,7 @@ func (a *Agent) runCompactor() {
 		Interval:  a.cfg.CompactionInterval,
 		ExportAll: a.cfg.ExportAll,
 		Read:      a.readChunk,
+		Merged:    a.cacheMerged,
 		Logger:    a.log.With("component", "compactor"),
 		Progress:  a.compactorLog.add,
 	})
@@ -70,5 +71,23 @@ func (a *Agent) compactionProposer() compaction.Proposer {
 	return func(ctx context.Context, cmds []journal.Command) ([]journal.Result, error) {
 		_, res, err := a.proposer.Submit(ctx, cmds)
 		return res, err
+	}
+}
+
+// cacheMerged moves the cache's entries of merged chunks to the chunk that
+// replaced them (compaction.Options.Merged): a consumer reading on into
+// the merged range, as a tailing consumer a chunk behind does, finds it in
+// the cache instead of costing a GET, and the cache holds the bytes once.
+func (a *Agent) cacheMerged(old []journal.Chunk, merged journal.Chunk, data []byte) {
+	cached := false
+	for _, ch := range old {
+		key := chunkCacheKey(ch.Object, ch.Pos)
+		if _, ok := a.cache.Get(key); ok {
+			cached = true
+			a.cache.Delete(key)
+		}
+	}
+	if cached {
+		a.cache.Put(chunkCacheKey(merged.Object, merged.Pos), data)
 	}
 }

@@ -70,6 +70,16 @@ type Config struct {
 	// FlushInterval is the longest a produced batch waits in the buffer
 	// before its segment is cut. Default 250ms.
 	FlushInterval time.Duration
+	// PutBudget is the object-store PUTs a second the agent's produces may
+	// cause before FlushInterval, on a store that charges per request (s3,
+	// minio; see objstore.Prices): segments are cut once producers go
+	// idle, as often as the budget allows. A store without a per-request
+	// price (a directory, memory) ignores it and is written group-commit
+	// style, as soon as the previous write is done. Full segments and the
+	// interval are not held back by it. Default 8, about $105 a month at
+	// S3's list prices: what the fixed 250ms interval cost at most before
+	// (4 segments and 4 journal entries a second).
+	PutBudget float64
 	// FlushBytes cuts a segment early once this much is buffered.
 	// Default 8 MiB.
 	FlushBytes int
@@ -79,6 +89,12 @@ type Config struct {
 	InlineSegmentBytes int
 	// CacheBytes is the memory budget of the chunk cache. Default 1 GiB.
 	CacheBytes int64
+	// QueuedRequestBytes bounds the bytes of requests read and not yet
+	// answered, across all connections (Kafka's queued.max.request.bytes):
+	// a connection whose next request does not fit waits before reading
+	// it. A request larger than the budget waits until it has all of it.
+	// Default 128 MiB (above the largest frame, MaxFrameSize).
+	QueuedRequestBytes int64
 	// CacheDir, if set, adds a disk tier to the chunk cache.
 	CacheDir string
 	// AutoCreateTopics creates unknown topics on produce and metadata
@@ -125,9 +141,11 @@ func DefaultConfig() Config {
 		JoinWait:           10 * time.Second,
 		Compaction:         true,
 		FlushInterval:      250 * time.Millisecond,
+		PutBudget:          8,
 		FlushBytes:         8 << 20,
 		InlineSegmentBytes: 4 << 20,
 		CacheBytes:         1 << 30,
+		QueuedRequestBytes: 128 << 20,
 		AutoCreateTopics:   true,
 		DefaultPartitions:  1,
 		MessageMaxBytes:    1048588,
@@ -136,6 +154,23 @@ func DefaultConfig() Config {
 		GroupInitialRebalanceDelay: 3 * time.Second,
 		OffsetsRetention:           7 * 24 * time.Hour,
 	}
+}
+
+// memoryOverhead is what the agent needs beyond its budgets: connections'
+// buffers, the journal state, goroutine stacks, the runtime.
+const memoryOverhead = 64 << 20
+
+// MemoryLimit is the Go soft memory limit (debug.SetMemoryLimit) the
+// agent's budgets add up to: the chunk cache, the queued request bytes
+// (which hold the produced batches until they are answered), twice the
+// write path's buffer (max(4·FlushBytes, 64 MiB); a cut segment is in
+// memory as its chunks and as the object built from them) and 64 MiB of
+// overhead. `silt agent` sets it unless GOMEMLIMIT is set: the garbage
+// collector then runs more often near the limit, where the default (a
+// heap twice the live data) would take a 1 GiB cache to 2 GiB and more.
+// It is soft: live data over it is kept, at a cost in GC time.
+func (c *Config) MemoryLimit() int64 {
+	return c.CacheBytes + c.QueuedRequestBytes + 2*max(4*int64(c.FlushBytes), 64<<20) + memoryOverhead
 }
 
 // validate reports the first invalid field. It changes nothing.
@@ -149,8 +184,12 @@ func (c *Config) validate() error {
 		return errors.New("listen address is empty")
 	case c.FlushInterval <= 0:
 		return fmt.Errorf("flush interval %v: must be positive", c.FlushInterval)
+	case c.PutBudget < 0:
+		return fmt.Errorf("put budget %v: must not be negative", c.PutBudget)
 	case c.FlushBytes <= 0:
 		return fmt.Errorf("flush bytes %d: must be positive", c.FlushBytes)
+	case c.QueuedRequestBytes <= 0:
+		return fmt.Errorf("queued request bytes %d: must be positive", c.QueuedRequestBytes)
 	case c.CacheBytes < 0:
 		return fmt.Errorf("cache size %d: must not be negative", c.CacheBytes)
 	case c.DefaultPartitions < 1:

@@ -348,7 +348,11 @@ func (s consoleSource) Read(ctx context.Context, r console.ReadRequest) (console
 	ft.Partitions = append(ft.Partitions, fp)
 	f.Topics = append(f.Topics, ft)
 	// v12, the last to name topics rather than give their ids.
-	sp := s.ask(ctx, f, 12).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	fr, ok := asFetchResponse(s.ask(ctx, f, 12))
+	if !ok {
+		return res, fmt.Errorf("read %s/%d: the fetch answered no Fetch response", r.Topic, r.Partition)
+	}
+	sp := fr.Topics[0].Partitions[0]
 	res.StartOffset, res.EndOffset = sp.LogStartOffset, sp.HighWatermark
 	res.From = from
 	if err := readError(sp.ErrorCode, r, from, sp.LogStartOffset, sp.HighWatermark); err != nil {

@@ -260,7 +260,12 @@ func requestUsage(req *request, resp kmsg.Response, handling time.Duration) usag
 			}
 		}
 	case *kmsg.FetchRequest:
-		if f, ok := resp.(*kmsg.FetchResponse); ok {
+		f, ok := resp.(*kmsg.FetchResponse)
+		if fr, cached := resp.(*fetchResponse); cached {
+			f, ok = fr.FetchResponse, true
+			u.fetched += fr.size // the cached batches sent as they are
+		}
+		if ok {
 			for _, t := range f.Topics {
 				for _, p := range t.Partitions {
 					u.fetched += len(p.RecordBatches)
@@ -274,7 +279,10 @@ func requestUsage(req *request, resp kmsg.Response, handling time.Duration) usag
 // withholdRecords empties a fetch response over its quota, keeping the
 // partitions' offsets, as Kafka answers a throttled fetch.
 func withholdRecords(resp kmsg.Response) {
-	if f, ok := resp.(*kmsg.FetchResponse); ok {
+	if fr, cached := resp.(*fetchResponse); cached {
+		fr.pieces, fr.size = nil, 0
+	}
+	if f, ok := asFetchResponse(resp); ok {
 		for i := range f.Topics {
 			for j := range f.Topics[i].Partitions {
 				f.Topics[i].Partitions[j].RecordBatches = nil

@@ -65,6 +65,7 @@ type conn struct {
 type pendingReply struct {
 	req   *request
 	reply reply
+	held  int64 // bytes of the agent's request budget, released once answered
 	// handling is how long the handler took, outside any wait.
 	handling time.Duration
 }
@@ -110,28 +111,43 @@ func (c *conn) readLoop() error {
 		if size < 8 || size > MaxFrameSize {
 			return fmt.Errorf("frame of %d bytes (limit %d)", size, MaxFrameSize)
 		}
-		// Read the frame in pieces so that a client that announces 100 MiB
-		// and sends 10 bytes costs 10 bytes, not 100 MiB.
-		frame, err := readFrame(r, int(size))
-		if err != nil {
-			return err
-		}
-		req, err := parseRequest(frame)
+		// The frame's bytes come out of the agent's budget until it is
+		// answered: beyond it, this connection waits here (budget.go).
+		held, err := c.a.requests.acquire(c.ctx, int64(size))
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		c.a.capFetch(req)
-		rep, err := c.handle(req)
+		rep, req, err := c.readRequest(r, int(size))
 		if err != nil {
+			c.a.requests.release(held)
 			return err
 		}
 		select {
-		case c.replies <- pendingReply{req: req, reply: rep, handling: time.Since(start)}:
+		case c.replies <- pendingReply{req: req, reply: rep, held: held, handling: time.Since(start)}:
 		case <-c.ctx.Done():
+			c.a.requests.release(held)
 			return c.ctx.Err()
 		}
 	}
+}
+
+// readRequest reads a frame of size bytes, decodes it and calls its
+// handler.
+func (c *conn) readRequest(r io.Reader, size int) (reply, *request, error) {
+	// Read the frame in pieces so that a client that announces 100 MiB
+	// and sends 10 bytes costs 10 bytes, not 100 MiB.
+	frame, err := readFrame(r, size)
+	if err != nil {
+		return reply{}, nil, err
+	}
+	req, err := parseRequest(frame)
+	if err != nil {
+		return reply{}, nil, err
+	}
+	c.a.capFetch(req)
+	rep, err := c.handle(req)
+	return rep, req, err
 }
 
 func readFrame(r io.Reader, size int) ([]byte, error) {
@@ -231,44 +247,80 @@ func (c *conn) writeLoop() {
 	var buf []byte
 	broken := false
 	for p := range c.replies {
-		resp := p.reply.resp
-		if p.reply.wait != nil {
-			// Send what is buffered before waiting: a produce's answer
-			// must not sit in the buffer until the next segment commits.
-			if w.Buffered() > 0 && !broken {
-				if err := w.Flush(); err != nil {
-					broken = true
-					c.cancel()
-				}
-			}
-			var err error
-			if resp, err = c.wait(p); err != nil {
-				broken = true
-				c.cancel() // the reader stops; the connection closes
-			}
-		}
-		c.a.metrics.observeRequest(p.req, time.Since(p.req.received))
-		c.enforceQuotas(p, resp)
-		if p.reply.none || resp == nil || broken {
-			continue
-		}
-		buf = appendResponse(buf[:0], p.req, resp)
-		if _, err := w.Write(buf); err != nil {
-			broken = true
-			c.cancel()
-			continue
-		}
-		// Flush when nothing else is ready to go out with this response.
-		if len(c.replies) == 0 {
-			if err := w.Flush(); err != nil {
-				broken = true
-				c.cancel()
-			}
-		}
+		c.writeReply(w, &buf, p, &broken)
 	}
 	if !broken {
 		w.Flush()
 	}
+}
+
+// writeReply waits for one reply if it must, writes it and gives its
+// request's bytes back to the agent's budget. A failure sets *broken and
+// closes the connection; later replies are then only waited for.
+func (c *conn) writeReply(w *bufio.Writer, buf *[]byte, p pendingReply, broken *bool) {
+	defer c.a.requests.release(p.held)
+	resp := p.reply.resp
+	if p.reply.wait != nil {
+		// Send what is buffered before waiting: a produce's answer
+		// must not sit in the buffer until the next segment commits.
+		if w.Buffered() > 0 && !*broken {
+			if err := w.Flush(); err != nil {
+				*broken = true
+				c.cancel()
+			}
+		}
+		var err error
+		if resp, err = c.wait(p); err != nil {
+			*broken = true
+			c.cancel() // the reader stops; the connection closes
+		}
+	}
+	c.a.metrics.observeRequest(p.req, time.Since(p.req.received))
+	c.enforceQuotas(p, resp)
+	if p.reply.none || resp == nil || *broken {
+		return
+	}
+	if err := c.writeResponse(w, buf, p.req, resp); err != nil {
+		*broken = true
+		c.cancel()
+		return
+	}
+	// Flush when nothing else is ready to go out with this response.
+	if len(c.replies) == 0 {
+		if err := w.Flush(); err != nil {
+			*broken = true
+			c.cancel()
+		}
+	}
+}
+
+// writeResponse frames resp into *buf and writes it to w; a Fetch
+// response's record batches go from the cache to the socket as they are,
+// by one vectored write for large ones (fetch_frame.go).
+func (c *conn) writeResponse(w *bufio.Writer, buf *[]byte, req *request, resp kmsg.Response) error {
+	f, ok := resp.(*fetchResponse)
+	if !ok {
+		*buf = appendResponse((*buf)[:0], req, resp)
+		_, err := w.Write(*buf)
+		return err
+	}
+	bufs := f.appendFrame((*buf)[:0], req)
+	if len(bufs) > 0 {
+		*buf = bufs[0][:0] // keep the grown buffer for the next response
+	}
+	if f.size < vectoredMin {
+		for _, b := range bufs {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	_, err := bufs.WriteTo(c.nc)
+	return err
 }
 
 // enforceQuotas counts a request against its client's quotas and, when the

@@ -21,7 +21,15 @@ func (a *Agent) shareRead(ctx context.Context, topic string, partition int32, fr
 	if plan.code != 0 {
 		return nil, plan.code
 	}
-	return a.readPlan(ctx, plan, from, maxBytes, true)
+	parts, size, code := a.readPlan(ctx, plan, from, maxBytes, true)
+	if len(parts) == 1 {
+		return parts[0], code
+	}
+	out := make([]byte, 0, size)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out, code
 }
 
 // ownsPartition reports whether this agent serves a partition's

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/silt-io/silt/agent"
 )
 
 // Config sizes the workload. Start from DefaultConfig, which holds every
@@ -61,7 +63,9 @@ type Config struct {
 	LatencyWarmup   time.Duration `json:"latency_warmup_ns"`
 	// LatencyFlushInterval is the agent flush interval during the latency
 	// measurement, for a silt target that can restart its agents with it.
-	// Default 10ms.
+	// Default the agent's (250ms): the latency of silt's defaults, which
+	// a directory answers as soon as a segment is written and S3 within
+	// the PUT budget.
 	LatencyFlushInterval time.Duration `json:"latency_flush_interval_ns"`
 	// SteadyRate is the produce rate of the PUT-count and tailing
 	// measurements, in bytes of record values per second. Default 8 MB/s.
@@ -110,7 +114,7 @@ func DefaultConfig() Config {
 		LatencyRate:          20e6,
 		LatencyDuration:      20 * time.Second,
 		LatencyWarmup:        time.Second,
-		LatencyFlushInterval: 10 * time.Millisecond,
+		LatencyFlushInterval: agent.DefaultConfig().FlushInterval,
 		SteadyRate:           8e6,
 		SteadyDuration:       10 * time.Second,
 		SteadyWarmup:         time.Second,

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -164,7 +165,11 @@ type PutRate struct {
 	Records       int64         `json:"records"`
 	Duration      time.Duration `json:"duration_ns"`
 	FlushInterval time.Duration `json:"flush_interval_ns"`
-	Puts          int64         `json:"puts"`
+	// Budget is the agent's PUT budget, PUTs a second; 0 when its store
+	// has no per-request price (segments are then written group-commit
+	// style, as often as the store keeps up) or unknown.
+	Budget float64 `json:"put_budget"`
+	Puts   int64   `json:"puts"`
 	// JournalEntries are the journal entries written meanwhile, each one
 	// PUT; -1 when unknown.
 	JournalEntries int64 `json:"journal_entries"`
@@ -182,9 +187,19 @@ func (p PutRate) SegmentsPerSec() float64 {
 	return float64(p.Puts-p.JournalEntries) / p.Duration.Seconds()
 }
 
-// Bound returns the PUT rate the design allows: one segment per flush
-// interval, and one more request a second.
-func (p PutRate) Bound() float64 { return 1/p.FlushInterval.Seconds() + 1 }
+// Bound returns the PUT rate the design allows: the budget, and one more
+// request a second (the cut across the edge of the window); on a store
+// without a per-request price, no bound (+Inf).
+func (p PutRate) Bound() float64 {
+	if p.Budget <= 0 {
+		return math.Inf(1)
+	}
+	return p.Budget + 1
+}
+
+// MonthlyCost returns what the PUT rate would cost a month at S3's list
+// prices.
+func (p PutRate) MonthlyCost() float64 { return objstore.S3ListPrices.Monthly(p.PerSec(), 0) }
 
 // ClusterRun is the produce throughput of a cluster of Agents agents on one
 // machine, and the journal traffic meanwhile.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/silt-io/silt/objstore"
 )
 
 // Row is one line of the comparison table. A nil value is a measurement
@@ -91,15 +93,24 @@ func (res *Result) rows() []Row {
 		add("produce latency p99.9 ms", ms(s.Latency.P999), ms(k.Latency.P999), "", nil)
 	}
 
-	for _, p := range s.Puts {
+	for i, p := range s.Puts {
+		if i == 0 {
+			budget, target := "none: the store has no per-request price (group commit)", ""
+			if p.Budget > 0 {
+				budget = fmt.Sprintf("%g", p.Budget)
+				target = fmt.Sprintf("≈ $%.0f/month", objstore.S3ListPrices.Monthly(p.Budget, 0))
+			}
+			add("PUT budget per agent, PUTs/s: "+budget, val(p.Budget), nil, target, nil)
+		}
 		name := fmt.Sprintf("PUTs/s per agent, %d partitions (%g MB/s)", p.Partitions, float64(c.SteadyRate)/1e6)
-		add(name, val(p.PerSec()), nil, fmt.Sprintf("≤ %.4g", p.Bound()), atMost(p.Bound()))
+		if p.Budget > 0 {
+			add(name, val(p.PerSec()), nil, fmt.Sprintf("≤ %.4g", p.Bound()), atMost(p.Bound()))
+		} else {
+			add(name, val(p.PerSec()), nil, "", nil)
+		}
+		add("  $/month per agent at S3 list prices", val(p.MonthlyCost()), nil, "", nil)
 		if seg := p.SegmentsPerSec(); seg >= 0 {
-			// One segment per flush interval, give or take the one cut
-			// across the edge of the measured window.
-			perFlush := 1 / p.FlushInterval.Seconds()
-			add("  of which segment uploads/s", val(seg), nil, fmt.Sprintf("≤ %.4g", perFlush),
-				atMost(perFlush+1/p.Duration.Seconds()))
+			add("  of which segment uploads/s", val(seg), nil, "", nil)
 		}
 	}
 	if len(s.Puts) == 0 && res.ran("puts") {

@@ -234,7 +234,7 @@ func (r *runner) putCountOne(ctx context.Context, t Target, parts int32) (PutRat
 		return PutRate{}, err
 	}
 	p := PutRate{Partitions: parts, Records: records, Duration: done.Sub(warm), FlushInterval: t.FlushInterval(),
-		Puts: c1.Sub(c0).Requests[objstore.OpPut], JournalEntries: -1}
+		Budget: t.PutBudget(), Puts: c1.Sub(c0).Requests[objstore.OpPut], JournalEntries: -1}
 	if seqOK {
 		p.JournalEntries = int64(s1 - s0)
 	}

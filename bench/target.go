@@ -32,6 +32,9 @@ type Target interface {
 	// FlushInterval returns the serving agents' flush interval, or 0 when
 	// unknown or meaningless.
 	FlushInterval() time.Duration
+	// PutBudget returns the serving agent's PUT budget (agent.Config's), 0
+	// when its store has no per-request price or it is unknown.
+	PutBudget() float64
 	// Restart replaces the serving agents with fresh ones (empty caches) on
 	// the same bucket, flushing every flushInterval (0: the target's
 	// default). It returns false, having changed nothing, if the target
@@ -136,6 +139,9 @@ func (l *Local) JournalSeq() (uint64, bool) { return l.current.Journal().Seq(), 
 // FlushInterval implements Target.
 func (l *Local) FlushInterval() time.Duration { return l.flush }
 
+// PutBudget implements Target.
+func (l *Local) PutBudget() float64 { return l.current.PutBudget() }
+
 // Restart implements Target: it closes the serving agent, which commits
 // what it buffered, and starts the next one on the same bucket.
 func (l *Local) Restart(ctx context.Context, flushInterval time.Duration) (bool, error) {
@@ -194,6 +200,9 @@ func (r *Remote) JournalSeq() (uint64, bool) { return 0, false }
 
 // FlushInterval implements Target.
 func (r *Remote) FlushInterval() time.Duration { return 0 }
+
+// PutBudget implements Target: unknown.
+func (r *Remote) PutBudget() float64 { return 0 }
 
 // Restart implements Target.
 func (r *Remote) Restart(context.Context, time.Duration) (bool, error) { return false, nil }

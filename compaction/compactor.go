@@ -84,6 +84,13 @@ type Options struct {
 	// Read reads a committed chunk; an agent passes its cached reader.
 	// Default: ReadChunk on the bucket.
 	Read ReadFunc
+	// Merged, if set, is called once a merge is committed, with the chunks
+	// it replaced, the new chunk and its batches exactly as Read will
+	// return them: an agent moves its cache entries to the new chunk, so
+	// a consumer that reads on into merged chunks (a tailing consumer a
+	// chunk behind) costs no GET. It may keep data: the compactor does not
+	// touch it again.
+	Merged func(old []journal.Chunk, new journal.Chunk, data []byte)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger defaults to slog.Default().

@@ -13,7 +13,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/compaction"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/localstack"
@@ -37,9 +36,7 @@ func TestProduceLatencyWithCompaction(t *testing.T) {
 		secs = 20
 	}
 	measure := func(withCompactor bool) (p50, p99 time.Duration, st compaction.Stats) {
-		opts := localstack.Options{Configure: func(_ int, cfg *agent.Config) {
-			cfg.FlushInterval = 10 * time.Millisecond
-		}}
+		opts := localstack.Options{}
 		if os.Getenv("SILT_COMPACTION_LATENCY_STORE") == "mem" {
 			opts.Bucket = mem.New()
 		}

@@ -120,13 +120,16 @@ func (c *Compactor) Merge(ctx context.Context) (Stats, error) {
 			if err := ctx.Err(); err != nil {
 				return st, err
 			}
-			newChunk, err := c.writeMerged(ctx, pr, group)
+			newChunk, data, err := c.writeMerged(ctx, pr, group)
 			if err != nil {
 				return st, err
 			}
 			ok, err := c.replace(ctx, pr, group, []journal.Chunk{newChunk}, 0)
 			if err != nil {
 				return st, err
+			}
+			if ok && c.opts.Merged != nil {
+				c.opts.Merged(group, newChunk, data)
 			}
 			if ok {
 				st.Merged += len(group)
@@ -149,8 +152,9 @@ func (c *Compactor) Merge(ctx context.Context) (Stats, error) {
 // order, as the one chunk of a new segment object. The batches keep their
 // real offsets (the fetch path patches them again to the same values) and
 // the journal's skipped batches are left out, so the new chunk has no
-// Skip list.
-func (c *Compactor) writeMerged(ctx context.Context, pr partitionRef, group []journal.Chunk) (journal.Chunk, error) {
+// Skip list. It returns the new chunk and its batches, as Read returns
+// them.
+func (c *Compactor) writeMerged(ctx context.Context, pr partitionRef, group []journal.Chunk) (journal.Chunk, []byte, error) {
 	var raw int64
 	for _, ch := range group {
 		raw += ch.RawLen
@@ -160,12 +164,13 @@ func (c *Compactor) writeMerged(ctx context.Context, pr partitionRef, group []jo
 	for _, ch := range group {
 		b, err := c.opts.Read(ctx, ch)
 		if err != nil {
-			return journal.Chunk{}, err
+			return journal.Chunk{}, nil, err
 		}
 		data = append(data, b...)
 		maxTS = max(maxTS, ch.MaxTimestamp)
 	}
-	return c.writeChunk(ctx, pr, data, group[0].BaseOffset, group[len(group)-1].NextOffset, maxTS)
+	ch, err := c.writeChunk(ctx, pr, data, group[0].BaseOffset, group[len(group)-1].NextOffset, maxTS)
+	return ch, data, err
 }
 
 // writeChunk stores data, a partition's batches for [base, next), as the

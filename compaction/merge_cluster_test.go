@@ -1,6 +1,7 @@
 package compaction_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -401,10 +402,29 @@ func TestMergeInlineSegments(t *testing.T) {
 	}
 	// One window holds all six chunks, and it has passed.
 	var clk skewClock
-	tl := newTool(t, c.Bucket, compaction.Options{MergeTarget: 1 << 20, MergeWindow: 3 * time.Second, Grace: time.Millisecond, Now: clk.Now})
+	type merged struct {
+		chunk journal.Chunk
+		data  []byte
+	}
+	var merges []merged
+	tl := newTool(t, c.Bucket, compaction.Options{MergeTarget: 1 << 20, MergeWindow: 3 * time.Second, Grace: time.Millisecond, Now: clk.Now,
+		Merged: func(_ []journal.Chunk, ch journal.Chunk, data []byte) { merges = append(merges, merged{ch, data}) }})
 	clk.Advance(3 * time.Second)
 	if st := tl.runOnce(t); st.Merged == 0 {
 		t.Fatalf("stats %+v: nothing merged", st)
+	}
+	// What the compactor hands the agent's cache is what a fetch reads back.
+	if len(merges) == 0 {
+		t.Fatal("Merged was not called")
+	}
+	for _, m := range merges {
+		read, err := compaction.ReadChunk(ctx, c.Bucket, m.chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(read, m.data) {
+			t.Errorf("merged chunk %s: the bytes given to Merged differ from the bytes read back", m.chunk.Object)
+		}
 	}
 	waitFor(t, 10*time.Second, "the agent to apply the merge", func() bool { return inEntries() == 0 })
 	tl.runOnce(t) // collects garbage: the entries must survive it

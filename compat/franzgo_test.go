@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/localstack"
 	"github.com/silt-io/silt/localstack/localstacktest"
 )
@@ -63,11 +62,9 @@ var franzGoTests = map[string]bool{
 }
 
 func TestFranzGoIntegration(t *testing.T) {
-	c := localstacktest.StartT(t, localstack.Options{Configure: func(_ int, cfg *agent.Config) {
-		// The suite produces synchronously a record at a time; a short
-		// flush interval keeps it to minutes.
-		cfg.FlushInterval = 5 * time.Millisecond
-	}})
+	// At the agent's defaults: the suite produces synchronously a record
+	// at a time, which the file bucket answers as soon as it is written.
+	c := localstacktest.StartT(t, localstack.Options{})
 	dir := copyModule(t, "github.com/twmb/franz-go")
 
 	names := make([]string, 0, len(franzGoTests))

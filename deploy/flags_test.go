@@ -28,6 +28,7 @@ const (
 	kindDuration                  // time.ParseDuration
 	kindSize                      // 8MiB, 1GiB, 1000…
 	kindInt                       // a decimal integer
+	kindFloat                     // a decimal number
 	kindBool                      // given bare (--x) or as --x=true|false
 	kindLogLevel                  // debug, info, warn, error
 	kindLogFormat                 // text, json
@@ -54,6 +55,8 @@ var agentFlags = map[string]flagKind{
 	"zone":                          kindString,
 	"flush-interval":                kindDuration,
 	"flush-bytes":                   kindSize,
+	"put-budget":                    kindFloat,
+	"queued-max-request-bytes":      kindSize,
 	"cache-size":                    kindSize,
 	"cache-dir":                     kindString,
 	"auto-create-topics":            kindBool,
@@ -186,6 +189,9 @@ func checkFlagValue(kind flagKind, v string) error {
 		}
 	case kindInt:
 		_, err := strconv.ParseInt(v, 10, 32)
+		return err
+	case kindFloat:
+		_, err := strconv.ParseFloat(v, 64)
 		return err
 	case kindBool:
 		_, err := strconv.ParseBool(v)

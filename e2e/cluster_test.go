@@ -147,7 +147,7 @@ func TestSplitCommitters(t *testing.T) {
 	t.Parallel()
 	c := localstacktest.StartT(t, localstack.Options{
 		Agents:    2,
-		Configure: func(_ int, cfg *agent.Config) { cfg.SoloCommitter = true; cfg.FlushInterval = 5 * time.Millisecond },
+		Configure: func(_ int, cfg *agent.Config) { cfg.SoloCommitter = true },
 	})
 	for _, a := range c.Agents {
 		waitFor(t, 10*time.Second, func() bool { return len(a.Members()) == 2 })

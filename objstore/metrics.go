@@ -243,3 +243,6 @@ func (r *countingReader) Read(p []byte) (int, error) {
 }
 
 func (r *countingReader) Close() error { return r.rc.Close() }
+
+// Unwrap returns the bucket x counts the requests of (see Wrapper).
+func (x *metered) Unwrap() Bucket { return x.b }

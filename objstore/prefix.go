@@ -69,3 +69,6 @@ func (p *prefixed) PutIfMatch(ctx context.Context, key string, data []byte, etag
 func (p *prefixed) Delete(ctx context.Context, key string) error {
 	return p.b.Delete(ctx, p.p+key)
 }
+
+// Unwrap returns the bucket p stores into (see Wrapper).
+func (p *prefixed) Unwrap() Bucket { return p.b }

@@ -37,8 +37,10 @@
 //  1. Append adds a request's validated batches to the open segment, one
 //     chunk per partition, and returns a Wait.
 //  2. The run goroutine asks the cut policy (cut.go) when to cut: at
-//     FlushBytes, FlushInterval after the first batch, or once batches stop
-//     arriving while a budget of PUTs allows.
+//     FlushBytes, FlushInterval after the first batch, and in between as
+//     the store's price allows: on a store without a per-request price as
+//     soon as no segment is in flight (group commit), on a priced one once
+//     batches stop arriving, within a budget of PUTs a second (PutBudget).
 //  3. cutAndShip swaps in a new open segment and starts the upload of the
 //     old one (segment.Build, then a PUT retried with internal/backoff
 //     until CommitTimeout); commitLoop proposes the CommitSegment command

@@ -17,13 +17,14 @@ import (
 )
 
 // cutAndShip cuts the open segment and sends it on its way: the upload
-// starts at once, the commit waits its turn in commitLoop.
-func (w *Writer) cutAndShip() {
+// starts at once, the commit waits its turn in commitLoop. It reports
+// whether there was anything to cut.
+func (w *Writer) cutAndShip() bool {
 	w.mu.Lock()
 	seg := w.mu.open
 	if seg.bytes == 0 {
 		w.mu.Unlock()
-		return
+		return false
 	}
 	w.mu.open = &openSegment{chunks: map[chunkKey]*openChunk{}}
 	select {
@@ -48,6 +49,7 @@ func (w *Writer) cutAndShip() {
 	}
 	go w.upload(cut)
 	w.pipeline <- cut
+	return true
 }
 
 // upload builds the segment object and puts it in the bucket, retrying
@@ -178,6 +180,8 @@ func (w *Writer) finish(cut *cutSegment, res *journal.Result, err error) {
 	w.mu.Lock()
 	w.mu.inflight -= cut.bytes
 	w.mu.room.Broadcast()
+	w.mu.finished++
+	signal(w.finishedC)
 	if cut.inline != nil {
 		if len(w.mu.inlineCommitting) > 0 {
 			close(w.mu.inlineCommitting[0])

@@ -69,6 +69,10 @@ type Env struct {
 	FlushBytes         int
 	InlineSegmentBytes int
 	CommitTimeout      time.Duration
+	// PutBudget is the PUTs a second the writer's early cuts may cause on
+	// a store that charges per request; 0 means the store has no
+	// per-request price, and segments are cut group-commit style (cut.go).
+	PutBudget float64
 	// Registerer receives the metrics; nil means none are exported.
 	Registerer prometheus.Registerer
 }
@@ -96,12 +100,17 @@ type Writer struct {
 		// the order they are committed: their object is a journal entry
 		// whose number is known only once it is written.
 		inlineCommitting []chan struct{}
+		// finished counts segments finished since the run goroutine last
+		// looked (finishedC): the cut policy's writes in flight.
+		finished int
 	}
 	maxInflight int
 
 	fullC   chan struct{} // the open segment reached FlushBytes
 	appendC chan struct{} // a batch was appended (the cut policy's clock starts or idles)
-	closeC  chan struct{}
+	// finishedC is signalled when a segment's commit ends (mu.finished)
+	finishedC chan struct{}
+	closeC    chan struct{}
 
 	pipeline chan *cutSegment // in cut order, to commitLoop
 	cutSeq   atomic.Uint64    // sequence number of the last segment cut
@@ -191,10 +200,11 @@ func New(env Env) *Writer {
 		env:         env,
 		log:         env.Logger,
 		clock:       env.Clock,
-		metrics:     newMetrics(reg),
+		metrics:     newMetrics(reg, env.PutBudget),
 		maxInflight: max(4*env.FlushBytes, 64<<20),
 		fullC:       make(chan struct{}, 1),
 		appendC:     make(chan struct{}, 1),
+		finishedC:   make(chan struct{}, 1),
 		closeC:      make(chan struct{}),
 		pipeline:    make(chan *cutSegment, 8),
 		runDone:     make(chan struct{}),

@@ -186,10 +186,21 @@ func TestCommitAnswersAndCaches(t *testing.T) {
 	}
 }
 
-// A lone produce is cut once the buffer has been idle for idleCut, long
-// before the flush interval; until then nothing is cut.
-func TestIdleCut(t *testing.T) {
+// On a store without a per-request price, a lone produce is cut, written
+// and answered at once: no clock is waited for (the fake one never moves).
+func TestGroupCommitCutsAtOnce(t *testing.T) {
 	r := newRig(t, nil)
+	for i := range 3 {
+		if code, base := await(t, r.append(t, 0, 1)); code != 0 || base != int64(i) {
+			t.Errorf("produce %d: code %d base %d", i, code, base)
+		}
+	}
+}
+
+// On a priced store, a lone produce is cut once the buffer has been idle
+// for idleCut, long before the flush interval; until then nothing is cut.
+func TestIdleCut(t *testing.T) {
+	r := newRig(t, func(e *Env) { e.PutBudget = 8 })
 	w := r.append(t, 0, 1)
 	start := r.clock.Now()
 	r.clock.waitArmed(t, start.Add(idleCut))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,7 @@ func runAgent(ctx context.Context, args []string) error {
 		lf        logFlags
 		flushSize = byteSize(cfg.FlushBytes)
 		cacheSize = byteSize(cfg.CacheBytes)
+		queued    = byteSize(cfg.QueuedRequestBytes)
 	)
 	bf.register(fs)
 	lf.register(fs)
@@ -83,8 +85,10 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.StringSliceVar(&cfg.Join, "join", nil, "gossip addresses of running agents, comma-separated; a DNS name with several addresses joins them all; retried until one answers")
 	fs.StringVar(&cfg.Zone, "zone", "", "this agent's availability zone; clients with silt_zone=NAME in client.id are given agents of their zone")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "longest a produced batch waits before its segment is written")
+	fs.Float64Var(&cfg.PutBudget, "put-budget", cfg.PutBudget, "on a store that charges per request (s3, minio), the PUTs a second produces may cause before --flush-interval (8 ≈ $105 a month at S3 list prices); a directory is written as soon as the previous write is done")
 	fs.Var(&flushSize, "flush-bytes", "write a segment early once this much is buffered (e.g. 8MiB)")
 	fs.Var(&cacheSize, "cache-size", "memory budget of the chunk cache (e.g. 1GiB)")
+	fs.Var(&queued, "queued-max-request-bytes", "bytes of requests read and not yet answered, across connections (Kafka's queued.max.request.bytes); a client beyond it waits")
 	fs.StringVar(&cfg.CacheDir, "cache-dir", "", "directory for a disk tier of the chunk cache (default: none)")
 	fs.BoolVar(&cfg.AutoCreateTopics, "auto-create-topics", cfg.AutoCreateTopics, "create unknown topics on first use")
 	fs.Int32Var(&cfg.DefaultPartitions, "default-partitions", cfg.DefaultPartitions, "partitions of auto-created topics")
@@ -97,7 +101,7 @@ func runAgent(ctx context.Context, args []string) error {
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
-	cfg.FlushBytes, cfg.CacheBytes = int(flushSize), int64(cacheSize)
+	cfg.FlushBytes, cfg.CacheBytes, cfg.QueuedRequestBytes = int(flushSize), int64(cacheSize), int64(queued)
 	log, err := lf.logger()
 	if err != nil {
 		return err
@@ -116,6 +120,12 @@ func runAgent(ctx context.Context, args []string) error {
 	a, err := agent.New(cfg, bucket)
 	if err != nil {
 		return err
+	}
+	// The agent's budgets add up to a soft memory limit for the Go runtime,
+	// unless the operator set one (GOMEMLIMIT).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit())
+		log.Info("memory limit", "bytes", cfg.MemoryLimit())
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()

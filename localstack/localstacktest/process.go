@@ -104,7 +104,7 @@ type ProcessOptions struct {
 	Bucket string
 	// Env is added to the test process's environment, e.g. Cluster.S3Env.
 	Env []string
-	// Args are further `silt agent` flags (--flush-interval,
+	// Args are further `silt agent` flags (--put-budget,
 	// --auto-create-topics…). Give the listen address and node name in
 	// their fields, not here, so that Addr and NodeName report them.
 	Args []string
@@ -196,10 +196,9 @@ func startProcess(t testing.TB, bin string, opts ProcessOptions, logPath string)
 		"--bucket", opts.Bucket,
 		"--node-name", opts.NodeName,
 		"--gossip", gossipAddr,
-		// As AgentConfig does for agents in process: quick tests, and no
-		// compactor (it would apply retention to test records' old
-		// timestamps) unless the test's Args turn it on.
-		"--flush-interval", "20ms",
+		// As AgentConfig does for agents in process: no compactor (it
+		// would apply retention to test records' old timestamps) unless
+		// the test's Args turn it on.
 		"--compaction=false",
 	}, opts.Args...)
 	if len(opts.Join) > 0 {

@@ -189,3 +189,7 @@ func (f *Bucket) Delete(ctx context.Context, key string) error {
 	}
 	return f.Bucket.Delete(ctx, key)
 }
+
+// Unwrap returns the bucket f injects faults into (objstore.Wrapper), so
+// its store's prices and request counters are seen through f.
+func (f *Bucket) Unwrap() objstore.Bucket { return f.Bucket }

@@ -335,3 +335,7 @@ func unquote(etag string) string {
 	}
 	return etag
 }
+
+// RequestPrices returns S3's list prices (objstore.Priced): the agent
+// writes within a budget of PUTs.
+func (b *Bucket) RequestPrices() objstore.Prices { return objstore.S3ListPrices }
