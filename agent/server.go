@@ -25,6 +25,10 @@ const MaxFrameSize = 100 << 20
 // and answering; the reader stops reading while it is reached.
 const maxInFlight = 64
 
+// anonymousPrincipal is Kafka's principal for a client that did not
+// authenticate (a PLAINTEXT or SSL-without-client-certificate listener).
+const anonymousPrincipal = "User:ANONYMOUS"
+
 // reply is what a handler returns for one request.
 type reply struct {
 	// resp is the response, if it is ready.
@@ -53,6 +57,14 @@ type conn struct {
 	cancel context.CancelFunc
 	log    *slog.Logger
 
+	// principal is who the client authenticated as, in Kafka's form
+	// ("User:alice"); "User:ANONYMOUS" on a connection without
+	// authentication, as Kafka names it. The authorizer checks ACLs
+	// against it and clientHost.
+	principal string
+	// clientHost is the client's IP address, the host of Kafka's ACLs.
+	clientHost string
+
 	replies chan pendingReply
 	// deferredProduces counts this connection's produce requests whose
 	// appends wait in their reply's wait (handleProduce).
@@ -75,8 +87,12 @@ func (a *Agent) serveConn(ctx context.Context, nc net.Conn) {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &conn{
 		a: a, nc: nc, ctx: ctx, cancel: cancel,
-		log:     a.log.With("client", nc.RemoteAddr().String()),
-		replies: make(chan pendingReply, maxInFlight),
+		log:       a.log.With("client", nc.RemoteAddr().String()),
+		replies:   make(chan pendingReply, maxInFlight),
+		principal: anonymousPrincipal,
+	}
+	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+		c.clientHost = host
 	}
 	var wg sync.WaitGroup
 	wg.Go(c.writeLoop)
