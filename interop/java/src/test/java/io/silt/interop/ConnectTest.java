@@ -266,7 +266,7 @@ class ConnectTest {
 
         // Everything restarted: the worker stopped, every agent stopped and
         // started again, both workers started; lines appended meanwhile.
-        survivor.jvm.stopGracefully(Duration.ofSeconds(60));
+        boolean stuckInJetty = stopWorker(survivor);
         for (Silt.Agent ag : silt.agents()) {
             assertEquals(0, ag.stop(Duration.ofSeconds(30)), ag.nodeName() + " exit on SIGTERM:\n" + ag.logTail(30));
         }
@@ -301,9 +301,31 @@ class ConnectTest {
         long sinkDuplicates = out.size() - total;
         Summary.line(String.format("connect distributed, 2 workers, %d agent(s): %d lines through topic %s, "
                         + "1 worker kill -9 (tasks moved in %.1fs, output complete in %.1fs), full restart; "
-                        + "source re-read %d (%d after the restart), sink wrote %d duplicates; %.0fs",
+                        + "source re-read %d (%d after the restart), sink wrote %d duplicates%s; %.0fs",
                 silt.agents().size(), total, TOPIC, movedSeconds, completeSeconds, sourceRereads, rereadAfterRestart,
-                sinkDuplicates,
+                sinkDuplicates, stuckInJetty ? " (the stopped worker hung in Jetty's shutdown and was killed)" : "",
                 (System.nanoTime() - t0) / 1e9));
+    }
+
+    /**
+     * Stops a worker with SIGTERM; true if it had to be killed because it
+     * hung in its REST server's shutdown. Connect's shutdown hook stops the
+     * REST server and then the herder; Jetty's own shutdown hook stops the
+     * same server concurrently, and when the two race ("Unable to destroy
+     * ... IllegalStateException: STARTED" from Jetty's ShutdownThread)
+     * Connect's stop can block before the herder is told to stop, with no
+     * request to a broker outstanding. Seen once in CI. The worker is then
+     * killed, a crash this test already survives; a worker stuck anywhere
+     * else (after "Herder stopping", where it talks to silt) fails the test.
+     */
+    private static boolean stopWorker(Worker w) throws InterruptedException {
+        int code = w.jvm.stop(Duration.ofSeconds(60));
+        if (code == 0 || code == 143) {
+            return false;
+        }
+        String shutdown = w.jvm.logSince("Kafka Connect stopping");
+        boolean jettyRace = shutdown.contains("Unable to destroy") && !shutdown.contains("Herder stopping");
+        assertTrue(jettyRace, w.jvm.name() + " exited " + code + " on SIGTERM:\n" + w.jvm.tail(40));
+        return true;
     }
 }

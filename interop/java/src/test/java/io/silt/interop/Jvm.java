@@ -113,12 +113,37 @@ final class Jvm {
         if (proc.isAlive()) {
             proc.destroy();
             if (!proc.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                threadDump();
                 proc.destroyForcibly();
                 proc.waitFor(20, TimeUnit.SECONDS);
                 return -1;
             }
         }
         return proc.exitValue();
+    }
+
+    /**
+     * SIGQUIT: the JVM prints every thread's stack to its stdout (the .out
+     * file), so a service that does not stop says where it is stuck.
+     */
+    private void threadDump() throws InterruptedException {
+        try {
+            new ProcessBuilder("kill", "-QUIT", Long.toString(proc.pid())).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+            Thread.sleep(1000);
+        } catch (IOException e) {
+            // Diagnostics only: the caller reports the failure itself.
+        }
+    }
+
+    /** Its log since the last line containing marker (all of it without one). */
+    String logSince(String marker) {
+        try {
+            String all = Files.readString(log, StandardCharsets.UTF_8);
+            int at = all.lastIndexOf(marker);
+            return at < 0 ? all : all.substring(at);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /**
