@@ -9,9 +9,9 @@ import (
 // ShareFetch (key 78), versions 0-2.
 //
 // Behavior: at the partition's owner (the leader Metadata names; others
-// answer NOT_LEADER_OR_FOLLOWER naming the owner as CurrentLeader and in
-// NodeEndpoints, KIP-951), acquires records of the share session's
-// partitions for the member, up to MaxRecords (500 if unset) and about
+// answer NOT_LEADER_OR_FOLLOWER without a leader hint, so that Kafka's
+// share consumer refreshes its metadata: see sharegroups' fetched),
+// acquires records of the share session's partitions for the member, up to MaxRecords (500 if unset) and about
 // MaxBytes, and returns the batches holding them with the acquired ranges
 // and their delivery counts; the records are locked to the member for
 // share.record.lock.duration.ms (AcquisitionLockTimeoutMillis, v1+). With

@@ -160,7 +160,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	})
 	a.shares = sharegroups.New(sharegroups.Env{
 		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit,
-		OwnsGroup: a.ownsGroup, OwnsPartition: a.ownsPartition, PartitionOwner: a.partitionOwnerNode, Read: a.shareRead,
+		OwnsGroup: a.ownsGroup, OwnsPartition: a.ownsPartition, Read: a.shareRead,
 		Registerer: a.registry, CommitTimeout: a.cfg.CommitTimeout,
 	})
 	a.registerStateMetrics()

@@ -7,7 +7,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/silt-io/silt/agent/sharegroups"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -38,17 +37,6 @@ func (a *Agent) shareRead(ctx context.Context, topic string, partition int32, fr
 // that is shutting down owns none.
 func (a *Agent) ownsPartition(topic string, partition int32) bool {
 	return !a.leaving.Load() && owner(a.cluster.members(), partitionKey(topic, partition)).Name == a.cfg.NodeName
-}
-
-// partitionOwnerNode names the agent that owns a partition's
-// share-partitions, for leader hints.
-func (a *Agent) partitionOwnerNode(topic string, partition int32) (sharegroups.Node, bool) {
-	m := owner(a.cluster.members(), partitionKey(topic, partition))
-	if m.Name == a.cfg.NodeName {
-		return sharegroups.Node{}, false // leaving: no one to name yet
-	}
-	b := broker(m)
-	return sharegroups.Node{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack}, b.Host != ""
 }
 
 // shareCoordinator returns the agent that keeps a share-partition's state,

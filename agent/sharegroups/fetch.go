@@ -195,8 +195,15 @@ func (s *Service) releaseSession(ctx context.Context, group, member string, part
 }
 
 // fetched is one partition's part of a ShareFetch response.
+//
+// A NOT_LEADER_OR_FOLLOWER answer names no leader (CurrentLeader -1/-1,
+// no NodeEndpoints), on purpose. Kafka's share consumer keeps the leader
+// of each partition of its share session apart from its metadata and
+// replaces it only with a hint of a higher leader epoch; silt's leader
+// epoch never changes (agent/reader.go), so a hint would be ignored and
+// the client would keep fetching from the old owner. Without one it
+// forgets the leader it kept, refreshes its metadata and finds the owner.
 type fetched struct {
-	leader  *Node // the owner, when this agent is not
 	id      [16]byte
 	part    kmsg.ShareFetchResponseTopicPartition
 	records int
@@ -209,14 +216,7 @@ func (s *Service) acquireFrom(ctx context.Context, group, member string, p topic
 	h, name, code := s.hostedFor(ctx, group, p.id, p.partition)
 	if code != 0 {
 		sp.ErrorCode = code
-		f := fetched{id: p.id, part: sp}
-		if code == kerr.NotLeaderForPartition.Code && s.env.PartitionOwner != nil {
-			if n, ok := s.env.PartitionOwner(name, p.partition); ok {
-				f.leader = &n
-				f.part.CurrentLeader.LeaderID, f.part.CurrentLeader.LeaderEpoch = n.ID, 0
-			}
-		}
-		return f
+		return fetched{id: p.id, part: sp}
 	}
 	var logStart, logEnd int64
 	s.env.Journal.View(func(js *journal.State) {
@@ -396,9 +396,6 @@ func (s *Service) Fetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn con
 	s.mu.Lock()
 	for _, f := range got {
 		b.put(ss, f)
-		if f.leader != nil {
-			b.endpoint(*f.leader)
-		}
 	}
 	b.fresh(ss)
 	ss.bump()
@@ -460,18 +457,6 @@ func (b *fetchBuilder) put(ss *session, f fetched) {
 	if _, ok := ss.parts[k]; ok {
 		ss.parts[k] = f.part.ErrorCode != 0
 	}
-}
-
-// endpoint lists a leader named in a hint, once.
-func (b *fetchBuilder) endpoint(n Node) {
-	for _, e := range b.resp.NodeEndpoints {
-		if e.NodeID == n.ID {
-			return
-		}
-	}
-	e := kmsg.NewShareFetchResponseNodeEndpoint()
-	e.NodeID, e.Host, e.Port, e.Rack = n.ID, n.Host, n.Port, n.Rack
-	b.resp.NodeEndpoints = append(b.resp.NodeEndpoints, e)
 }
 
 // fresh names the session's partitions that the client has not been

@@ -91,12 +91,7 @@ func (c *cluster) agent(name string) *Service {
 	owns := func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.owner == name }
 	c.regs[name] = prometheus.NewRegistry()
 	s := New(Env{Clock: c.clock, NodeName: name, Journal: c.log, Submit: c.log.submit, Read: c.log.read, Registerer: c.regs[name],
-		OwnsGroup: func(string) bool { return owns() }, OwnsPartition: func(string, int32) bool { return owns() },
-		PartitionOwner: func(string, int32) (Node, bool) {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return Node{ID: nodeID(c.owner), Host: c.owner, Port: 9092}, true
-		}})
+		OwnsGroup: func(string) bool { return owns() }, OwnsPartition: func(string, int32) bool { return owns() }})
 	c.svcs[name] = s
 	if c.owner == "" {
 		c.owner = name
@@ -261,6 +256,3 @@ func offsetsReq() kmsg.DescribeShareGroupOffsetsRequestGroup {
 	g.GroupID = "g"
 	return g
 }
-
-// nodeID is a pretend agent's node id.
-func nodeID(name string) int32 { return int32(len(name)) + int32(name[0]) }

@@ -38,10 +38,6 @@ type Env struct {
 	// rendezvous-hash owner, the leader Metadata names), and so its
 	// share-partitions.
 	OwnsPartition func(topic string, partition int32) bool
-	// PartitionOwner, if set, names the agent that owns a partition, for
-	// the leader hints of NOT_LEADER_OR_FOLLOWER (KIP-951): a client is
-	// sent to the share-partition's owner at once.
-	PartitionOwner func(topic string, partition int32) (Node, bool)
 	// Read returns whole committed record batches of a partition from the
 	// batch holding offset from, about maxBytes of them (at least one
 	// batch), through the agent's fetch path.
@@ -50,14 +46,6 @@ type Env struct {
 	Registerer prometheus.Registerer
 	// CommitTimeout bounds one journal write.
 	CommitTimeout time.Duration
-}
-
-// Node is an agent as a client reaches it.
-type Node struct {
-	ID   int32
-	Host string
-	Port int32
-	Rack *string
 }
 
 // Service is the share groups of one agent: the membership of the groups
