@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -56,11 +57,35 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
+// profileDir returns an empty directory for Chromium's profile, removed
+// after the browser is gone. Not t.TempDir: Chromium's helper processes
+// (crashpad, the zygote) can outlive the browser process that chromedp
+// waits for and write a file or two more into the profile, so one
+// RemoveAll can fail with "directory not empty" (seen under load); this
+// retries for a few seconds and then only says what it left.
+func profileDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "silt-chromium-profile-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 50 {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("left Chromium's profile %s: %v", dir, err)
+	})
+	return dir
+}
+
 // browser starts Chromium with a fresh profile and returns a tab. Any
 // uncaught JavaScript exception fails the test.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append([]chromedp.ExecAllocatorOption{chromedp.ExecPath(findChromium(t)), chromedp.UserDataDir(t.TempDir())}, chromiumFlags...)
+	opts := append([]chromedp.ExecAllocatorOption{chromedp.ExecPath(findChromium(t)), chromedp.UserDataDir(profileDir(t))}, chromiumFlags...)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
