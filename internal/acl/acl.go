@@ -258,62 +258,31 @@ func implies(granted, op Operation) bool {
 	return false
 }
 
-// String names the resource type as Kafka does.
-func (t ResourceType) String() string {
-	switch t {
-	case ResourceAny:
-		return "ANY"
-	case ResourceTopic:
-		return "TOPIC"
-	case ResourceGroup:
-		return "GROUP"
-	case ResourceCluster:
-		return "CLUSTER"
-	case ResourceTransactionalID:
-		return "TRANSACTIONAL_ID"
-	case ResourceDelegationToken:
-		return "DELEGATION_TOKEN"
-	case ResourceUser:
-		return "USER"
+// Kafka's names of the codes, indexed by code.
+var (
+	resourceNames   = []string{"UNKNOWN", "ANY", "TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID", "DELEGATION_TOKEN", "USER"}
+	patternNames    = []string{"UNKNOWN", "ANY", "MATCH", "LITERAL", "PREFIXED"}
+	permissionNames = []string{"UNKNOWN", "ANY", "DENY", "ALLOW"}
+	opNames         = []string{"UNKNOWN", "ANY", "ALL", "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE",
+		"CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE", "CREATE_TOKENS", "DESCRIBE_TOKENS"}
+)
+
+// codeName is names[code], or UNKNOWN(code) outside it.
+func codeName(names []string, code int8) string {
+	if code >= 0 && int(code) < len(names) {
+		return names[code]
 	}
-	return fmt.Sprintf("UNKNOWN(%d)", int8(t))
+	return fmt.Sprintf("UNKNOWN(%d)", code)
 }
+
+// String names the resource type as Kafka does.
+func (t ResourceType) String() string { return codeName(resourceNames, int8(t)) }
 
 // String names the pattern type as Kafka does.
-func (p PatternType) String() string {
-	switch p {
-	case PatternAny:
-		return "ANY"
-	case PatternMatch:
-		return "MATCH"
-	case PatternLiteral:
-		return "LITERAL"
-	case PatternPrefixed:
-		return "PREFIXED"
-	}
-	return fmt.Sprintf("UNKNOWN(%d)", int8(p))
-}
-
-var opNames = [...]string{"UNKNOWN", "ANY", "ALL", "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE",
-	"CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE", "CREATE_TOKENS", "DESCRIBE_TOKENS"}
+func (p PatternType) String() string { return codeName(patternNames, int8(p)) }
 
 // String names the operation as Kafka does.
-func (o Operation) String() string {
-	if o >= 0 && int(o) < len(opNames) {
-		return opNames[o]
-	}
-	return fmt.Sprintf("UNKNOWN(%d)", int8(o))
-}
+func (o Operation) String() string { return codeName(opNames, int8(o)) }
 
 // String names the permission as Kafka does.
-func (p Permission) String() string {
-	switch p {
-	case PermissionAny:
-		return "ANY"
-	case PermissionDeny:
-		return "DENY"
-	case PermissionAllow:
-		return "ALLOW"
-	}
-	return fmt.Sprintf("UNKNOWN(%d)", int8(p))
-}
+func (p Permission) String() string { return codeName(permissionNames, int8(p)) }
