@@ -1,0 +1,74 @@
+package journal
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/silt-io/silt/internal/acl"
+)
+
+// ACLs (Kafka's CreateAcls, DeleteAcls) are cluster state, like topics: an
+// agent commits a CreateACL or DeleteACLs command and every agent's
+// authorizer answers from what the journal holds, so all agents agree and
+// the ACLs survive restarts. A DeleteACLs filter is matched when the
+// command is applied, not when it is proposed, so an ACL created
+// concurrently is deleted or kept the same way on every agent.
+
+// CreateACL stores one ACL binding; storing one already held changes
+// nothing. A binding that does not validate is INVALID_REQUEST (the agent
+// validates first, to answer with Kafka's message).
+type CreateACL struct {
+	ACL acl.Binding `json:"acl"`
+}
+
+// DeleteACLs removes every stored binding the filter matches; the result
+// lists them (Result.ACLs).
+type DeleteACLs struct {
+	Filter acl.Filter `json:"filter"`
+}
+
+func (s *State) createACL(c *CreateACL) Result {
+	if c.ACL.Validate() != nil {
+		return Result{Code: kerr.InvalidRequest.Code}
+	}
+	k := c.ACL.Key()
+	if _, ok := s.ACLs[k]; !ok {
+		s.ACLs[k] = c.ACL
+		s.ACLVersion = s.Seq
+	}
+	return Result{}
+}
+
+func (s *State) deleteACLs(c *DeleteACLs) Result {
+	if c.Filter.Validate() != nil {
+		return Result{Code: kerr.InvalidRequest.Code}
+	}
+	var deleted []acl.Binding
+	for k, b := range s.ACLs {
+		if c.Filter.Matches(b) {
+			deleted = append(deleted, b)
+			delete(s.ACLs, k)
+		}
+	}
+	if len(deleted) > 0 {
+		s.ACLVersion = s.Seq
+	}
+	sortBindings(deleted)
+	return Result{ACLs: deleted}
+}
+
+// ACLBindings returns every stored binding, in key order.
+func (s *State) ACLBindings() []acl.Binding {
+	out := make([]acl.Binding, 0, len(s.ACLs))
+	for _, b := range s.ACLs {
+		out = append(out, b)
+	}
+	sortBindings(out)
+	return out
+}
+
+func sortBindings(bs []acl.Binding) {
+	slices.SortFunc(bs, func(a, b acl.Binding) int { return strings.Compare(a.Key(), b.Key()) })
+}
