@@ -24,9 +24,18 @@ import (
 // regex (RE2 syntax); GROUP_ID_NOT_FOUND for a share group's id. A refused
 // heartbeat changes nothing. The response
 // carries the whole assignment when it changed, by topic id.
+//
+// With the authorizer on, as Kafka: the group needs READ
+// (GROUP_AUTHORIZATION_FAILED) and every subscribed topic name DESCRIBE
+// (TOPIC_AUTHORIZATION_FAILED).
 func handleConsumerGroupHeartbeat(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ConsumerGroupHeartbeatRequest)
 	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
+	if code, msg := c.groupHeartbeatRefusal(r.Group, r.SubscribedTopicNames); code != 0 {
+		resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		return reply{resp: resp}
+	}
 	if c.a.shares.IsShareGroup(r.Group) {
 		resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 		msg := "group " + r.Group + " is a share group, not a consumer group"
