@@ -127,7 +127,11 @@ func handleMetadata(c *conn, req *request) reply {
 		}
 	})
 	if r.IncludeClusterAuthorizedOperations && r.Version <= 10 {
-		resp.AuthorizedOperations = c.authorizedOps(acl.ResourceCluster, acl.ClusterName, clusterOps)
+		// As Kafka: none at all without DESCRIBE on the cluster.
+		resp.AuthorizedOperations = 0
+		if c.permitted(acl.OpDescribe, acl.ResourceCluster, acl.ClusterName) {
+			resp.AuthorizedOperations = c.authorizedOps(acl.ResourceCluster, acl.ClusterName, clusterOps)
+		}
 	}
 	if r.IncludeTopicAuthorizedOperations {
 		for i := range resp.Topics {
