@@ -18,8 +18,8 @@ import (
 //
 // The ACLs are journal state (journal/acls.go). The agent keeps an
 // acl.Index of them, rebuilt when the journal's ACL version moves past the
-// one it was built from; a check reads that version under the journal's
-// read lock and otherwise touches nothing shared. Handlers ask
+// one it was built from; a check reads that version (an atomic, not the
+// journal's lock) and otherwise touches nothing shared. Handlers ask
 // c.authorized(op, resource type, name) before they act, in the order
 // Kafka's KafkaApis does, and answer the *_AUTHORIZATION_FAILED code Kafka
 // gives; the checks that only filter what is listed (Metadata's topics,
@@ -69,8 +69,7 @@ func newAuthz(cfg Config) *authz {
 func (a *Agent) authorizer() *acl.Authorizer {
 	z := a.authz
 	cur := z.cur.Load()
-	var version uint64
-	a.journal.View(func(s *journal.State) { version = s.ACLVersion })
+	version := a.journal.ACLVersion()
 	if version == cur.version {
 		return &cur.Authorizer
 	}
