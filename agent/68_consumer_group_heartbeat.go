@@ -27,7 +27,8 @@ import (
 //
 // With the authorizer on, as Kafka: the group needs READ
 // (GROUP_AUTHORIZATION_FAILED) and every subscribed topic name DESCRIBE
-// (TOPIC_AUTHORIZATION_FAILED).
+// (TOPIC_AUTHORIZATION_FAILED); a regex subscribes the member only to the
+// matching topics it may DESCRIBE (agent/groups' memberTopics).
 func handleConsumerGroupHeartbeat(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ConsumerGroupHeartbeatRequest)
 	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
@@ -43,6 +44,6 @@ func handleConsumerGroupHeartbeat(c *conn, req *request) reply {
 		return reply{resp: resp}
 	}
 	return reply{wait: func(ctx context.Context) kmsg.Response {
-		return c.a.groups.ConsumerHeartbeat(ctx, r, req.clientID, "/"+host)
+		return c.a.groups.ConsumerHeartbeat(ctx, r, req.clientID, "/"+host, c.principal)
 	}}
 }

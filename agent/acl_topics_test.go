@@ -96,3 +96,62 @@ func check(t *testing.T, api string, got, want map[string]int16) {
 		}
 	}
 }
+
+// A KIP-848 member's regex subscribes it only to the matching topics its
+// principal may DESCRIBE, as Kafka's coordinator resolves regexes; when an
+// ACL grants it another, its next heartbeat's assignment has that too.
+func TestRegexSubscriptionMatchesOnlyDescribableTopics(t *testing.T) {
+	aa := startACLAgent(t, nil, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	created, err := aa.adm.CreateTopics(ctx, 1, 1, nil, "re-open", "re-closed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lit, allow := kmsg.ACLResourcePatternTypeLiteral, kmsg.ACLPermissionTypeAllow
+	createACLs(t, ctx, aa.admin,
+		binding{"User:erin", allow, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, "re-g", lit},
+		binding{"User:erin", allow, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, "re-open", lit},
+	)
+	erin := principalClient(t, aa.seeds, "erin")
+	heartbeat := func(memberID string, epoch int32) *kmsg.ConsumerGroupHeartbeatResponse {
+		t.Helper()
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Version = 1
+		req.Group, req.MemberID, req.MemberEpoch = "re-g", memberID, epoch
+		req.RebalanceTimeoutMillis = 30000
+		req.SubscribedTopicRegex = kmsg.StringPtr("re-.*")
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		resp := request[*kmsg.ConsumerGroupHeartbeatResponse](t, ctx, erin, req)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			t.Fatalf("heartbeat: %v", err)
+		}
+		return resp
+	}
+	assigned := func(resp *kmsg.ConsumerGroupHeartbeatResponse) map[[16]byte]bool {
+		out := map[[16]byte]bool{}
+		if resp.Assignment != nil {
+			for _, at := range resp.Assignment.Topics {
+				out[at.TopicID] = true
+			}
+		}
+		return out
+	}
+	resp := heartbeat("erin-1", 0)
+	if got := assigned(resp); len(got) != 1 || !got[created["re-open"].ID] {
+		t.Fatalf("assigned %v, want only re-open (%v)", got, created["re-open"].ID)
+	}
+
+	createACLs(t, ctx, aa.admin, binding{"User:erin", allow, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, "re-closed", lit})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp = heartbeat(*resp.MemberID, resp.MemberEpoch)
+		if got := assigned(resp); got[created["re-closed"].ID] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("re-closed never assigned after its DESCRIBE ACL; last assignment %v", assigned(resp))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -159,6 +159,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.pids = newPIDAllocator(a)
 	a.groups = groups.New(groups.Env{
 		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit, Owns: a.ownsGroup,
+		TopicAuthorized: a.groupTopicCheck(), ACLVersion: a.groupACLVersion(),
 		Config: groups.Config{
 			InitialRebalanceDelay: a.cfg.GroupInitialRebalanceDelay,
 			OffsetsRetention:      a.cfg.OffsetsRetention,

@@ -290,3 +290,24 @@ func splitAuthorized[T any](items []T, allowed func(T) bool) (kept, denied []T) 
 	}
 	return kept, denied
 }
+
+// groupTopicCheck is the check the group coordinator makes of each topic a
+// member's regex matches: DESCRIBE, not logged (a topic left out of a
+// regex is no refusal). nil with the authorizer off.
+func (a *Agent) groupTopicCheck() func(principal, host, topic string) bool {
+	if !a.authz.on {
+		return nil
+	}
+	return func(principal, host, topic string) bool {
+		return a.authorizer().Authorize(acl.Request{Principal: principal, Host: host}, acl.OpDescribe, acl.ResourceTopic, topic)
+	}
+}
+
+// groupACLVersion is the journal's ACL version for the group coordinator;
+// nil with the authorizer off.
+func (a *Agent) groupACLVersion() func() uint64 {
+	if !a.authz.on {
+		return nil
+	}
+	return func() uint64 { return a.journal.ACLVersion() }
+}
