@@ -1,8 +1,8 @@
 package journal
 
 import (
+	"maps"
 	"slices"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -45,30 +45,31 @@ func (s *State) deleteACLs(c *DeleteACLs) Result {
 	if c.Filter.Validate() != nil {
 		return Result{Code: kerr.InvalidRequest.Code}
 	}
-	var deleted []acl.Binding
+	var keys []string
 	for k, b := range s.ACLs {
 		if c.Filter.Matches(b) {
-			deleted = append(deleted, b)
-			delete(s.ACLs, k)
+			keys = append(keys, k)
 		}
+	}
+	slices.Sort(keys)
+	deleted := make([]acl.Binding, len(keys))
+	for i, k := range keys {
+		deleted[i] = s.ACLs[k]
+		delete(s.ACLs, k)
 	}
 	if len(deleted) > 0 {
 		s.ACLVersion = s.Seq
 	}
-	sortBindings(deleted)
 	return Result{ACLs: deleted}
 }
 
-// ACLBindings returns every stored binding, in key order.
+// ACLBindings returns every stored binding, in key order (which keeps a
+// resource pattern's bindings together).
 func (s *State) ACLBindings() []acl.Binding {
-	out := make([]acl.Binding, 0, len(s.ACLs))
-	for _, b := range s.ACLs {
-		out = append(out, b)
+	keys := slices.Sorted(maps.Keys(s.ACLs))
+	out := make([]acl.Binding, len(keys))
+	for i, k := range keys {
+		out[i] = s.ACLs[k]
 	}
-	sortBindings(out)
 	return out
-}
-
-func sortBindings(bs []acl.Binding) {
-	slices.SortFunc(bs, func(a, b acl.Binding) int { return strings.Compare(a.Key(), b.Key()) })
 }
