@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/agent/writer"
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/recordbatch"
 )
 
@@ -31,6 +32,9 @@ import (
 // on the connection append in their waits too until that one has appended,
 // which keeps the connection's batches in order. Transactional batches are refused
 // (TRANSACTIONAL_ID_AUTHORIZATION_FAILED: silt has no transactions yet).
+// With the authorizer on, each topic needs WRITE
+// (TOPIC_AUTHORIZATION_FAILED for its partitions), and a missing one is
+// created only with CREATE on the cluster or the topic.
 // An agent that is shutting down answers NOT_LEADER_OR_FOLLOWER, so the
 // client retries on another agent. v12 differs from v11 only in what
 // transactional clients may assume, which does not arise here.
@@ -47,7 +51,8 @@ func handleProduce(c *conn, req *request) reply {
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
-		info, topicCode, toCreate := a.peekTopic(rt.Topic, create)
+		writable := c.authorizedTopic(acl.OpWrite, rt.Topic)
+		info, topicCode, toCreate := a.peekTopic(rt.Topic, create && writable && c.mayCreateTopic(rt.Topic))
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -56,6 +61,8 @@ func handleProduce(c *conn, req *request) reply {
 			switch {
 			case r.TransactionID != nil:
 				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			case !writable:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case topicCode != 0:
 				sp.ErrorCode = topicCode
 			case toCreate || deferAll:
@@ -145,7 +152,8 @@ func (p *produce) appendLater(ctx context.Context) {
 	create := a.cfg.AutoCreateTopics && p.r.TransactionID == nil
 	for _, at := range p.later {
 		sp := &p.resp.Topics[at.topic].Partitions[at.partition]
-		info, code := a.lookupTopic(ctx, p.r.Topics[at.topic].Topic, create)
+		topic := p.r.Topics[at.topic].Topic
+		info, code := a.lookupTopic(ctx, topic, create && p.c.mayCreateTopic(topic))
 		if code != 0 {
 			sp.ErrorCode = code
 			continue

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/agent/offsetstopic"
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/recordbatch"
 )
@@ -27,17 +28,21 @@ import (
 // sessions (KIP-227) are declined: session id 0 is always answered, and a
 // request naming a session gets FETCH_SESSION_ID_NOT_FOUND, after which
 // clients send full fetches. v13+ names topics by id (UNKNOWN_TOPIC_ID
-// when unknown).
+// when unknown). With the authorizer on, each topic needs READ
+// (TOPIC_AUTHORIZATION_FAILED for its partitions, after an unknown topic
+// id's UNKNOWN_TOPIC_ID).
 func handleFetch(c *conn, req *request) reply {
 	r := req.body.(*kmsg.FetchRequest)
-	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.fetch(ctx, r) }}
+	readable := c.topicCheck(acl.OpRead)
+	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.fetch(ctx, r, readable) }}
 }
 
 // defaultFetchMaxBytes is Kafka's fetch.max.bytes default, used when a
 // request does not set MaxBytes.
 const defaultFetchMaxBytes = 52428800
 
-func (a *Agent) fetch(ctx context.Context, r *kmsg.FetchRequest) *fetchResponse {
+// fetch answers r; allowed, if set, says which topics the client may read.
+func (a *Agent) fetch(ctx context.Context, r *kmsg.FetchRequest, allowed func(topic string) bool) *fetchResponse {
 	if r.SessionID != 0 && r.SessionEpoch != -1 {
 		resp := r.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
@@ -50,7 +55,7 @@ func (a *Agent) fetch(ctx context.Context, r *kmsg.FetchRequest) *fetchResponse 
 		// Take the wake-up channel before reading, so an entry applied
 		// while this fetch reads is not missed.
 		changed := a.journal.Changed()
-		resp, bytes, failed := a.fetchOnce(ctx, r)
+		resp, bytes, failed := a.fetchOnce(ctx, r, allowed)
 		if bytes >= int(r.MinBytes) || failed || wait <= 0 {
 			return resp
 		}
@@ -102,7 +107,7 @@ func (a *Agent) planFetch(s *journal.State, topic string, partition int32, offse
 // fetchOnce reads what is available now. It returns the response, the
 // bytes of record batches in it, and whether any partition failed (which
 // answers the fetch at once, as Kafka does).
-func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*fetchResponse, int, bool) {
+func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest, allowed func(topic string) bool) (*fetchResponse, int, bool) {
 	resp := &fetchResponse{FetchResponse: r.ResponseKind().(*kmsg.FetchResponse)}
 	budget := int(r.MaxBytes)
 	if budget <= 0 {
@@ -125,14 +130,18 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest) (*fetchResp
 				}
 			})
 		}
+		denied := known && allowed != nil && !allowed(name)
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.PreferredReadReplica = -1
 			sp.RecordBatches = []byte{} // never null: librdkafka refuses a null record set
-			if !known {
+			if !known || denied {
 				sp.ErrorCode = kerr.UnknownTopicID.Code
+				if denied {
+					sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				}
 				failed = true
 				st.Partitions = append(st.Partitions, sp)
 				continue

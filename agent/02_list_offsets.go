@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/agent/offsetstopic"
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/recordbatch"
 )
@@ -19,7 +20,8 @@ import (
 // with the largest timestamp; any other timestamp answers the first record
 // whose timestamp is at or after it, read from the chunks (offset -1 when
 // there is none). Only records at or after the log start count. Isolation
-// levels read the same (no transactions).
+// levels read the same (no transactions). With the authorizer on, each
+// topic needs DESCRIBE (TOPIC_AUTHORIZATION_FAILED for its partitions).
 func handleListOffsets(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ListOffsetsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -27,11 +29,16 @@ func handleListOffsets(c *conn, req *request) reply {
 		for _, rt := range r.Topics {
 			st := kmsg.NewListOffsetsResponseTopic()
 			st.Topic = rt.Topic
+			describable := c.authorizedTopic(acl.OpDescribe, rt.Topic)
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewListOffsetsResponseTopicPartition()
 				sp.Partition = rp.Partition
 				sp.Offset, sp.Timestamp, sp.LeaderEpoch = -1, -1, leaderEpoch
-				sp.ErrorCode = c.a.listOffset(ctx, rt.Topic, rp.Partition, rp.Timestamp, &sp)
+				if !describable {
+					sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				} else {
+					sp.ErrorCode = c.a.listOffset(ctx, rt.Topic, rp.Partition, rp.Timestamp, &sp)
+				}
 				st.Partitions = append(st.Partitions, sp)
 			}
 			resp.Topics = append(resp.Topics, st)

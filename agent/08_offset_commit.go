@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // OffsetCommit (key 8), versions 2-9.
@@ -22,8 +25,40 @@ import (
 // expire by offsets.retention.minutes once the group is empty. For a
 // KIP-848 group the generation field carries the member epoch (v9 names it
 // so; older versions are accepted the same way): an older epoch is
-// STALE_MEMBER_EPOCH, a newer one FENCED_MEMBER_EPOCH.
+// STALE_MEMBER_EPOCH, a newer one FENCED_MEMBER_EPOCH. With the authorizer
+// on, the group needs READ (every partition GROUP_AUTHORIZATION_FAILED)
+// and each topic READ (its partitions TOPIC_AUTHORIZATION_FAILED, the
+// others committed).
 func handleOffsetCommit(c *conn, req *request) reply {
 	r := req.body.(*kmsg.OffsetCommitRequest)
-	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.groups.CommitOffsets(ctx, r) }}
+	if !c.authorizedGroup(acl.OpRead, r.Group) {
+		return reply{resp: offsetCommitFailed(r, r.Topics, kerr.GroupAuthorizationFailed.Code)}
+	}
+	var denied []kmsg.OffsetCommitRequestTopic
+	if c.a.authz.on {
+		r.Topics, denied = splitAuthorized(r.Topics, func(t kmsg.OffsetCommitRequestTopic) bool { return c.authorizedTopic(acl.OpRead, t.Topic) })
+	}
+	return reply{wait: func(ctx context.Context) kmsg.Response {
+		resp := c.a.groups.CommitOffsets(ctx, r)
+		if len(denied) > 0 {
+			resp.Topics = append(resp.Topics, offsetCommitFailed(r, denied, kerr.TopicAuthorizationFailed.Code).Topics...)
+		}
+		return resp
+	}}
+}
+
+// offsetCommitFailed answers code for every partition of topics.
+func offsetCommitFailed(r *kmsg.OffsetCommitRequest, topics []kmsg.OffsetCommitRequestTopic, code int16) *kmsg.OffsetCommitResponse {
+	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+	for _, rt := range topics {
+		st := kmsg.NewOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

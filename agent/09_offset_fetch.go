@@ -2,8 +2,12 @@ package agent
 
 import (
 	"context"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // OffsetFetch (key 9), versions 1-9.
@@ -15,14 +19,17 @@ import (
 // are acknowledged, so there are never pending ones to wait for. v9 may
 // name a KIP-848 member and epoch, which are checked as for a commit. A
 // group that moved here a moment ago is read after the journal is caught
-// up, in the reply's wait.
+// up, in the reply's wait. With the authorizer on, as Kafka: a group needs
+// DESCRIBE (GROUP_AUTHORIZATION_FAILED); a topic asked for needs DESCRIBE
+// (its partitions TOPIC_AUTHORIZATION_FAILED), and a fetch of every topic
+// leaves out those the client may not DESCRIBE.
 func handleOffsetFetch(c *conn, req *request) reply {
 	r := req.body.(*kmsg.OffsetFetchRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
 		if r.Version >= 8 {
 			for _, rg := range r.Groups {
-				resp.Groups = append(resp.Groups, c.a.groups.FetchOffsets(ctx, rg))
+				resp.Groups = append(resp.Groups, c.fetchGroupOffsets(ctx, rg))
 			}
 			return resp
 		}
@@ -36,7 +43,7 @@ func handleOffsetFetch(c *conn, req *request) reply {
 		if r.Topics == nil {
 			rg.Topics = nil
 		}
-		g := c.a.groups.FetchOffsets(ctx, rg)
+		g := c.fetchGroupOffsets(ctx, rg)
 		resp.ErrorCode = g.ErrorCode
 		for _, t := range g.Topics {
 			st := kmsg.NewOffsetFetchResponseTopic()
@@ -50,4 +57,41 @@ func handleOffsetFetch(c *conn, req *request) reply {
 		}
 		return resp
 	}}
+}
+
+// fetchGroupOffsets is the coordinator's answer for one group, with the
+// authorizer's checks.
+func (c *conn) fetchGroupOffsets(ctx context.Context, rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+	if !c.authorizedGroup(acl.OpDescribe, rg.Group) {
+		g := kmsg.NewOffsetFetchResponseGroup()
+		g.Group, g.ErrorCode = rg.Group, kerr.GroupAuthorizationFailed.Code
+		return g
+	}
+	if !c.a.authz.on {
+		return c.a.groups.FetchOffsets(ctx, rg)
+	}
+	if rg.Topics == nil {
+		g := c.a.groups.FetchOffsets(ctx, rg)
+		g.Topics = slices.DeleteFunc(g.Topics, func(t kmsg.OffsetFetchResponseGroupTopic) bool {
+			return !c.permitted(acl.OpDescribe, acl.ResourceTopic, t.Topic)
+		})
+		return g
+	}
+	kept, denied := splitAuthorized(rg.Topics, func(t kmsg.OffsetFetchRequestGroupTopic) bool { return c.authorizedTopic(acl.OpDescribe, t.Topic) })
+	rg.Topics = kept
+	if kept == nil {
+		rg.Topics = []kmsg.OffsetFetchRequestGroupTopic{} // not null: null asks for every topic
+	}
+	g := c.a.groups.FetchOffsets(ctx, rg)
+	for _, rt := range denied {
+		st := kmsg.NewOffsetFetchResponseGroupTopic()
+		st.Topic = rt.Topic
+		for _, p := range rt.Partitions {
+			sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+			sp.Partition, sp.Offset, sp.ErrorCode = p, -1, kerr.TopicAuthorizationFailed.Code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		g.Topics = append(g.Topics, st)
+	}
+	return g
 }

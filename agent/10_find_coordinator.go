@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // FindCoordinator (key 10), versions 0-5.
@@ -15,7 +17,10 @@ import (
 // partition's owner: it keeps the share-partition's state (through the
 // journal). Transaction coordinators (key type 1) are answered with
 // INVALID_REQUEST and a message saying silt has no transactions, so a
-// transactional client fails at once rather than retrying forever.
+// transactional client fails at once rather than retrying forever. With
+// the authorizer on, a group key needs DESCRIBE on the group
+// (GROUP_AUTHORIZATION_FAILED) and a share key CLUSTER_ACTION on the
+// cluster (CLUSTER_AUTHORIZATION_FAILED), as Kafka checks them.
 func handleFindCoordinator(c *conn, req *request) reply {
 	r := req.body.(*kmsg.FindCoordinatorRequest)
 	a := c.a
@@ -28,11 +33,15 @@ func handleFindCoordinator(c *conn, req *request) reply {
 		co := kmsg.NewFindCoordinatorResponseCoordinator()
 		co.Key = key
 		co.NodeID, co.Port = -1, -1
-		switch r.CoordinatorType {
-		case 0:
+		switch {
+		case r.CoordinatorType == 0 && !c.authorizedGroup(acl.OpDescribe, key):
+			co.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		case r.CoordinatorType == 2 && !c.authorizedCluster(acl.OpClusterAction):
+			co.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		case r.CoordinatorType == 0:
 			b := a.groupCoordinator(key)
 			co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
-		case 2:
+		case r.CoordinatorType == 2:
 			if b, ok := a.shareCoordinator(key); ok {
 				co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
 			} else {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // JoinGroup (key 11), versions 0-9.
@@ -22,8 +24,15 @@ import (
 // (outside 6 s to 30 min), INCONSISTENT_GROUP_PROTOCOL (also for a share
 // group's id), UNKNOWN_MEMBER_ID,
 // FENCED_INSTANCE_ID, NOT_COORDINATOR (another agent owns the group).
+//
+// With the authorizer on, the group needs READ (GROUP_AUTHORIZATION_FAILED).
 func handleJoinGroup(c *conn, req *request) reply {
 	r := req.body.(*kmsg.JoinGroupRequest)
+	if !c.authorizedGroup(acl.OpRead, r.Group) {
+		resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return reply{resp: resp}
+	}
 	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
 	if c.a.shares.IsShareGroup(r.Group) {
 		resp := r.ResponseKind().(*kmsg.JoinGroupResponse)

@@ -3,6 +3,8 @@ package agent
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // DescribeGroups (key 15), versions 0-5.
@@ -15,10 +17,20 @@ import (
 // every operation on a group, as Kafka reports without an authorizer. A
 // share group is GROUP_ID_NOT_FOUND, "not a classic group", as from Kafka
 // (ShareGroupDescribe describes it).
+//
+// With the authorizer on, each group needs DESCRIBE
+// (GROUP_AUTHORIZATION_FAILED), and its authorized operations come from
+// the ACLs.
 func handleDescribeGroups(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeGroupsRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, name := range r.Groups {
+		if !c.authorizedGroup(acl.OpDescribe, name) {
+			dg := kmsg.NewDescribeGroupsResponseGroup()
+			dg.Group, dg.ErrorCode = name, kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
 		if c.a.shares.IsShareGroup(name) && c.a.ownsGroup(name) {
 			dg := kmsg.NewDescribeGroupsResponseGroup()
 			dg.Group, dg.State, dg.ErrorCode = name, "Dead", kerr.GroupIDNotFound.Code
@@ -27,7 +39,11 @@ func handleDescribeGroups(c *conn, req *request) reply {
 			resp.Groups = append(resp.Groups, dg)
 			continue
 		}
-		resp.Groups = append(resp.Groups, c.a.groups.Describe(name, r.IncludeAuthorizedOperations))
+		dg := c.a.groups.Describe(name, r.IncludeAuthorizedOperations)
+		if r.IncludeAuthorizedOperations {
+			dg.AuthorizedOperations = c.authorizedOps(acl.ResourceGroup, name, dg.AuthorizedOperations)
+		}
+		resp.Groups = append(resp.Groups, dg)
 	}
 	return reply{resp: resp}
 }

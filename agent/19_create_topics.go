@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -23,12 +24,31 @@ import (
 // are validated as IncrementalAlterConfigs does (INVALID_CONFIG). With
 // ValidateOnly nothing is written. v5+ returns the topic's partitions,
 // replication factor (1) and configs; v7 its id.
+//
+// With the authorizer on, as Kafka: a topic needs CREATE on the cluster or
+// on itself (TOPIC_AUTHORIZATION_FAILED), and its configs are shown only
+// with DESCRIBE_CONFIGS on it (else TOPIC_AUTHORIZATION_FAILED in the
+// config error code).
 func handleCreateTopics(c *conn, req *request) reply {
 	r := req.body.(*kmsg.CreateTopicsRequest)
-	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.createTopics(ctx, r) }}
+	// As Kafka: CREATE on the cluster allows every topic, else CREATE on
+	// each; DESCRIBE_CONFIGS on a created topic to be shown its configs.
+	creatable := c.permitted(acl.OpCreate, acl.ResourceCluster, acl.ClusterName)
+	denied, hideConfigs := map[string]bool{}, map[string]bool{}
+	for _, rt := range r.Topics {
+		if !creatable && !c.authorizedTopic(acl.OpCreate, rt.Topic) {
+			denied[rt.Topic] = true
+		} else if !c.permitted(acl.OpDescribeConfigs, acl.ResourceTopic, rt.Topic) {
+			hideConfigs[rt.Topic] = true
+		}
+	}
+	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.createTopics(ctx, r, denied, hideConfigs) }}
 }
 
-func (a *Agent) createTopics(ctx context.Context, r *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
+// createTopics creates r's topics, but answers those in denied
+// TOPIC_AUTHORIZATION_FAILED, and shows no configs of those in
+// hideConfigs.
+func (a *Agent) createTopics(ctx context.Context, r *kmsg.CreateTopicsRequest, denied, hideConfigs map[string]bool) *kmsg.CreateTopicsResponse {
 	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
 	var cmds []journal.Command
 	var cmdTopic []int // index in resp.Topics of each command
@@ -58,6 +78,8 @@ func (a *Agent) createTopics(ctx context.Context, r *kmsg.CreateTopicsRequest) *
 			configs[cfg.Name] = *cfg.Value
 		}
 		switch {
+		case denied[rt.Topic]:
+			fail(kerr.TopicAuthorizationFailed.Code, "")
 		case st.ErrorCode != 0:
 		case seen[rt.Topic]:
 			fail(kerr.InvalidRequest.Code, "topic named twice in one request")
@@ -91,7 +113,9 @@ func (a *Agent) createTopics(ctx context.Context, r *kmsg.CreateTopicsRequest) *
 				cmds = append(cmds, journal.Command{CreateTopic: &journal.CreateTopic{Name: rt.Topic, Partitions: parts, Configs: configs}})
 				cmdTopic = append(cmdTopic, len(resp.Topics))
 			}
-			if r.Version >= 5 {
+			if r.Version >= 5 && hideConfigs[rt.Topic] {
+				st.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if r.Version >= 5 {
 				cfgs, _ := a.describeTopicConfigs(configs, nil, false, false)
 				for _, c := range cfgs {
 					tc := kmsg.NewCreateTopicsResponseTopicConfig()

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -14,6 +15,8 @@ import (
 // Behavior: deletes each topic, and the group offsets committed for it, in
 // one journal entry. Its data becomes garbage for the compactor. v6 may
 // name topics by id (UNKNOWN_TOPIC_ID when unknown).
+//
+// With the authorizer on, each topic needs DELETE (TOPIC_AUTHORIZATION_FAILED).
 func handleDeleteTopics(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DeleteTopicsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -50,6 +53,14 @@ func handleDeleteTopics(c *conn, req *request) reply {
 				}
 			})
 			switch {
+			case w.name == "" && w.id != [16]byte{}:
+				st.ErrorCode = kerr.UnknownTopicID.Code
+			case !c.authorizedTopic(acl.OpDelete, w.name):
+				if w.id == [16]byte{} {
+					name := w.name
+					st.Topic = &name
+				}
+				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case w.name == "":
 				st.ErrorCode = kerr.UnknownTopicID.Code
 			default:

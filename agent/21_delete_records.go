@@ -3,8 +3,10 @@ package agent
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -15,6 +17,9 @@ import (
 // watermark. An offset past the high watermark is OFFSET_OUT_OF_RANGE. The
 // bytes are reclaimed by the compactor; fetches below the new start get
 // OFFSET_OUT_OF_RANGE at once.
+//
+// With the authorizer on, each topic needs DELETE (its partitions
+// TOPIC_AUTHORIZATION_FAILED).
 func handleDeleteRecords(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DeleteRecordsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -23,10 +28,17 @@ func handleDeleteRecords(c *conn, req *request) reply {
 		for _, rt := range r.Topics {
 			st := kmsg.NewDeleteRecordsResponseTopic()
 			st.Topic = rt.Topic
+			deletable := c.authorizedTopic(acl.OpDelete, rt.Topic)
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 				sp.Partition, sp.LowWatermark = rp.Partition, -1
+				if !deletable {
+					sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				}
 				st.Partitions = append(st.Partitions, sp)
+				if !deletable {
+					continue
+				}
 				cmds = append(cmds, journal.Command{DeleteRecords: &journal.DeleteRecords{
 					Topic: rt.Topic, Partition: rp.Partition, Offset: rp.Offset,
 				}})
@@ -41,6 +53,9 @@ func handleDeleteRecords(c *conn, req *request) reply {
 		for ti := range resp.Topics {
 			for pi := range resp.Topics[ti].Partitions {
 				sp := &resp.Topics[ti].Partitions[pi]
+				if sp.ErrorCode == kerr.TopicAuthorizationFailed.Code {
+					continue // no command was proposed for it
+				}
 				if code != 0 {
 					sp.ErrorCode = code
 				} else {

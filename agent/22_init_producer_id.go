@@ -18,6 +18,11 @@ import (
 // its current id (v3+, after a sequence error) gets a new id instead, which
 // is equally valid. Transactional ids are refused: silt has no
 // transactions yet (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+//
+// With the authorizer on, as Kafka (KIP-679): an idempotent producer needs
+// IDEMPOTENT_WRITE on the cluster or WRITE on some topic
+// (CLUSTER_AUTHORIZATION_FAILED). A transactional one would need WRITE on
+// its transactional id; silt refuses it either way, without transactions.
 func handleInitProducerID(c *conn, req *request) reply {
 	r := req.body.(*kmsg.InitProducerIDRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -25,6 +30,10 @@ func handleInitProducerID(c *conn, req *request) reply {
 		resp.ProducerID, resp.ProducerEpoch = -1, -1
 		if r.TransactionalID != nil {
 			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return resp
+		}
+		if !c.idempotentWriteAllowed() {
+			resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 			return resp
 		}
 		id, code := c.a.pids.next(ctx)

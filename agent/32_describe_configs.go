@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -19,6 +20,11 @@ import (
 // Synonyms (v1+) list only the value's own source; documentation (v3+)
 // says what silt does with the key. Other resource types are
 // INVALID_REQUEST.
+//
+// With the authorizer on, as Kafka: a topic needs DESCRIBE_CONFIGS on it
+// (TOPIC_AUTHORIZATION_FAILED), the broker DESCRIBE_CONFIGS on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED) and a group DESCRIBE_CONFIGS on it
+// (GROUP_AUTHORIZATION_FAILED).
 func handleDescribeConfigs(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeConfigsRequest)
 	a := c.a
@@ -26,6 +32,11 @@ func handleDescribeConfigs(c *conn, req *request) reply {
 	for _, rr := range r.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if code := c.configRefusal(rr.ResourceType, rr.ResourceName, acl.OpDescribeConfigs); code != 0 {
+			sr.ErrorCode = code
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			var configs map[string]string

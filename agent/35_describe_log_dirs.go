@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -18,10 +20,17 @@ import (
 // does not host. The volume's total and usable bytes (v4+) are unknown
 // (-1): a bucket has no capacity. Nothing is ever a future replica or
 // cordoned (v5).
+//
+// With the authorizer on, it needs DESCRIBE on the cluster (no directories
+// and, v3+, CLUSTER_AUTHORIZATION_FAILED).
 func handleDescribeLogDirs(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeLogDirsRequest)
 	a := c.a
 	resp := r.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if !c.authorizedCluster(acl.OpDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return reply{resp: resp}
+	}
 	dir := kmsg.NewDescribeLogDirsResponseDir()
 	dir.Dir = a.bucket.Name()
 	dir.TotalBytes, dir.UsableBytes = -1, -1

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -18,6 +19,8 @@ import (
 // names a live agent, as Kafka accepts them, and place nothing (see
 // replicas.go); otherwise INVALID_REPLICA_ASSIGNMENT. ValidateOnly writes
 // nothing.
+//
+// With the authorizer on, each topic needs ALTER (TOPIC_AUTHORIZATION_FAILED).
 func handleCreatePartitions(c *conn, req *request) reply {
 	r := req.body.(*kmsg.CreatePartitionsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -37,6 +40,8 @@ func handleCreatePartitions(c *conn, req *request) reply {
 			})
 			msg := ""
 			switch {
+			case !c.authorizedTopic(acl.OpAlter, rt.Topic):
+				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case current < 0:
 				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case rt.Count <= current || rt.Count > journal.MaxPartitions:

@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // DeleteGroups (key 42), versions 0-2.
@@ -15,6 +18,8 @@ import (
 // once: it leaves the coordinator's memory before the journal write, so
 // ListGroups and DescribeGroups no longer show it. A share group is
 // deleted with its share-partitions' state and its configs.
+//
+// With the authorizer on, each group needs DELETE (GROUP_AUTHORIZATION_FAILED).
 func handleDeleteGroups(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DeleteGroupsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -22,7 +27,9 @@ func handleDeleteGroups(c *conn, req *request) reply {
 		for _, name := range r.Groups {
 			rg := kmsg.NewDeleteGroupsResponseGroup()
 			rg.Group = name
-			if c.a.shares.IsShareGroup(name) {
+			if !c.authorizedGroup(acl.OpDelete, name) {
+				rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			} else if c.a.shares.IsShareGroup(name) {
 				rg.ErrorCode = c.a.shares.DeleteGroup(ctx, name)
 			} else {
 				rg.ErrorCode = c.a.groups.DeleteGroup(ctx, name)

@@ -4,6 +4,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -17,10 +18,27 @@ import (
 // UNKNOWN_TOPIC_OR_PARTITION. A request for all partitions (topics null)
 // gets an empty list, as Kafka leaves out the partitions that needed no
 // election. The top-level error (v1+) is none.
+//
+// With the authorizer on, it needs ALTER on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED for every partition).
 func handleElectLeaders(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ElectLeadersRequest)
 	a := c.a
 	resp := r.ResponseKind().(*kmsg.ElectLeadersResponse)
+	if !c.authorizedCluster(acl.OpAlter) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		for _, rt := range r.Topics {
+			st := kmsg.NewElectLeadersResponseTopic()
+			st.Topic = rt.Topic
+			for _, p := range rt.Partitions {
+				sp := kmsg.NewElectLeadersResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = p, kerr.ClusterAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return reply{resp: resp}
+	}
 	a.journal.View(func(s *journal.State) {
 		for _, rt := range r.Topics {
 			st := kmsg.NewElectLeadersResponseTopic()

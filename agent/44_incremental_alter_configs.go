@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -19,6 +20,11 @@ import (
 // share.record.lock.duration.ms, share.delivery.count.limit…) take SET and
 // DELETE (group_configs.go). ValidateOnly writes nothing. Broker configs
 // are read-only here: they are the agent's flags (INVALID_REQUEST).
+//
+// With the authorizer on, as Kafka: a topic needs ALTER_CONFIGS on it
+// (TOPIC_AUTHORIZATION_FAILED), the broker ALTER_CONFIGS on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED) and a group ALTER_CONFIGS on it
+// (GROUP_AUTHORIZATION_FAILED).
 func handleIncrementalAlterConfigs(c *conn, req *request) reply {
 	r := req.body.(*kmsg.IncrementalAlterConfigsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -29,6 +35,11 @@ func handleIncrementalAlterConfigs(c *conn, req *request) reply {
 		for _, rr := range r.Resources {
 			sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+			if code := c.configRefusal(rr.ResourceType, rr.ResourceName, acl.OpAlterConfigs); code != 0 {
+				sr.ErrorCode = code
+				resp.Resources = append(resp.Resources, sr)
+				continue
+			}
 			fail := func(code int16, msg string) {
 				if sr.ErrorCode == 0 {
 					sr.ErrorCode, sr.ErrorMessage = code, &msg

@@ -4,6 +4,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -17,11 +18,18 @@ import (
 // INVALID_REPLICA_ASSIGNMENT otherwise. A cancellation (replicas null) is
 // NO_REASSIGNMENT_IN_PROGRESS, there never being one. Unknown topics and
 // partitions are UNKNOWN_TOPIC_OR_PARTITION.
+//
+// With the authorizer on, it needs ALTER on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED).
 func handleAlterPartitionReassignments(c *conn, req *request) reply {
 	r := req.body.(*kmsg.AlterPartitionAssignmentsRequest)
 	a := c.a
 	resp := r.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
 	resp.AllowReplicationFactorChange = r.AllowReplicationFactorChange
+	if !c.authorizedCluster(acl.OpAlter) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return reply{resp: resp}
+	}
 	live := a.liveNodeIDs()
 	a.journal.View(func(s *journal.State) {
 		for _, rt := range r.Topics {

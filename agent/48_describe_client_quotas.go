@@ -4,6 +4,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -15,9 +16,16 @@ import (
 // have no other types. A filter naming an unknown entity type or a type
 // twice, or an exact match without a name, is INVALID_REQUEST. v1 differs
 // only in encoding.
+//
+// With the authorizer on, it needs DESCRIBE_CONFIGS on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED), as Kafka.
 func handleDescribeClientQuotas(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeClientQuotasRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeClientQuotasResponse)
+	if !c.authorizedCluster(acl.OpDescribeConfigs) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return reply{resp: resp}
+	}
 	seen := map[string]bool{}
 	for _, comp := range r.Components {
 		msg := ""

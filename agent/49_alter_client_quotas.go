@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -24,8 +25,25 @@ import (
 // named twice, an IP beside a user or client id, or a value that is not
 // positive (or not whole, for the byte rates) is INVALID_REQUEST.
 // ValidateOnly writes nothing. v1 differs only in encoding.
+//
+// With the authorizer on, it needs ALTER_CONFIGS on the cluster (every
+// entry CLUSTER_AUTHORIZATION_FAILED), as Kafka.
 func handleAlterClientQuotas(c *conn, req *request) reply {
 	r := req.body.(*kmsg.AlterClientQuotasRequest)
+	if !c.authorizedCluster(acl.OpAlterConfigs) {
+		resp := r.ResponseKind().(*kmsg.AlterClientQuotasResponse)
+		for _, re := range r.Entries {
+			se := kmsg.NewAlterClientQuotasResponseEntry()
+			for _, p := range re.Entity {
+				ep := kmsg.NewAlterClientQuotasResponseEntryEntity()
+				ep.Type, ep.Name = p.Type, p.Name
+				se.Entity = append(se.Entity, ep)
+			}
+			se.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			resp.Entries = append(resp.Entries, se)
+		}
+		return reply{resp: resp}
+	}
 	return reply{wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.AlterClientQuotasResponse)
 		var cmds []journal.Command

@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -13,14 +15,22 @@ import (
 // journal), and the live agents as brokers, of the client's zone as in
 // Metadata. Authorized operations, when asked, are every cluster operation:
 // there is no authorizer (authorized.go).
+//
+// With the authorizer on, it needs DESCRIBE on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED), and the authorized operations come from
+// the ACLs.
 func handleDescribeCluster(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeClusterRequest)
 	a := c.a
 	resp := r.ResponseKind().(*kmsg.DescribeClusterResponse)
+	if !c.authorizedCluster(acl.OpDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return reply{resp: resp}
+	}
 	a.journal.View(func(s *journal.State) { resp.ClusterID = s.ClusterID })
 	resp.ControllerID = a.controllerID()
 	if r.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOps
+		resp.ClusterAuthorizedOperations = c.authorizedOps(acl.ResourceCluster, acl.ClusterName, clusterOps)
 	}
 	for _, b := range a.brokers(clientZone(req.clientID)) {
 		db := kmsg.NewDescribeClusterResponseBroker()

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -19,21 +20,34 @@ import (
 // reading the journal entries in the bucket it has not applied yet, so a
 // producer that was just acknowledged is described, as a Kafka leader
 // describes it; an unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
+//
+// With the authorizer on, each topic needs READ (its partitions
+// TOPIC_AUTHORIZATION_FAILED).
 func handleDescribeProducers(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeProducersRequest)
-	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.describeProducers(r) }}
+	readable := make([]bool, len(r.Topics)) // decided outside the state lock
+	for i, rt := range r.Topics {
+		readable[i] = c.authorizedTopic(acl.OpRead, rt.Topic)
+	}
+	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.describeProducers(r, readable) }}
 }
 
-func (a *Agent) describeProducers(r *kmsg.DescribeProducersRequest) *kmsg.DescribeProducersResponse {
+// describeProducers answers r; readable says which of its topics the
+// client may READ.
+func (a *Agent) describeProducers(r *kmsg.DescribeProducersRequest, readable []bool) *kmsg.DescribeProducersResponse {
 	a.catchUpJournal()
 	resp := r.ResponseKind().(*kmsg.DescribeProducersResponse)
 	a.journal.View(func(s *journal.State) {
-		for _, rt := range r.Topics {
+		for i, rt := range r.Topics {
 			st := kmsg.NewDescribeProducersResponseTopic()
 			st.Topic = rt.Topic
 			st.Partitions = perPartition(s, rt.Topic, rt.Partitions, func(p int32, known bool) kmsg.DescribeProducersResponseTopicPartition {
 				sp := kmsg.NewDescribeProducersResponseTopicPartition()
 				sp.Partition = p
+				if !readable[i] {
+					sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+					return sp
+				}
 				if !known {
 					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 					return sp

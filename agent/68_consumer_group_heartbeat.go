@@ -24,9 +24,19 @@ import (
 // regex (RE2 syntax); GROUP_ID_NOT_FOUND for a share group's id. A refused
 // heartbeat changes nothing. The response
 // carries the whole assignment when it changed, by topic id.
+//
+// With the authorizer on, as Kafka: the group needs READ
+// (GROUP_AUTHORIZATION_FAILED) and every subscribed topic name DESCRIBE
+// (TOPIC_AUTHORIZATION_FAILED); a regex subscribes the member only to the
+// matching topics it may DESCRIBE (agent/groups' memberTopics).
 func handleConsumerGroupHeartbeat(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ConsumerGroupHeartbeatRequest)
 	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
+	if code, msg := c.groupHeartbeatRefusal(r.Group, r.SubscribedTopicNames); code != 0 {
+		resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		return reply{resp: resp}
+	}
 	if c.a.shares.IsShareGroup(r.Group) {
 		resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 		msg := "group " + r.Group + " is a share group, not a consumer group"
@@ -34,6 +44,6 @@ func handleConsumerGroupHeartbeat(c *conn, req *request) reply {
 		return reply{resp: resp}
 	}
 	return reply{wait: func(ctx context.Context) kmsg.Response {
-		return c.a.groups.ConsumerHeartbeat(ctx, r, req.clientID, "/"+host)
+		return c.a.groups.ConsumerHeartbeat(ctx, r, req.clientID, "/"+host, c.principal)
 	}}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/gossip"
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -22,6 +23,11 @@ import (
 // in-sync replicas are the owning agent, as in Metadata; there are no
 // eligible-leader or offline replicas. Authorized operations are every
 // topic operation (no authorizer).
+//
+// With the authorizer on, as Kafka: a listing of all topics leaves out
+// those the client may not DESCRIBE, a topic asked for by name is
+// TOPIC_AUTHORIZATION_FAILED, and authorized operations come from the
+// ACLs.
 func handleDescribeTopicPartitions(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DescribeTopicPartitionsRequest)
 	a := c.a
@@ -30,6 +36,21 @@ func handleDescribeTopicPartitions(c *conn, req *request) reply {
 	limit := r.ResponsePartitionLimit
 	if limit <= 0 || limit > maxDescribePartitions {
 		limit = maxDescribePartitions
+	}
+	var named []string
+	for _, rt := range r.Topics {
+		named = append(named, rt.Topic)
+	}
+	var listed []string
+	if len(named) == 0 {
+		a.journal.View(func(s *journal.State) { listed = s.TopicNames() })
+	}
+	describable := c.describableTopicNames(named, listed)
+	ops := map[string]int32{} // authorized operations, decided outside the state lock too
+	for _, name := range append(listed, named...) {
+		if describable(name) {
+			ops[name] = c.authorizedOps(acl.ResourceTopic, name, topicOps)
+		}
 	}
 	a.journal.View(func(s *journal.State) {
 		var names []string
@@ -57,6 +78,13 @@ func handleDescribeTopicPartitions(c *conn, req *request) reply {
 			n := name
 			st.Topic = &n
 			t := s.Topic(name)
+			if !describable(name) {
+				if len(r.Topics) > 0 {
+					st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+					resp.Topics = append(resp.Topics, st)
+				}
+				continue
+			}
 			if t == nil {
 				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				resp.Topics = append(resp.Topics, st)
@@ -67,7 +95,7 @@ func handleDescribeTopicPartitions(c *conn, req *request) reply {
 				return
 			}
 			st.TopicID = t.ID
-			st.AuthorizedOperations = topicOps
+			st.AuthorizedOperations = ops[name]
 			for p := first; p < int32(len(t.Partitions)); p++ {
 				if left == 0 {
 					resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: p}

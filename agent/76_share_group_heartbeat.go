@@ -17,8 +17,17 @@ import (
 // the assignment, by topic id, when it changed or the member sent its
 // subscription. A group id used by a classic or consumer group is
 // GROUP_ID_NOT_FOUND. Membership is memory only (see agent/sharegroups).
+//
+// With the authorizer on, as Kafka: the group needs READ
+// (GROUP_AUTHORIZATION_FAILED) and every subscribed topic DESCRIBE
+// (TOPIC_AUTHORIZATION_FAILED).
 func handleShareGroupHeartbeat(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ShareGroupHeartbeatRequest)
 	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
+	if code, msg := c.groupHeartbeatRefusal(r.GroupID, r.SubscribedTopicNames); code != 0 {
+		resp := r.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		return reply{resp: resp}
+	}
 	return reply{resp: c.a.shares.Heartbeat(r, req.clientID, "/"+host)}
 }

@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // ShareGroupDescribe (key 77), versions 0-1.
@@ -11,11 +14,25 @@ import (
 // and each member's client, subscription and assignment. A group of
 // another type, or none, is GROUP_ID_NOT_FOUND; a group this agent does
 // not coordinate NOT_COORDINATOR.
+//
+// With the authorizer on, each group needs DESCRIBE
+// (GROUP_AUTHORIZATION_FAILED), and its authorized operations come from
+// the ACLs.
 func handleShareGroupDescribe(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ShareGroupDescribeRequest)
 	resp := r.ResponseKind().(*kmsg.ShareGroupDescribeResponse)
 	for _, name := range r.GroupIDs {
-		resp.Groups = append(resp.Groups, c.a.shares.Describe(name, r.IncludeAuthorizedOperations))
+		if !c.authorizedGroup(acl.OpDescribe, name) {
+			dg := kmsg.NewShareGroupDescribeResponseGroup()
+			dg.GroupID, dg.ErrorCode = name, kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
+		dg := c.a.shares.Describe(name, r.IncludeAuthorizedOperations)
+		if r.IncludeAuthorizedOperations {
+			dg.AuthorizedOperations = c.authorizedOps(acl.ResourceGroup, name, dg.AuthorizedOperations)
+		}
+		resp.Groups = append(resp.Groups, dg)
 	}
 	return reply{resp: resp}
 }

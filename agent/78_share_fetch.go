@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // ShareFetch (key 78), versions 0-2.
@@ -25,7 +28,34 @@ import (
 // the journal; INVALID_RECORD_STATE for records the member does not hold.
 // BatchSize and ShareAcquireMode (v1-2) are accepted; MaxRecords is
 // always a strict limit.
+//
+// With the authorizer on, as Kafka: the group needs READ (the whole
+// response GROUP_AUTHORIZATION_FAILED) and each topic READ (its
+// partitions TOPIC_AUTHORIZATION_FAILED).
 func handleShareFetch(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ShareFetchRequest)
-	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.shares.Fetch(ctx, r, c.ctx) }}
+	if !c.authorizedGroup(acl.OpRead, deref(r.GroupID)) {
+		resp := r.ResponseKind().(*kmsg.ShareFetchResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return reply{resp: resp}
+	}
+	var denied []kmsg.ShareFetchRequestTopic
+	if c.a.authz.on {
+		unreadable := c.deniedTopicIDs(acl.OpRead, len(r.Topics), func(i int) [16]byte { return r.Topics[i].TopicID })
+		r.Topics, denied = splitAuthorized(r.Topics, func(t kmsg.ShareFetchRequestTopic) bool { return !unreadable[t.TopicID] })
+	}
+	return reply{wait: func(ctx context.Context) kmsg.Response {
+		resp := c.a.shares.Fetch(ctx, r, c.ctx)
+		for _, rt := range denied {
+			st := kmsg.NewShareFetchResponseTopic()
+			st.TopicID = rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewShareFetchResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp
+	}}
 }

@@ -57,6 +57,12 @@ type Agent struct {
 	// compactorLog keeps the compactor's last work for the console.
 	compactorLog compactorLog
 
+	// authz holds the authorizer's settings and ACL index (authorize.go).
+	authz *authz
+	// testPrincipal, set only by tests (export_test.go), names the
+	// principal of a connection by its first request's client id.
+	testPrincipal atomic.Pointer[func(clientID string) string]
+
 	listener      net.Listener
 	httpServer    *http.Server
 	httpAddr      string
@@ -91,6 +97,7 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		bucket: bucket,
 		nodeID: gossip.NodeID(cfg.NodeName),
 		quotas: newQuotas(),
+		authz:  newAuthz(cfg),
 	}
 	if cfg.NodeID >= 0 {
 		a.nodeID = cfg.NodeID
@@ -152,6 +159,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.pids = newPIDAllocator(a)
 	a.groups = groups.New(groups.Env{
 		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit, Owns: a.ownsGroup,
+		TopicAuthorized: a.groupTopicCheck(), ACLVersion: a.groupACLVersion(),
 		Config: groups.Config{
 			InitialRebalanceDelay: a.cfg.GroupInitialRebalanceDelay,
 			OffsetsRetention:      a.cfg.OffsetsRetention,

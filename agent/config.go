@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // Config is an agent's configuration. Start from DefaultConfig, which holds
@@ -100,6 +102,19 @@ type Config struct {
 	// AutoCreateTopics creates unknown topics on produce and metadata
 	// requests, as Kafka's auto.create.topics.enable. Default true.
 	AutoCreateTopics bool
+	// Authorizer turns on authorization with Kafka's ACLs (Kafka's
+	// authorizer.class.name): every request is checked against the ACLs
+	// in the journal, and CreateAcls, DescribeAcls and DeleteAcls manage
+	// them. Off, every client may do everything and the ACL APIs answer
+	// SECURITY_DISABLED, as a Kafka broker without an authorizer. Default
+	// false.
+	Authorizer bool
+	// SuperUsers are principals ("User:admin") the authorizer grants
+	// everything (Kafka's super.users). Default none.
+	SuperUsers []string
+	// AllowEveryoneIfNoACL grants a request on a resource that no ACL
+	// covers (Kafka's allow.everyone.if.no.acl.found). Default false.
+	AllowEveryoneIfNoACL bool
 	// DefaultPartitions is the partition count of auto-created topics and
 	// of CreateTopics requests that leave it to the broker. Default 1.
 	DefaultPartitions int32
@@ -208,6 +223,11 @@ func (c *Config) validate() error {
 	if c.Advertise != "" {
 		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
 			return fmt.Errorf("advertise address %q: %w", c.Advertise, err)
+		}
+	}
+	for _, u := range c.SuperUsers {
+		if err := acl.ValidPrincipal(u); err != nil {
+			return fmt.Errorf("super user: %w", err)
 		}
 	}
 	return nil

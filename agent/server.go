@@ -64,6 +64,9 @@ type conn struct {
 	principal string
 	// clientHost is the client's IP address, the host of Kafka's ACLs.
 	clientHost string
+	// testPrincipalSet: a test's hook has named the principal
+	// (testAssumePrincipal).
+	testPrincipalSet bool
 
 	replies chan pendingReply
 	// deferredProduces counts this connection's produce requests whose
@@ -162,6 +165,7 @@ func (c *conn) readRequest(r io.Reader, size int) (reply, *request, error) {
 		return reply{}, nil, err
 	}
 	c.a.capFetch(req)
+	c.testAssumePrincipal(req)
 	rep, err := c.handle(req)
 	return rep, req, err
 }

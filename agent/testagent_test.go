@@ -8,7 +8,7 @@ import (
 )
 
 // newTestAgent starts an agent on a memory bucket, for tests of internals.
-func newTestAgent(t *testing.T, configure func(*Config)) *Agent {
+func newTestAgent(t testing.TB, configure func(*Config)) *Agent {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.NodeName, cfg.Listen, cfg.HTTPListen, cfg.Gossip = "test", "127.0.0.1:0", "", ""

@@ -69,6 +69,11 @@ var agentFlags = map[string]flagKind{
 	"export":                        kindBool,
 	"log-level":                     kindLogLevel,
 	"log-format":                    kindLogFormat,
+
+	// Authorization (Kafka ACLs).
+	"authorizer":                     kindBool,
+	"super-users":                    kindString,
+	"allow-everyone-if-no-acl-found": kindBool,
 }
 
 // agentDefaults are the defaults of the flags the tests reason about when a

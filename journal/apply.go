@@ -111,6 +111,10 @@ func (s *State) apply(c *Command) Result {
 		return s.alterGroupConfigs(c.AlterGroupConfigs)
 	case c.SetClientQuota != nil:
 		return s.setClientQuota(c.SetClientQuota)
+	case c.CreateACL != nil:
+		return s.createACL(c.CreateACL)
+	case c.DeleteACLs != nil:
+		return s.deleteACLs(c.DeleteACLs)
 	case c.ReplaceChunks != nil:
 		return s.replaceChunks(c.ReplaceChunks)
 	case c.MarkGarbage != nil:

@@ -1,6 +1,10 @@
 package journal
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/silt-io/silt/internal/acl"
+)
 
 // Command is one decision proposed to the journal. Exactly one field is set;
 // in JSON it reads as {"create_topic": {...}}. New commands are added as new
@@ -25,6 +29,10 @@ type Command struct {
 	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
 	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
 	SetClientQuota      *SetClientQuota      `json:"set_client_quota,omitempty"`
+
+	// ACL commands; see acls.go.
+	CreateACL  *CreateACL  `json:"create_acl,omitempty"`
+	DeleteACLs *DeleteACLs `json:"delete_acls,omitempty"`
 
 	// Share-group commands; see apply_share.go.
 	ClaimShare        *ClaimShare        `json:"claim_share,omitempty"`
@@ -77,6 +85,10 @@ func (c *Command) kind() string {
 		return "alter_group_configs"
 	case c.SetClientQuota != nil:
 		return "set_client_quota"
+	case c.CreateACL != nil:
+		return "create_acl"
+	case c.DeleteACLs != nil:
+		return "delete_acls"
 	case c.ReplaceChunks != nil:
 		return "replace_chunks"
 	case c.MarkGarbage != nil:
@@ -237,6 +249,8 @@ type Result struct {
 	Partitions []int16 `json:"parts,omitempty"`
 	// Claim is the claim a ClaimGroup made.
 	Claim *GroupClaim `json:"claim,omitempty"`
+	// ACLs lists the bindings a DeleteACLs removed.
+	ACLs []acl.Binding `json:"acls,omitempty"`
 }
 
 // BatchResult is the outcome of committing one batch.
@@ -258,7 +272,7 @@ func (c *Command) validate() error {
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
-		c.SetClientQuota != nil} {
+		c.SetClientQuota != nil, c.CreateACL != nil, c.DeleteACLs != nil} {
 		if set {
 			n++
 		}

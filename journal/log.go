@@ -76,6 +76,9 @@ type Log struct {
 	// synced is when (unix ns, Options.Now) the Log last knew it was at
 	// the end of the journal (stale.go).
 	synced atomic.Int64
+	// aclVersion mirrors State.ACLVersion, so an authorizer can tell its
+	// index is current without taking the state lock on every check.
+	aclVersion atomic.Uint64
 
 	mu struct {
 		sync.RWMutex
@@ -95,6 +98,7 @@ func Open(ctx context.Context, bucket objstore.Bucket, opts Options) (*Log, erro
 	}
 	l.mu.state = state
 	l.mu.lastSnapshot = state.Seq
+	l.aclVersion.Store(state.ACLVersion)
 	if err := l.replayListed(ctx); err != nil {
 		return nil, err
 	}
@@ -119,6 +123,11 @@ func (l *Log) Seq() uint64 {
 	return l.mu.state.Seq
 }
 
+// ACLVersion returns the state's ACLVersion (the entry that last changed
+// the ACLs) without the state lock: an authorizer reads it on every check
+// and rebuilds its index, under View, only when it moved.
+func (l *Log) ACLVersion() uint64 { return l.aclVersion.Load() }
+
 // Changed returns a channel closed when the next entry is applied: fetches
 // waiting at the end of a log select on it.
 func (l *Log) Changed() <-chan struct{} {
@@ -136,6 +145,7 @@ func (l *Log) apply(e *Entry) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.aclVersion.Store(l.mu.state.ACLVersion)
 	close(l.mu.changed)
 	l.mu.changed = make(chan struct{})
 	return results, nil

@@ -2,6 +2,8 @@ package journal
 
 import (
 	"sort"
+
+	"github.com/silt-io/silt/internal/acl"
 )
 
 // State is the cluster state after applying entries 1..Seq. It is changed
@@ -27,6 +29,11 @@ type State struct {
 	Groups map[string]map[string]map[int32]GroupOffset `json:"groups,omitempty"`
 	// ClientQuotas holds the client quotas, by entity (see quotas.go).
 	ClientQuotas map[string]*ClientQuota `json:"client_quotas,omitempty"`
+	// ACLs holds the ACL bindings, by acl.Binding.Key (acls.go).
+	ACLs map[string]acl.Binding `json:"acls,omitempty"`
+	// ACLVersion is the entry that last changed ACLs (0: never), so an
+	// authorizer knows when to rebuild its index.
+	ACLVersion uint64 `json:"acl_version,omitempty"`
 
 	// GroupClaims holds each group's latest coordinator claim.
 	GroupClaims map[string]GroupClaim `json:"group_claims,omitempty"`
@@ -80,6 +87,9 @@ func (s *State) init() {
 	}
 	if s.ClientQuotas == nil {
 		s.ClientQuotas = map[string]*ClientQuota{}
+	}
+	if s.ACLs == nil {
+		s.ACLs = map[string]acl.Binding{}
 	}
 	if s.GroupClaims == nil {
 		s.GroupClaims = map[string]GroupClaim{}

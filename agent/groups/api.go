@@ -108,9 +108,11 @@ func (c *Coordinator) Leave(ctx context.Context, name string, members []LeaveMem
 	return 0, codes
 }
 
-// ConsumerHeartbeat handles a ConsumerGroupHeartbeat (KIP-848). A heartbeat
-// that changed the group is answered once the change is stored.
-func (c *Coordinator) ConsumerHeartbeat(ctx context.Context, r *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost string) *kmsg.ConsumerGroupHeartbeatResponse {
+// ConsumerHeartbeat handles a ConsumerGroupHeartbeat (KIP-848) from
+// principal ("User:alice"; it limits what a regex subscription matches when
+// Env.TopicAuthorized is set). A heartbeat that changed the group is
+// answered once the change is stored.
+func (c *Coordinator) ConsumerHeartbeat(ctx context.Context, r *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost, principal string) *kmsg.ConsumerGroupHeartbeatResponse {
 	resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 	switch {
 	case r.Group == "":
@@ -121,7 +123,7 @@ func (c *Coordinator) ConsumerHeartbeat(ctx context.Context, r *kmsg.ConsumerGro
 		return resp
 	}
 	var stored <-chan int16
-	if _, code := c.doGroup(ctx, r.Group, true, func(g *group) { resp, stored = g.consumerHeartbeat(r, clientID, clientHost) }); code != 0 {
+	if _, code := c.doGroup(ctx, r.Group, true, func(g *group) { resp, stored = g.consumerHeartbeat(r, clientID, clientHost, principal) }); code != 0 {
 		resp.ErrorCode = code
 		return resp
 	}

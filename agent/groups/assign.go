@@ -4,12 +4,15 @@ import (
 	"cmp"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // The server-side assignors of KIP-848 groups: given the members'
 // subscriptions and the subscribed topics' sizes, each member's target.
 
-// memberTopics returns the topics a member subscribes to among sizes.
+// memberTopics returns the topics a member subscribes to among sizes: by
+// name, and by regex those its principal may DESCRIBE (Env.TopicAuthorized;
+// a member not yet heard from here keeps every match until it is).
 func (g *group) memberTopics(m *cmember, sizes map[string]int32) map[string]bool {
 	out := map[string]bool{}
 	for _, t := range m.subscribed {
@@ -20,13 +23,19 @@ func (g *group) memberTopics(m *cmember, sizes map[string]int32) map[string]bool
 	if m.regex != nil {
 		if re, err := regexp.Compile(*m.regex); err == nil {
 			for t := range sizes {
-				if re.MatchString(t) {
+				if re.MatchString(t) && g.regexMayMatch(m, t) {
 					out[t] = true
 				}
 			}
 		}
 	}
 	return out
+}
+
+// regexMayMatch reports whether m's regex may subscribe it to topic.
+func (g *group) regexMayMatch(m *cmember, topic string) bool {
+	auth := g.c.env.TopicAuthorized
+	return auth == nil || m.principal == "" || auth(m.principal, strings.TrimPrefix(m.clientHost, "/"), topic)
 }
 
 // assign computes every member's target with the group's assignor.

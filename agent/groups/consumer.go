@@ -91,6 +91,7 @@ type cmember struct {
 	rackID           *string
 	clientID         string
 	clientHost       string
+	principal        string // of its last heartbeat; "" when resumed from the journal, until it heartbeats here
 	epoch, prevEpoch int32
 	rebalanceTimeout time.Duration
 	subscribed       []string
@@ -138,7 +139,7 @@ func (g *group) validateHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest) (int16,
 // consumerHeartbeat handles a ConsumerGroupHeartbeat. If the heartbeat
 // changed what the group stores, stored receives the store's outcome and
 // the response may be sent only after it.
-func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost string) (resp *kmsg.ConsumerGroupHeartbeatResponse, stored <-chan int16) {
+func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost, principal string) (resp *kmsg.ConsumerGroupHeartbeatResponse, stored <-chan int16) {
 	resp = r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 	fail := func(code int16, msg string) (*kmsg.ConsumerGroupHeartbeatResponse, <-chan int16) {
 		resp.ErrorCode = code
@@ -204,6 +205,12 @@ func (g *group) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, clientI
 		cg.dirty = true
 	}
 	m.clientID, m.clientHost = clientID, clientHost
+	if m.principal != principal {
+		m.principal = principal
+		if m.regex != nil {
+			g.bumpEpoch() // what its regex may match can change with who it is
+		}
+	}
 	if r.InstanceID != nil {
 		m.instanceID = r.InstanceID
 	}
@@ -380,6 +387,10 @@ func (g *group) subscribedTopics() (map[string]int32, string) {
 	})
 	names := slices.Sorted(maps.Keys(sizes))
 	var b strings.Builder
+	if env := g.c.env; env.ACLVersion != nil && slices.ContainsFunc(slices.Collect(maps.Values(g.cg.members)), func(m *cmember) bool { return m.regex != nil }) {
+		// What a regex may match changes with the ACLs.
+		b.WriteString("acls=" + strconv.FormatUint(env.ACLVersion(), 10) + ";")
+	}
 	for _, n := range names {
 		b.WriteString(n)
 		b.WriteByte('=')

@@ -35,7 +35,7 @@ func (m *kmember) heartbeat(t *testing.T, c *cluster, co *Coordinator, edit func
 	if edit != nil {
 		edit(r)
 	}
-	resp := co.ConsumerHeartbeat(ctxT(t), r, "client", "/127.0.0.1")
+	resp := co.ConsumerHeartbeat(ctxT(t), r, "client", "/127.0.0.1", "User:ANONYMOUS")
 	if resp.ErrorCode == 0 {
 		if resp.MemberID != nil {
 			m.id = *resp.MemberID

@@ -35,6 +35,13 @@ type Env struct {
 	// Owns reports whether gossip names this agent the group's
 	// coordinator.
 	Owns func(group string) bool
+	// TopicAuthorized, when set (an authorizer is on), says whether a
+	// principal connecting from host may DESCRIBE topic: a KIP-848
+	// member's regex subscribes it only to the matching topics it may, as
+	// Kafka's coordinator resolves regexes. It must not block. ACLVersion
+	// then changes whenever the ACLs do, so targets are recomputed.
+	TopicAuthorized func(principal, host, topic string) bool
+	ACLVersion      func() uint64
 
 	Config
 }

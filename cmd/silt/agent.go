@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,8 +99,17 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.ExportAll, "export", false, "export every topic to Parquet under <bucket>/export/, not only those with silt.export=parquet")
 	fs.DurationVar(&cfg.OffsetsRetention, "offsets-retention", cfg.OffsetsRetention, "how long a consumer group without members keeps its committed offsets")
 	fs.DurationVar(&cfg.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", cfg.GroupInitialRebalanceDelay, "how long a new consumer group waits for more members before its first assignment")
+	var superUsers string
+	fs.BoolVar(&cfg.Authorizer, "authorizer", cfg.Authorizer, "check every request against Kafka ACLs kept in the journal (managed with kafka-acls.sh); off: everyone may do everything")
+	fs.StringVar(&superUsers, "super-users", "", "principals the authorizer grants everything, semicolon-separated: 'User:admin;User:ops'")
+	fs.BoolVar(&cfg.AllowEveryoneIfNoACL, "allow-everyone-if-no-acl-found", cfg.AllowEveryoneIfNoACL, "with --authorizer, grant requests on resources no ACL covers")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
+	}
+	for _, u := range strings.Split(superUsers, ";") {
+		if u = strings.TrimSpace(u); u != "" {
+			cfg.SuperUsers = append(cfg.SuperUsers, u)
+		}
 	}
 	cfg.FlushBytes, cfg.CacheBytes, cfg.QueuedRequestBytes = int(flushSize), int64(cacheSize), int64(queued)
 	log, err := lf.logger()
