@@ -32,6 +32,7 @@ func TestExportAndCompactCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	prod := mustClient(t, seeds)
+	start := time.Now()
 	for i := range 20 {
 		if err := prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(strings.Repeat("x", i))}).FirstErr(); err != nil {
 			t.Fatal(err)
@@ -52,8 +53,12 @@ func TestExportAndCompactCommands(t *testing.T) {
 	if files != 1 {
 		t.Fatalf("%d files named part-0-0-19.parquet, want 1", files)
 	}
-	time.Sleep(1100 * time.Millisecond) // the chunks are a merge window old
-	if err := runCompact(ctx, []string{"--bucket", c.BucketURL, "--once", "--merge-window", "1s", "--log-level", "warn"}); err != nil {
+	// One merge window spans every chunk the 20 produces uploaded (however
+	// slow the machine), and the chunks are that old when compact runs: the
+	// run merges them all into one.
+	window := time.Since(start).Round(time.Second) + time.Second
+	time.Sleep(window - time.Since(start) + 100*time.Millisecond)
+	if err := runCompact(ctx, []string{"--bucket", c.BucketURL, "--once", "--merge-window", window.String(), "--log-level", "warn"}); err != nil {
 		t.Fatal(err)
 	}
 	jl, err := journal.Open(ctx, c.Bucket, journal.Options{Logger: slog.New(slog.DiscardHandler)})
