@@ -29,8 +29,12 @@ import (
 // created when auto-creation is on, in the reply's wait, so the
 // connection's reader never waits for the journal; the requests that follow
 // on the connection append in their waits too until that one has appended,
-// which keeps the connection's batches in order. Transactional batches are refused
-// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED: silt has no transactions yet).
+// which keeps the connection's batches in order. Transactional batches
+// (with the request's transactional id) are stored as any others; the
+// journal accepts them only into a partition the producer's Ongoing
+// transaction holds, at its current epoch (INVALID_TXN_STATE,
+// INVALID_PRODUCER_EPOCH otherwise; journal/apply_txn.go), and they stay
+// above the partition's last stable offset until the transaction ends.
 // An agent that is shutting down answers NOT_LEADER_OR_FOLLOWER, so the
 // client retries on another agent. v12 differs from v11 only in what
 // transactional clients may assume, which does not arise here.
@@ -54,8 +58,6 @@ func handleProduce(c *conn, req *request) reply {
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			at := produceIndex{len(p.resp.Topics), len(st.Partitions)}
 			switch {
-			case r.TransactionID != nil:
-				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			case topicCode != 0:
 				sp.ErrorCode = topicCode
 			case toCreate || deferAll:
@@ -216,9 +218,6 @@ func validateProduce(records []byte, maxMessageBytes int) ([][]byte, []recordbat
 		h, err := recordbatch.Validate(b.Bytes)
 		if err != nil {
 			return nil, nil, &produceError{batchCode(err), err}
-		}
-		if h.Transactional() {
-			return nil, nil, &produceError{kerr.TransactionalIDAuthorizationFailed.Code, errors.New("transactional batches are not supported")}
 		}
 		batches = append(batches, b.Bytes)
 		headers = append(headers, h)

@@ -11,8 +11,9 @@ import (
 // Behavior: committed offsets from the journal state. A partition with no
 // commit answers offset -1; a null topic list (v2+) answers every
 // partition the group has committed. v8+ asks for several groups at once.
-// RequireStable (v7+) needs nothing here: commits are applied before they
-// are acknowledged, so there are never pending ones to wait for. v9 may
+// RequireStable (v7+): a partition whose offset an open transaction holds
+// (TxnOffsetCommit, not yet committed or aborted) answers
+// UNSTABLE_OFFSET_COMMIT, and the client asks again. v9 may
 // name a KIP-848 member and epoch, which are checked as for a commit. A
 // group that moved here a moment ago is read after the journal is caught
 // up, in the reply's wait.
@@ -22,7 +23,7 @@ func handleOffsetFetch(c *conn, req *request) reply {
 		resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
 		if r.Version >= 8 {
 			for _, rg := range r.Groups {
-				resp.Groups = append(resp.Groups, c.a.groups.FetchOffsets(ctx, rg))
+				resp.Groups = append(resp.Groups, c.a.groups.FetchOffsets(ctx, rg, r.RequireStable))
 			}
 			return resp
 		}
@@ -36,7 +37,7 @@ func handleOffsetFetch(c *conn, req *request) reply {
 		if r.Topics == nil {
 			rg.Topics = nil
 		}
-		g := c.a.groups.FetchOffsets(ctx, rg)
+		g := c.a.groups.FetchOffsets(ctx, rg, r.RequireStable)
 		resp.ErrorCode = g.ErrorCode
 		for _, t := range g.Topics {
 			st := kmsg.NewOffsetFetchResponseTopic()

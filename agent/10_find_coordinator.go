@@ -13,9 +13,8 @@ import (
 // asks for several keys at once. A share coordinator (key type 2, keys
 // "group:topicId:partition") is the share-partition's owner, the
 // partition's owner: it keeps the share-partition's state (through the
-// journal). Transaction coordinators (key type 1) are answered with
-// INVALID_REQUEST and a message saying silt has no transactions, so a
-// transactional client fails at once rather than retrying forever.
+// journal). A transaction coordinator (key type 1) is the transactional
+// id's owner (agent/txns). Other key types are INVALID_REQUEST.
 func handleFindCoordinator(c *conn, req *request) reply {
 	r := req.body.(*kmsg.FindCoordinatorRequest)
 	a := c.a
@@ -32,6 +31,9 @@ func handleFindCoordinator(c *conn, req *request) reply {
 		case 0:
 			b := a.groupCoordinator(key)
 			co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
+		case 1:
+			b := a.txnCoordinator(key)
+			co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
 		case 2:
 			if b, ok := a.shareCoordinator(key); ok {
 				co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
@@ -42,7 +44,7 @@ func handleFindCoordinator(c *conn, req *request) reply {
 			}
 		default:
 			co.ErrorCode = kerr.InvalidRequest.Code
-			msg := "silt does not support transactions: no coordinator for key type " + strconv.Itoa(int(r.CoordinatorType))
+			msg := "no coordinator for key type " + strconv.Itoa(int(r.CoordinatorType))
 			co.ErrorMessage = &msg
 		}
 		resp.Coordinators = append(resp.Coordinators, co)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/journal"
@@ -16,16 +15,18 @@ import (
 // Ids come from a block the agent reserves through the journal, so a new
 // client costs no journal write. A producer that asks to bump the epoch of
 // its current id (v3+, after a sequence error) gets a new id instead, which
-// is equally valid. Transactional ids are refused: silt has no
-// transactions yet (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+// is equally valid. With a transactional id, the request goes to the id's
+// coordinator (agent/txns): the id's producer id at its next epoch, the
+// previous holder fenced and its open transaction aborted (KIP-360 retries
+// recognised); transaction.timeout.ms above --transaction-max-timeout is
+// INVALID_TRANSACTION_TIMEOUT.
 func handleInitProducerID(c *conn, req *request) reply {
 	r := req.body.(*kmsg.InitProducerIDRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 		resp.ProducerID, resp.ProducerEpoch = -1, -1
 		if r.TransactionalID != nil {
-			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-			return resp
+			return c.a.txns.InitProducerID(ctx, r)
 		}
 		id, code := c.a.pids.next(ctx)
 		if code != 0 {

@@ -239,7 +239,8 @@ func (c *Compactor) replace(ctx context.Context, pr partitionRef, old, new []jou
 		return false, errors.Join(errs...)
 	}
 	for _, o := range old {
-		if !slices.ContainsFunc(new, func(n journal.Chunk) bool { return n.Object == o.Object }) {
+		// A transaction marker (no object) leaves nothing to delete.
+		if o.Object != "" && !slices.ContainsFunc(new, func(n journal.Chunk) bool { return n.Object == o.Object }) {
 			c.dropped = append(c.dropped, o.Object)
 		}
 	}

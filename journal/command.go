@@ -32,6 +32,13 @@ type Command struct {
 	DeleteShare       *DeleteShare       `json:"delete_share,omitempty"`
 	AlterGroupConfigs *AlterGroupConfigs `json:"alter_group_configs,omitempty"`
 
+	// Transaction commands; see apply_txn.go.
+	ClaimTxn         *ClaimTxn         `json:"claim_txn,omitempty"`
+	InitTxn          *InitTxn          `json:"init_txn,omitempty"`
+	AddTxnPartitions *AddTxnPartitions `json:"add_txn_partitions,omitempty"`
+	TxnOffsetCommit  *TxnOffsetCommit  `json:"txn_offset_commit,omitempty"`
+	EndTxn           *EndTxn           `json:"end_txn,omitempty"`
+
 	// Compactor commands; see apply_compaction.go.
 	ReplaceChunks *ReplaceChunks `json:"replace_chunks,omitempty"`
 	MarkGarbage   *MarkGarbage   `json:"mark_garbage,omitempty"`
@@ -77,6 +84,16 @@ func (c *Command) kind() string {
 		return "alter_group_configs"
 	case c.SetClientQuota != nil:
 		return "set_client_quota"
+	case c.ClaimTxn != nil:
+		return "claim_txn"
+	case c.InitTxn != nil:
+		return "init_txn"
+	case c.AddTxnPartitions != nil:
+		return "add_txn_partitions"
+	case c.TxnOffsetCommit != nil:
+		return "txn_offset_commit"
+	case c.EndTxn != nil:
+		return "end_txn"
 	case c.ReplaceChunks != nil:
 		return "replace_chunks"
 	case c.MarkGarbage != nil:
@@ -168,6 +185,8 @@ type Batch struct {
 	ProducerID    int64 `json:"pid"`
 	ProducerEpoch int16 `json:"epoch,omitempty"`
 	BaseSequence  int32 `json:"seq,omitempty"`
+	// Txn marks a transactional batch (see apply_txn.go).
+	Txn bool `json:"txn,omitempty"`
 }
 
 // DeleteRecords advances a partition's log start offset (Kafka's
@@ -227,8 +246,11 @@ type Result struct {
 	// landed: in Object (the entry's key), at Base plus their positions.
 	Object string `json:"object,omitempty"`
 	Base   int64  `json:"base,omitempty"`
-	// FirstProducerID is the first id of an AllocateProducerIDs block.
+	// FirstProducerID is the first id of an AllocateProducerIDs block, and
+	// the producer id InitTxn and EndTxn leave a transactional id with.
 	FirstProducerID int64 `json:"first_pid,omitempty"`
+	// ProducerEpoch is the epoch InitTxn and EndTxn leave it with.
+	ProducerEpoch int16 `json:"pepoch,omitempty"`
 	// Offset is the new log start offset of DeleteRecords.
 	Offset int64 `json:"offset,omitempty"`
 	// TopicID is the id of a created topic.
@@ -258,7 +280,7 @@ func (c *Command) validate() error {
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
-		c.SetClientQuota != nil} {
+		c.SetClientQuota != nil, c.ClaimTxn != nil, c.InitTxn != nil, c.AddTxnPartitions != nil, c.TxnOffsetCommit != nil, c.EndTxn != nil} {
 		if set {
 			n++
 		}
