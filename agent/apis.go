@@ -71,6 +71,8 @@ func init() {
 		{kmsg.AddOffsetsToTxn, 0, 4, handleAddOffsetsToTxn},
 		{kmsg.EndTxn, 0, 5, handleEndTxn},
 		{kmsg.TxnOffsetCommit, 0, 5, handleTxnOffsetCommit},
+		{kmsg.DescribeTransactions, 0, 0, handleDescribeTransactions},
+		{kmsg.ListTransactions, 0, 2, handleListTransactions},
 		{kmsg.DescribeTopicPartitions, 0, 0, handleDescribeTopicPartitions},
 		{kmsg.ShareGroupHeartbeat, 0, 1, handleShareGroupHeartbeat},
 		{kmsg.ShareGroupDescribe, 0, 1, handleShareGroupDescribe},

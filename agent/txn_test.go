@@ -90,6 +90,26 @@ func TestTransactionsAbortEveryOther(t *testing.T) {
 		}
 	}
 
+	// kafka-transactions.sh's view: describe and list.
+	described, err := adm.DescribeTransactions(ctx, "every-other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := described["every-other"]
+	if d.Err != nil || d.State != "Ongoing" || d.TimeoutMillis <= 0 || d.StartTimestamp <= 0 || len(d.Topics[topic]) == 0 {
+		t.Errorf("described: %+v", d)
+	}
+	listed, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := listed["every-other"]; !ok || l.ProducerID != d.ProducerID || l.State != "Ongoing" {
+		t.Errorf("listed: %+v", listed)
+	}
+	if listed, err := adm.ListTransactions(ctx, nil, []string{"CompleteCommit"}); err != nil || len(listed) != 0 {
+		t.Errorf("listed as CompleteCommit: %+v, %v", listed, err)
+	}
+
 	committed := txns / 2 * perTxn
 	got := consumeValues(ctx, t, c.Seeds(), topic, kgo.ReadCommitted(), func(m map[string]int) bool { return len(m) >= committed })
 	checkTxnValues(t, got, func(v string) bool { return strings.HasPrefix(v, "t") && txnIndex(v)%2 == 0 }, committed)
