@@ -90,6 +90,21 @@ func TestTransactionsAbortEveryOther(t *testing.T) {
 		}
 	}
 
+	// DescribeProducers shows where the open transaction starts.
+	producers, err := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: {0: {}, 1: {}, 2: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	openOn := 0
+	producers.EachProducer(func(p kadm.DescribedProducer) {
+		if p.CurrentTxnStartOffset >= 0 {
+			openOn++
+		}
+	})
+	if openOn == 0 {
+		t.Errorf("no producer shows an open transaction: %+v", producers)
+	}
+
 	// kafka-transactions.sh's view: describe and list.
 	described, err := adm.DescribeTransactions(ctx, "every-other")
 	if err != nil {
