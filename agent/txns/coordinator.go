@@ -144,13 +144,16 @@ func (c *Coordinator) claim(ctx context.Context, id string) (journal.GroupClaim,
 }
 
 // submit proposes one command and returns its result; the code is the
-// command's, or the journal's failure.
+// command's, or, when the journal could not be written,
+// COORDINATOR_NOT_AVAILABLE, which every transactional client retries (the
+// steps are idempotent against the state: a retried EndTxn that was
+// applied answers as the first).
 func (c *Coordinator) submit(ctx context.Context, cmd journal.Command) (journal.Result, int16) {
 	ctx, cancel := context.WithTimeout(ctx, c.env.CommitTimeout)
 	defer cancel()
 	res, code := c.env.Submit(ctx, cmd)
 	if code != 0 {
-		return journal.Result{}, code
+		return journal.Result{}, coordinatorCode(code)
 	}
 	return res[0], res[0].Code
 }

@@ -364,3 +364,23 @@ func TestTxnOffsetCommit(t *testing.T) {
 		}
 	}
 }
+
+// A journal that cannot be written answers COORDINATOR_NOT_AVAILABLE, which
+// clients retry; the retried commit, once the journal is back, commits.
+func TestJournalDownIsRetriable(t *testing.T) {
+	h := newHarness(t)
+	c := h.coord("a")
+	pid, epoch, _ := h.init(c, "tx", 60000, -1, -1)
+	h.add(c, "tx", pid, epoch, 0)
+	h.journal.SetDown(true)
+	if resp := h.end(c, "tx", pid, epoch, true, 3); resp.ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Errorf("commit with the journal down: %d, want COORDINATOR_NOT_AVAILABLE", resp.ErrorCode)
+	}
+	h.journal.SetDown(false)
+	if resp := h.end(c, "tx", pid, epoch, true, 3); resp.ErrorCode != 0 {
+		t.Errorf("retried commit: %d", resp.ErrorCode)
+	}
+	if got := h.txn("tx"); got.Status != journal.TxnCompleteCommit {
+		t.Errorf("after the retry: %+v", got)
+	}
+}
