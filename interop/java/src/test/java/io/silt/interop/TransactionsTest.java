@@ -231,6 +231,104 @@ class TransactionsTest {
         assertEquals(n, total, "the group's committed offsets: " + committed);
     }
 
+    static final String COPIER = "org.apache.kafka.tools.TransactionalMessageCopier";
+
+    /** Starts a copier of one input partition, its stdout drained. */
+    private Process copier(String in, String out, int partition, boolean randomAborts) throws Exception {
+        List<String> args = new ArrayList<>(List.of("--broker-list", silt.bootstrap(), "--input-topic", in,
+                "--input-partition", String.valueOf(partition), "--output-topic", out,
+                "--transactional-id", "copier-" + in + "-" + partition, "--consumer-group", "copier-" + in,
+                "--transaction-size", "100", "--use-group-metadata"));
+        if (randomAborts) {
+            args.add("--enable-random-aborts");
+        }
+        Process p = Tool.spawn(COPIER, args);
+        Thread drain = new Thread(() -> {
+            try {
+                p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+            } catch (java.io.IOException e) {
+                // the process is gone
+            }
+        });
+        drain.setDaemon(true);
+        drain.start();
+        return p;
+    }
+
+    /**
+     * Kafka's TransactionalMessageCopier (the copier of Kafka's
+     * transactions_test.py), one per input partition, with random aborts,
+     * while two agents are killed -9 and restarted; a copier that exits
+     * before it is done is started again, as the system test bounces them.
+     * A read_committed consumer then finds every input value in the output
+     * exactly once.
+     */
+    @Test
+    void messageCopierExactlyOnceAcrossAgentKills() throws Exception {
+        String in = "copier-in", out = "copier-out";
+        int partitions = 3, n = 6000;
+        createTopic(in, partitions);
+        createTopic(out, partitions);
+        Properties pp = new Properties();
+        pp.put("bootstrap.servers", silt.bootstrap());
+        pp.put("key.serializer", StringSerializer.class.getName());
+        pp.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> plain = new KafkaProducer<>(pp)) {
+            for (int i = 0; i < n; i++) {
+                plain.send(new ProducerRecord<>(in, i % partitions, null, String.valueOf(i)));
+            }
+        }
+        Process[] copiers = new Process[partitions];
+        boolean[] done = new boolean[partitions];
+        int restarts = 0, kills = 0;
+        for (int i = 0; i < partitions; i++) {
+            copiers[i] = copier(in, out, i, true);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+        try {
+            while (System.nanoTime() < deadline) {
+                if (kills < 2) {
+                    Thread.sleep(1500);
+                    Silt.Agent victim = silt.agent(1 + kills % (silt.agents().size() - 1));
+                    victim.kill9();
+                    kills++;
+                    Thread.sleep(1500);
+                    victim.restart();
+                }
+                int finished = 0;
+                for (int i = 0; i < partitions; i++) {
+                    if (done[i] || copiers[i].isAlive()) {
+                        finished += done[i] ? 1 : 0;
+                        continue;
+                    }
+                    if (copiers[i].exitValue() == 0) {
+                        done[i] = true;
+                        finished++;
+                    } else {
+                        copiers[i] = copier(in, out, i, true);
+                        restarts++;
+                    }
+                }
+                if (finished == partitions) {
+                    break;
+                }
+                Thread.sleep(200);
+            }
+        } finally {
+            for (Process p : copiers) {
+                p.destroyForcibly();
+            }
+        }
+        for (int i = 0; i < partitions; i++) {
+            assertTrue(done[i], "copier of partition " + i + " did not finish");
+        }
+        Map<String, Integer> seen = readAll(out, partitions, "read_committed", n);
+        assertEquals(n, seen.size(), "distinct input values in the output");
+        seen.forEach((v, k) -> assertEquals(1, k, v + " copied " + k + " times"));
+        Summary.line(String.format("TransactionalMessageCopier: %d values over %d partitions with random aborts, %d agents killed -9, %d copier restarts; each value once",
+                n, partitions, kills, restarts));
+    }
+
     @Test
     void transactionsCommand() throws Exception {
         String topic = "java-txn-tool";
