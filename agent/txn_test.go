@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/localstack"
 	"github.com/silt-io/silt/localstack/localstacktest"
@@ -303,4 +304,80 @@ func newAdmin(t *testing.T, c *localstack.Cluster) *kadm.Client {
 	}
 	t.Cleanup(cl.Close)
 	return kadm.NewClient(cl)
+}
+
+// Offsets committed in a transaction are held: a stable OffsetFetch
+// (RequireStable) answers UNSTABLE_OFFSET_COMMIT for them until the
+// transaction ends; a commit makes them the group's, an abort drops them.
+// The requests are sent one by one, as a transactional client sends them.
+func TestTxnOffsetCommitIsHeldUntilTheEnd(t *testing.T) {
+	c := localstacktest.StartT(t, localstack.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := newAdmin(t, c)
+	const topic, group, txnID = "txn-offsets", "txn-offsets-group", "txn-offsets"
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	id := txnID
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = &id, 60000
+	ir, err := init.RequestWith(ctx, cl)
+	if err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, ir)
+	}
+	pid, epoch := ir.ProducerID, ir.ProducerEpoch
+	fetch := func() (int64, int16) {
+		t.Helper()
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version, req.Group, req.RequireStable = 7, group, true
+		rt := kmsg.NewOffsetFetchRequestTopic()
+		rt.Topic, rt.Partitions = topic, []int32{0}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := resp.Topics[0].Partitions[0]
+		return sp.Offset, sp.ErrorCode
+	}
+	for i, commit := range []bool{true, false} {
+		add := kmsg.NewPtrAddOffsetsToTxnRequest()
+		add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, pid, epoch, group
+		if resp, err := add.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("AddOffsetsToTxn: %v %+v", err, resp)
+		}
+		oc := kmsg.NewPtrTxnOffsetCommitRequest()
+		oc.TransactionalID, oc.Group, oc.ProducerID, oc.ProducerEpoch, oc.Generation = txnID, group, pid, epoch, -1
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = 0, int64(10*(i+1))
+		rt.Partitions = append(rt.Partitions, rp)
+		oc.Topics = append(oc.Topics, rt)
+		if resp, err := oc.RequestWith(ctx, cl); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("TxnOffsetCommit: %v %+v", err, resp)
+		}
+		if _, code := fetch(); code != kerr.UnstableOffsetCommit.Code {
+			t.Errorf("stable fetch during transaction %d: code %d, want UNSTABLE_OFFSET_COMMIT", i, code)
+		}
+		end := kmsg.NewPtrEndTxnRequest()
+		end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = txnID, pid, epoch, commit
+		er, err := end.RequestWith(ctx, cl)
+		if err != nil || er.ErrorCode != 0 {
+			t.Fatalf("EndTxn: %v %+v", err, er)
+		}
+		if er.Version >= 5 {
+			pid, epoch = er.ProducerID, er.ProducerEpoch
+		}
+		// The first transaction committed 10; the second, aborted, leaves it.
+		if off, code := fetch(); code != 0 || off != 10 {
+			t.Errorf("after transaction %d (commit %v): offset %d code %d, want 10 and 0", i, commit, off, code)
+		}
+	}
 }
