@@ -106,6 +106,23 @@ func (h *harness) produce(pid int64, epoch int16, seq int32, p int32, n int32) i
 	return res[0].Chunks[0][0].Code
 }
 
+// open initialises id with a timeout, adds partition 0 and commits two
+// records there: a transaction open on partition 0.
+func (h *harness) open(c *Coordinator, id string, timeoutMs int32) (int64, int16) {
+	h.t.Helper()
+	pid, epoch, code := h.init(c, id, timeoutMs, -1, -1)
+	if code != 0 {
+		h.t.Fatalf("init %s: %d", id, code)
+	}
+	if codes := h.add(c, id, pid, epoch, 0); codes[0] != 0 {
+		h.t.Fatalf("add partitions: %v", codes)
+	}
+	if code := h.produce(pid, epoch, 0, 0, 2); code != 0 {
+		h.t.Fatalf("produce: %d", code)
+	}
+	return pid, epoch
+}
+
 func TestTransactionLifecycle(t *testing.T) {
 	h := newHarness(t)
 	c := h.coord("a")
@@ -176,11 +193,7 @@ func TestTransactionFencing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			c := h.coord("a")
-			pid, epoch, _ := h.init(c, "tx", 60000, -1, -1)
-			h.add(c, "tx", pid, epoch, 0)
-			if code := h.produce(pid, epoch, 0, 0, 2); code != 0 {
-				t.Fatal(code)
-			}
+			pid, epoch := h.open(c, "tx", 60000)
 			askPID, askEpoch := int64(-1), int16(-1)
 			if tc.kip360 {
 				askPID, askEpoch = pid, epoch
@@ -224,11 +237,7 @@ func TestTransactionFencing(t *testing.T) {
 func TestEndTxnV5BumpsEpoch(t *testing.T) {
 	h := newHarness(t)
 	c := h.coord("a")
-	pid, epoch, _ := h.init(c, "tx", 60000, -1, -1)
-	h.add(c, "tx", pid, epoch, 0)
-	if code := h.produce(pid, epoch, 0, 0, 2); code != 0 {
-		t.Fatal(code)
-	}
+	pid, epoch := h.open(c, "tx", 60000)
 	resp := h.end(c, "tx", pid, epoch, true, 5)
 	if resp.ErrorCode != 0 || resp.ProducerID != pid || resp.ProducerEpoch != epoch+1 {
 		t.Fatalf("commit v5: %+v", resp)
@@ -250,11 +259,7 @@ func TestEndTxnV5BumpsEpoch(t *testing.T) {
 func TestTimeoutAbortsAndFences(t *testing.T) {
 	h := newHarness(t)
 	c := h.coord("a")
-	pid, epoch, _ := h.init(c, "slow", 10_000, -1, -1)
-	h.add(c, "slow", pid, epoch, 0)
-	if code := h.produce(pid, epoch, 0, 0, 2); code != 0 {
-		t.Fatal(code)
-	}
+	pid, epoch := h.open(c, "slow", 10_000)
 	h.clock.Advance(9 * time.Second)
 	if n := c.AbortExpired(h.ctx); n != 0 {
 		t.Fatalf("aborted %d transactions within their timeout", n)
