@@ -381,3 +381,61 @@ func TestTxnOffsetCommitIsHeldUntilTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// A read_committed consumer waiting at the last stable offset is woken
+// when the transaction holding it commits: its long poll (30 s here)
+// answers at once, not at its timeout.
+func TestReadCommittedLongPollWakesOnCommit(t *testing.T) {
+	c := localstacktest.StartT(t, localstack.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := newAdmin(t, c)
+	const topic = "txn-longpoll"
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	p := txnProducer(t, c.Seeds(), "longpoll", topic)
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte("held")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got := make(chan time.Time, 1)
+	go func() {
+		for {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if fs.NumRecords() > 0 {
+				got <- time.Now()
+				return
+			}
+		}
+	}()
+	// Let the consumer reach the LSO and park its fetch there.
+	select {
+	case <-got:
+		t.Fatal("read_committed returned a record of an open transaction")
+	case <-time.After(2 * time.Second):
+	}
+	committed := time.Now()
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-got:
+		if d := at.Sub(committed); d > 5*time.Second {
+			t.Errorf("the record arrived %v after the commit: the long poll was not woken", d)
+		}
+	case <-ctx.Done():
+		t.Fatal("the committed record never arrived")
+	}
+}
