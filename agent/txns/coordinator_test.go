@@ -389,3 +389,51 @@ func TestJournalDownIsRetriable(t *testing.T) {
 		t.Errorf("after the retry: %+v", got)
 	}
 }
+
+// AddPartitionsToTxn v4+ (brokers' form) carries several transactions;
+// a VerifyOnly one is checked against the state and adds nothing
+// (KIP-890), the others are added.
+func TestAddPartitionsV4VerifyOnly(t *testing.T) {
+	h := newHarness(t)
+	c := h.coord("a")
+	pid, epoch := h.open(c, "tx", 60000) // Ongoing on partition 0
+	pid2, epoch2, _ := h.init(c, "other", 60000, -1, -1)
+	r := kmsg.NewPtrAddPartitionsToTxnRequest()
+	r.Version = 5
+	for _, tx := range []struct {
+		id     string
+		pid    int64
+		epoch  int16
+		verify bool
+	}{{"tx", pid, epoch, true}, {"tx", pid, epoch - 1, true}, {"other", pid2, epoch2, false}} {
+		rt := kmsg.NewAddPartitionsToTxnRequestTransaction()
+		rt.TransactionalID, rt.ProducerID, rt.ProducerEpoch, rt.VerifyOnly = tx.id, tx.pid, tx.epoch, tx.verify
+		topic := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+		topic.Topic, topic.Partitions = "t", []int32{0, 1}
+		rt.Topics = append(rt.Topics, topic)
+		r.Transactions = append(r.Transactions, rt)
+	}
+	resp := c.AddPartitions(h.ctx, r)
+	codes := func(i int) []int16 {
+		var out []int16
+		for _, p := range resp.Transactions[i].Topics[0].Partitions {
+			out = append(out, p.ErrorCode)
+		}
+		return out
+	}
+	if got := codes(0); got[0] != 0 || got[1] != kerr.InvalidTxnState.Code {
+		t.Errorf("verify: %v, want [0 INVALID_TXN_STATE] (partition 1 was never added)", got)
+	}
+	if got := codes(1); got[0] != kerr.ProducerFenced.Code {
+		t.Errorf("verify at an old epoch: %v, want PRODUCER_FENCED", got)
+	}
+	if got := codes(2); got[0] != 0 || got[1] != 0 {
+		t.Errorf("add: %v", got)
+	}
+	if tx := h.txn("tx"); len(tx.Partitions) != 1 {
+		t.Errorf("verifying added partitions: %+v", tx.Partitions)
+	}
+	if other := h.txn("other"); other.Status != journal.TxnOngoing || len(other.Partitions) != 2 {
+		t.Errorf("the added transaction: %+v", other)
+	}
+}
