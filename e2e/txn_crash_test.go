@@ -20,15 +20,22 @@ import (
 // the producer (kgo, unmodified) finds the new coordinator, produces more
 // and commits, and a read_committed consumer reads every record of the
 // transaction exactly once. Then a second transaction is aborted on the
-// new coordinator and none of its records are read committed.
+// new coordinator and none of its records are read committed. On a
+// directory and on versitygw.
 func TestTransactionSurvivesCoordinatorCrash(t *testing.T) {
+	for name, bucket := range clusterBuckets(t) {
+		t.Run(name, func(t *testing.T) { testTxnCoordinatorCrash(t, bucket(t)) })
+	}
+}
+
+func testTxnCoordinatorCrash(t *testing.T, bucket clusterBucket) {
 	const (
 		topic  = "txn-crash"
 		txnID  = "crash-producer"
 		before = 90
 		after  = 60
 	)
-	c := startProcCluster(t, "txn-crash", clusterBucket{url: t.TempDir()}, 3)
+	c := startProcCluster(t, "txn-crash", bucket, 3)
 	ctx := testContext(t, 2*time.Minute)
 	createTopic(t, newAdmin(t, c.seeds), topic, 3, nil)
 
