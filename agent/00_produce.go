@@ -30,11 +30,17 @@ import (
 // created when auto-creation is on, in the reply's wait, so the
 // connection's reader never waits for the journal; the requests that follow
 // on the connection append in their waits too until that one has appended,
-// which keeps the connection's batches in order. Transactional batches are refused
-// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED: silt has no transactions yet).
-// With the authorizer on, each topic needs WRITE
-// (TOPIC_AUTHORIZATION_FAILED for its partitions), and a missing one is
-// created only with CREATE on the cluster or the topic.
+// which keeps the connection's batches in order. Transactional batches
+// (with the request's transactional id) are stored as any others; the
+// journal accepts them only into a partition the producer's Ongoing
+// transaction holds, at its current epoch (INVALID_TXN_STATE,
+// INVALID_PRODUCER_EPOCH otherwise; journal/apply_txn.go), and they stay
+// above the partition's last stable offset until the transaction ends.
+// With the authorizer on, a transactional produce needs WRITE on its
+// transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every
+// partition), each topic needs WRITE (TOPIC_AUTHORIZATION_FAILED for its
+// partitions), and a missing one is created only with CREATE on the
+// cluster or the topic.
 // An agent that is shutting down answers NOT_LEADER_OR_FOLLOWER, so the
 // client retries on another agent. v12 differs from v11 only in what
 // transactional clients may assume, which does not arise here.
@@ -48,6 +54,7 @@ func handleProduce(c *conn, req *request) reply {
 	// request order, so the connection's batches reach the buffer in the
 	// order they were sent.
 	deferAll := c.deferredProduces.Load() > 0
+	txnWritable := r.TransactionID == nil || c.authorizedTxn(acl.OpWrite, *r.TransactionID)
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
@@ -59,7 +66,7 @@ func handleProduce(c *conn, req *request) reply {
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			at := produceIndex{len(p.resp.Topics), len(st.Partitions)}
 			switch {
-			case r.TransactionID != nil:
+			case r.TransactionID != nil && !txnWritable:
 				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			case !writable:
 				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
@@ -224,9 +231,6 @@ func validateProduce(records []byte, maxMessageBytes int) ([][]byte, []recordbat
 		h, err := recordbatch.Validate(b.Bytes)
 		if err != nil {
 			return nil, nil, &produceError{batchCode(err), err}
-		}
-		if h.Transactional() {
-			return nil, nil, &produceError{kerr.TransactionalIDAuthorizationFailed.Code, errors.New("transactional batches are not supported")}
 		}
 		batches = append(batches, b.Bytes)
 		headers = append(headers, h)

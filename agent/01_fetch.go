@@ -23,8 +23,13 @@ import (
 // consumer always progresses. If fewer than MinBytes are ready, the fetch
 // waits up to MaxWaitMillis and is woken by every journal entry applied.
 // An offset outside [log start, high watermark] is OFFSET_OUT_OF_RANGE.
-// There are no transactions, so READ_COMMITTED reads the same as
-// READ_UNCOMMITTED and the last stable offset is the high watermark. Fetch
+// READ_UNCOMMITTED reads up to the high watermark; READ_COMMITTED up to
+// the last stable offset (the first offset of the partition's earliest
+// open transaction), with the aborted transactions the data overlaps
+// (journal/apply_txn.go), from which the client drops aborted batches as
+// it does on Kafka. Both carry the commit and abort markers, control
+// batches that clients skip. A fetch waiting at the last stable offset is
+// woken when a transaction ends, as by any journal entry. Fetch
 // sessions (KIP-227) are declined: session id 0 is always answered, and a
 // request naming a session gets FETCH_SESSION_ID_NOT_FOUND, after which
 // clients send full fetches. v13+ names topics by id (UNKNOWN_TOPIC_ID
@@ -74,30 +79,48 @@ func (a *Agent) fetch(ctx context.Context, r *kmsg.FetchRequest, allowed func(to
 type fetchPlan struct {
 	code      int16
 	hw, start int64
-	chunks    []journal.Chunk
-	next      *journal.Chunk // the chunk after the last planned, to prefetch
+	lso       int64 // last stable offset
+	// upper is the offset the fetch reads below: the high watermark, or
+	// for read_committed the last stable offset.
+	upper   int64
+	aborted []journal.AbortedTxn // read_committed: those in [offset, upper)
+	chunks  []journal.Chunk
+	next    *journal.Chunk // the chunk after the last planned, to prefetch
 }
 
+// planFetch plans a read_uncommitted fetch.
 func (a *Agent) planFetch(s *journal.State, topic string, partition int32, offset int64, limit int) fetchPlan {
+	return a.planFetchAt(s, topic, partition, offset, limit, false)
+}
+
+// planFetchAt plans a fetch; committed reads only below the last stable
+// offset.
+func (a *Agent) planFetchAt(s *journal.State, topic string, partition int32, offset int64, limit int, committed bool) fetchPlan {
 	p := s.Partition(topic, partition)
 	if p == nil {
-		return fetchPlan{code: kerr.UnknownTopicOrPartition.Code, hw: -1, start: -1}
+		return fetchPlan{code: kerr.UnknownTopicOrPartition.Code, hw: -1, start: -1, lso: -1}
 	}
-	plan := fetchPlan{hw: p.NextOffset, start: p.StartOffset}
-	if offset == p.NextOffset {
-		return plan
+	plan := fetchPlan{hw: p.NextOffset, start: p.StartOffset, lso: p.LastStable(), upper: p.NextOffset}
+	if committed {
+		plan.upper = plan.lso
+	}
+	if offset >= plan.upper && offset <= p.NextOffset {
+		return plan // nothing readable yet
 	}
 	i := p.FindChunk(offset)
 	if i < 0 {
 		plan.code = kerr.OffsetOutOfRange.Code
 		return plan
 	}
+	if committed {
+		plan.aborted = p.AbortedIn(offset, plan.upper)
+	}
 	planned := int64(0)
-	for ; i < len(p.Chunks) && (planned < int64(limit) || len(plan.chunks) == 0); i++ {
+	for ; i < len(p.Chunks) && p.Chunks[i].BaseOffset < plan.upper && (planned < int64(limit) || len(plan.chunks) == 0); i++ {
 		plan.chunks = append(plan.chunks, p.Chunks[i])
 		planned += p.Chunks[i].RawLen
 	}
-	if i < len(p.Chunks) {
+	if i < len(p.Chunks) && p.Chunks[i].BaseOffset < plan.upper {
 		next := p.Chunks[i]
 		plan.next = &next
 	}
@@ -157,9 +180,15 @@ func (a *Agent) fetchOnce(ctx context.Context, r *kmsg.FetchRequest, allowed fun
 				continue
 			}
 			var plan fetchPlan
-			a.journal.View(func(s *journal.State) { plan = a.planFetch(s, name, rp.Partition, rp.FetchOffset, limit) })
+			committed := r.IsolationLevel == 1
+			a.journal.View(func(s *journal.State) {
+				plan = a.planFetchAt(s, name, rp.Partition, rp.FetchOffset, limit, committed)
+			})
 			sp.ErrorCode = plan.code
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = plan.hw, plan.hw, plan.start
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = plan.hw, plan.lso, plan.start
+			if committed {
+				sp.AbortedTransactions = abortedTransactions(plan.aborted)
+			}
 			if plan.code != 0 {
 				failed = true
 			} else if limit > 0 || total == 0 {
@@ -204,6 +233,7 @@ func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limi
 		if i == 0 {
 			data = batchesFrom(data, offset)
 		}
+		data = batchesBelow(data, plan.upper)
 		data = takeBatches(data, limit-size, atLeastOne && size == 0)
 		if len(data) == 0 {
 			break
@@ -218,6 +248,33 @@ func (a *Agent) readPlan(ctx context.Context, plan fetchPlan, offset int64, limi
 		a.prefetchChunk(*plan.next)
 	}
 	return parts, size, 0
+}
+
+// abortedTransactions renders the aborted-transaction index entries of a
+// read_committed fetch; never null, so every client sees the list.
+func abortedTransactions(aborted []journal.AbortedTxn) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(aborted))
+	for _, at := range aborted {
+		t := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		t.ProducerID, t.FirstOffset = at.ProducerID, at.FirstOffset
+		out = append(out, t)
+	}
+	return out
+}
+
+// batchesBelow returns the prefix of whole patched batches that start
+// below upper (a read_committed fetch stops at the last stable offset,
+// which is always a batch's first offset or the high watermark).
+func batchesBelow(b []byte, upper int64) []byte {
+	n := 0
+	for n < len(b) {
+		h, err := recordbatch.ParseHeader(b[n:])
+		if err != nil || h.Size() > len(b)-n || h.BaseOffset >= upper {
+			break
+		}
+		n += h.Size()
+	}
+	return b[:n]
 }
 
 // takeBatches returns the longest prefix of whole batches of b that fits in

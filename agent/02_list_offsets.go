@@ -19,9 +19,10 @@ import (
 // (latest) the high watermark, -3 (max timestamp, v7+) the first record
 // with the largest timestamp; any other timestamp answers the first record
 // whose timestamp is at or after it, read from the chunks (offset -1 when
-// there is none). Only records at or after the log start count. Isolation
-// levels read the same (no transactions). With the authorizer on, each
-// topic needs DESCRIBE (TOPIC_AUTHORIZATION_FAILED for its partitions).
+// there is none). Only records at or after the log start count. Latest at
+// READ_COMMITTED (isolation level 1) is the last stable offset, below any
+// open transaction. With the authorizer on, each topic needs DESCRIBE
+// (TOPIC_AUTHORIZATION_FAILED for its partitions).
 func handleListOffsets(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ListOffsetsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -37,7 +38,7 @@ func handleListOffsets(c *conn, req *request) reply {
 				if !describable {
 					sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				} else {
-					sp.ErrorCode = c.a.listOffset(ctx, rt.Topic, rp.Partition, rp.Timestamp, &sp)
+					sp.ErrorCode = c.a.listOffset(ctx, rt.Topic, rp.Partition, rp.Timestamp, r.IsolationLevel == 1, &sp)
 				}
 				st.Partitions = append(st.Partitions, sp)
 			}
@@ -47,7 +48,7 @@ func handleListOffsets(c *conn, req *request) reply {
 	}}
 }
 
-func (a *Agent) listOffset(ctx context.Context, topic string, partition int32, ts int64, sp *kmsg.ListOffsetsResponseTopicPartition) int16 {
+func (a *Agent) listOffset(ctx context.Context, topic string, partition int32, ts int64, committed bool, sp *kmsg.ListOffsetsResponseTopicPartition) int16 {
 	var (
 		found  bool
 		start  int64
@@ -65,6 +66,9 @@ func (a *Agent) listOffset(ctx context.Context, topic string, partition int32, t
 			return
 		}
 		found, start, next = true, p.StartOffset, p.NextOffset
+		if committed {
+			next = p.LastStable()
+		}
 		switch ts {
 		case -1, -2:
 		case -3:

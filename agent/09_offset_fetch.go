@@ -15,8 +15,9 @@ import (
 // Behavior: committed offsets from the journal state. A partition with no
 // commit answers offset -1; a null topic list (v2+) answers every
 // partition the group has committed. v8+ asks for several groups at once.
-// RequireStable (v7+) needs nothing here: commits are applied before they
-// are acknowledged, so there are never pending ones to wait for. v9 may
+// RequireStable (v7+): a partition whose offset an open transaction holds
+// (TxnOffsetCommit, not yet committed or aborted) answers
+// UNSTABLE_OFFSET_COMMIT, and the client asks again. v9 may
 // name a KIP-848 member and epoch, which are checked as for a commit. A
 // group that moved here a moment ago is read after the journal is caught
 // up, in the reply's wait. With the authorizer on, as Kafka: a group needs
@@ -29,7 +30,7 @@ func handleOffsetFetch(c *conn, req *request) reply {
 		resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
 		if r.Version >= 8 {
 			for _, rg := range r.Groups {
-				resp.Groups = append(resp.Groups, c.fetchGroupOffsets(ctx, rg))
+				resp.Groups = append(resp.Groups, c.fetchGroupOffsets(ctx, rg, r.RequireStable))
 			}
 			return resp
 		}
@@ -43,7 +44,7 @@ func handleOffsetFetch(c *conn, req *request) reply {
 		if r.Topics == nil {
 			rg.Topics = nil
 		}
-		g := c.fetchGroupOffsets(ctx, rg)
+		g := c.fetchGroupOffsets(ctx, rg, r.RequireStable)
 		resp.ErrorCode = g.ErrorCode
 		for _, t := range g.Topics {
 			st := kmsg.NewOffsetFetchResponseTopic()
@@ -61,17 +62,17 @@ func handleOffsetFetch(c *conn, req *request) reply {
 
 // fetchGroupOffsets is the coordinator's answer for one group, with the
 // authorizer's checks.
-func (c *conn) fetchGroupOffsets(ctx context.Context, rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+func (c *conn) fetchGroupOffsets(ctx context.Context, rg kmsg.OffsetFetchRequestGroup, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	if !c.authorizedGroup(acl.OpDescribe, rg.Group) {
 		g := kmsg.NewOffsetFetchResponseGroup()
 		g.Group, g.ErrorCode = rg.Group, kerr.GroupAuthorizationFailed.Code
 		return g
 	}
 	if !c.a.authz.on {
-		return c.a.groups.FetchOffsets(ctx, rg)
+		return c.a.groups.FetchOffsets(ctx, rg, requireStable)
 	}
 	if rg.Topics == nil {
-		g := c.a.groups.FetchOffsets(ctx, rg)
+		g := c.a.groups.FetchOffsets(ctx, rg, requireStable)
 		g.Topics = slices.DeleteFunc(g.Topics, func(t kmsg.OffsetFetchResponseGroupTopic) bool {
 			return !c.permitted(acl.OpDescribe, acl.ResourceTopic, t.Topic)
 		})
@@ -82,7 +83,7 @@ func (c *conn) fetchGroupOffsets(ctx context.Context, rg kmsg.OffsetFetchRequest
 	if kept == nil {
 		rg.Topics = []kmsg.OffsetFetchRequestGroupTopic{} // not null: null asks for every topic
 	}
-	g := c.a.groups.FetchOffsets(ctx, rg)
+	g := c.a.groups.FetchOffsets(ctx, rg, requireStable)
 	for _, rt := range denied {
 		st := kmsg.NewOffsetFetchResponseGroupTopic()
 		st.Topic = rt.Topic

@@ -15,12 +15,12 @@ import (
 // asks for several keys at once. A share coordinator (key type 2, keys
 // "group:topicId:partition") is the share-partition's owner, the
 // partition's owner: it keeps the share-partition's state (through the
-// journal). Transaction coordinators (key type 1) are answered with
-// INVALID_REQUEST and a message saying silt has no transactions, so a
-// transactional client fails at once rather than retrying forever. With
-// the authorizer on, a group key needs DESCRIBE on the group
-// (GROUP_AUTHORIZATION_FAILED) and a share key CLUSTER_ACTION on the
-// cluster (CLUSTER_AUTHORIZATION_FAILED), as Kafka checks them.
+// journal). A transaction coordinator (key type 1) is the transactional
+// id's owner (agent/txns). Other key types are INVALID_REQUEST. With the
+// authorizer on, a group key needs DESCRIBE on the group
+// (GROUP_AUTHORIZATION_FAILED), a transactional id DESCRIBE on it
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and a share key CLUSTER_ACTION
+// on the cluster (CLUSTER_AUTHORIZATION_FAILED), as Kafka checks them.
 func handleFindCoordinator(c *conn, req *request) reply {
 	r := req.body.(*kmsg.FindCoordinatorRequest)
 	a := c.a
@@ -36,10 +36,15 @@ func handleFindCoordinator(c *conn, req *request) reply {
 		switch {
 		case r.CoordinatorType == 0 && !c.authorizedGroup(acl.OpDescribe, key):
 			co.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		case r.CoordinatorType == 1 && !c.authorizedTxn(acl.OpDescribe, key):
+			co.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		case r.CoordinatorType == 2 && !c.authorizedCluster(acl.OpClusterAction):
 			co.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		case r.CoordinatorType == 0:
 			b := a.groupCoordinator(key)
+			co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
+		case r.CoordinatorType == 1:
+			b := a.txnCoordinator(key)
 			co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
 		case r.CoordinatorType == 2:
 			if b, ok := a.shareCoordinator(key); ok {
@@ -51,7 +56,7 @@ func handleFindCoordinator(c *conn, req *request) reply {
 			}
 		default:
 			co.ErrorCode = kerr.InvalidRequest.Code
-			msg := "silt does not support transactions: no coordinator for key type " + strconv.Itoa(int(r.CoordinatorType))
+			msg := "no coordinator for key type " + strconv.Itoa(int(r.CoordinatorType))
 			co.ErrorMessage = &msg
 		}
 		resp.Coordinators = append(resp.Coordinators, co)

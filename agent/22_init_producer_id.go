@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -16,21 +17,27 @@ import (
 // Ids come from a block the agent reserves through the journal, so a new
 // client costs no journal write. A producer that asks to bump the epoch of
 // its current id (v3+, after a sequence error) gets a new id instead, which
-// is equally valid. Transactional ids are refused: silt has no
-// transactions yet (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+// is equally valid. With a transactional id, the request goes to the id's
+// coordinator (agent/txns): the id's producer id at its next epoch, the
+// previous holder fenced and its open transaction aborted (KIP-360 retries
+// recognised); transaction.timeout.ms above --transaction-max-timeout is
+// INVALID_TRANSACTION_TIMEOUT.
 //
 // With the authorizer on, as Kafka (KIP-679): an idempotent producer needs
 // IDEMPOTENT_WRITE on the cluster or WRITE on some topic
-// (CLUSTER_AUTHORIZATION_FAILED). A transactional one would need WRITE on
-// its transactional id; silt refuses it either way, without transactions.
+// (CLUSTER_AUTHORIZATION_FAILED); a transactional one WRITE on its
+// transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 func handleInitProducerID(c *conn, req *request) reply {
 	r := req.body.(*kmsg.InitProducerIDRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 		resp.ProducerID, resp.ProducerEpoch = -1, -1
 		if r.TransactionalID != nil {
-			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-			return resp
+			if !c.authorizedTxn(acl.OpWrite, *r.TransactionalID) {
+				resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				return resp
+			}
+			return c.a.txns.InitProducerID(ctx, r)
 		}
 		if !c.idempotentWriteAllowed() {
 			resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code

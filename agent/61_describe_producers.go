@@ -15,8 +15,10 @@ import (
 // Behavior: the idempotent producers the journal remembers for each
 // partition asked for: id, epoch, the last sequence written, and the time
 // of the producer's last write (the journal entry's time; Kafka gives the
-// last batch's max timestamp). silt has no transactions, so there is no
-// coordinator epoch and no open transaction (-1). Any agent answers, after
+// last batch's max timestamp), and the first offset of the producer's open
+// transaction on the partition (-1 when none). The coordinator epoch is
+// -1: silt's markers are written by the journal, not by a coordinator that
+// can be fenced. Any agent answers, after
 // reading the journal entries in the bucket it has not applied yet, so a
 // producer that was just acknowledged is described, as a Kafka leader
 // describes it; an unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
@@ -55,7 +57,7 @@ func (a *Agent) describeProducers(r *kmsg.DescribeProducersRequest, readable []b
 				for _, ap := range s.ActiveProducers(rt.Topic, p) {
 					dp := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 					dp.ProducerID, dp.ProducerEpoch, dp.LastSequence = ap.ID, int32(ap.Epoch), ap.LastSequence
-					dp.LastTimestamp, dp.CoordinatorEpoch, dp.CurrentTxnStartOffset = ap.LastSeen, -1, -1
+					dp.LastTimestamp, dp.CoordinatorEpoch, dp.CurrentTxnStartOffset = ap.LastSeen, -1, ap.TxnStartOffset
 					sp.ActiveProducers = append(sp.ActiveProducers, dp)
 				}
 				return sp

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/silt-io/silt/agent"
 	"github.com/silt-io/silt/localstack"
@@ -235,6 +236,9 @@ func matrixCases() []matrixCase {
 	topic, group, clusterRT := kmsg.ACLResourceTypeTopic, kmsg.ACLResourceTypeGroup, kmsg.ACLResourceTypeCluster
 	topicFailed, groupFailed, clusterFailed := kerr.TopicAuthorizationFailed.Code, kerr.GroupAuthorizationFailed.Code, kerr.ClusterAuthorizationFailed.Code
 	readTopic := []binding{{perm: kmsg.ACLPermissionTypeAllow, op: kmsg.ACLOperationRead, rt: topic, pattern: kmsg.ACLResourcePatternTypeLiteral}}
+	txnRT, txnFailed := kmsg.ACLResourceTypeTransactionalId, kerr.TransactionalIDAuthorizationFailed.Code
+	writeTopic := []binding{{perm: kmsg.ACLPermissionTypeAllow, op: kmsg.ACLOperationWrite, rt: topic, pattern: kmsg.ACLResourcePatternTypeLiteral}}
+	readGroup := []binding{{perm: kmsg.ACLPermissionTypeAllow, op: kmsg.ACLOperationRead, rt: group, pattern: kmsg.ACLResourcePatternTypeLiteral}}
 	return []matrixCase{
 		{"Produce", kmsg.ACLOperationWrite, topic, true, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
 			p := principalClient(t, cl.OptValue(kgo.SeedBrokers).([]string), cl.OptValue(kgo.ClientID).(string), kgo.DisableIdempotentWrite(), kgo.RecordRetries(2))
@@ -474,6 +478,48 @@ func matrixCases() []matrixCase {
 			req.TransactionTimeoutMillis = 60000
 			return request[*kmsg.InitProducerIDResponse](t, ctx, cl, req).ErrorCode
 		}, clusterFailed},
+		{"InitProducerIdTransactional", kmsg.ACLOperationWrite, txnRT, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			req := kmsg.NewPtrInitProducerIDRequest()
+			req.TransactionalID, req.TransactionTimeoutMillis = &name, 60000
+			return request[*kmsg.InitProducerIDResponse](t, ctx, cl, req).ErrorCode
+		}, txnFailed},
+		{"AddPartitionsToTxn", kmsg.ACLOperationWrite, txnRT, true, writeTopic, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			// A client's form, v0-3 (v4+ is the brokers'): Kafka 3.5's
+			// versions at most.
+			cl = principalClient(t, cl.OptValue(kgo.SeedBrokers).([]string), cl.OptValue(kgo.ClientID).(string), kgo.MaxVersions(kversion.V3_5_0()))
+			req := kmsg.NewPtrAddPartitionsToTxnRequest()
+			req.TransactionalID, req.ProducerID = name, 1
+			rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+			rt.Topic, rt.Partitions = name, []int32{0}
+			req.Topics = append(req.Topics, rt)
+			return request[*kmsg.AddPartitionsToTxnResponse](t, ctx, cl, req).Topics[0].Partitions[0].ErrorCode
+		}, txnFailed},
+		{"AddOffsetsToTxn", kmsg.ACLOperationWrite, txnRT, false, readGroup, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			req := kmsg.NewPtrAddOffsetsToTxnRequest()
+			req.TransactionalID, req.ProducerID, req.Group = name, 1, name
+			return request[*kmsg.AddOffsetsToTxnResponse](t, ctx, cl, req).ErrorCode
+		}, txnFailed},
+		{"TxnOffsetCommit", kmsg.ACLOperationWrite, txnRT, true, append(append([]binding{}, readGroup...), readTopic...), func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			req := kmsg.NewPtrTxnOffsetCommitRequest()
+			req.TransactionalID, req.ProducerID, req.Group = name, 1, name
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic = name
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rp.Offset = 1
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			return request[*kmsg.TxnOffsetCommitResponse](t, ctx, cl, req).Topics[0].Partitions[0].ErrorCode
+		}, txnFailed},
+		{"EndTxn", kmsg.ACLOperationWrite, txnRT, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			req := kmsg.NewPtrEndTxnRequest()
+			req.TransactionalID, req.ProducerID, req.Commit = name, 1, true
+			return request[*kmsg.EndTxnResponse](t, ctx, cl, req).ErrorCode
+		}, txnFailed},
+		{"DescribeTransactions", kmsg.ACLOperationDescribe, txnRT, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			req := kmsg.NewPtrDescribeTransactionsRequest()
+			req.TransactionalIDs = []string{name}
+			return request[*kmsg.DescribeTransactionsResponse](t, ctx, cl, req).TransactionStates[0].ErrorCode
+		}, txnFailed},
 		{"DescribeCluster", kmsg.ACLOperationDescribe, clusterRT, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, _ string, _ [16]byte) int16 {
 			return request[*kmsg.DescribeClusterResponse](t, ctx, cl, kmsg.NewPtrDescribeClusterRequest()).ErrorCode
 		}, clusterFailed},

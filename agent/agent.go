@@ -19,6 +19,7 @@ import (
 	"github.com/silt-io/silt/agent/commit"
 	"github.com/silt-io/silt/agent/groups"
 	"github.com/silt-io/silt/agent/sharegroups"
+	"github.com/silt-io/silt/agent/txns"
 	"github.com/silt-io/silt/agent/writer"
 	"github.com/silt-io/silt/cache"
 	"github.com/silt-io/silt/gossip"
@@ -49,6 +50,7 @@ type Agent struct {
 	requests *byteBudget
 	pids     *pidAllocator
 	groups   *groups.Coordinator
+	txns     *txns.Coordinator
 	quotas   *quotas
 	shares   *sharegroups.Service
 	metrics  *metrics
@@ -166,6 +168,10 @@ func (a *Agent) Start(ctx context.Context) error {
 			CommitTimeout:         a.cfg.CommitTimeout,
 		},
 	})
+	a.txns = txns.New(txns.Env{
+		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit, Owns: a.ownsTxn,
+		Config: txns.Config{MaxTimeout: a.cfg.TransactionMaxTimeout, CommitTimeout: a.cfg.CommitTimeout},
+	})
 	a.shares = sharegroups.New(sharegroups.Env{
 		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit,
 		OwnsGroup: a.ownsGroup, OwnsPartition: a.ownsPartition, Read: a.shareRead,
@@ -188,6 +194,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.wg.Go(a.acceptLoop)
 	a.wg.Go(a.followJournal)
 	a.wg.Go(func() { a.groups.Run(a.ctx) })
+	a.wg.Go(func() { a.txns.Run(a.ctx) })
 	a.wg.Go(a.watchMembership)
 	if a.cfg.Compaction {
 		a.wg.Go(a.runCompactor)

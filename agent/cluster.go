@@ -189,6 +189,18 @@ func (a *Agent) ownsGroup(group string) bool {
 	return !a.leaving.Load() && owner(a.cluster.members(), "group/"+group).Name == a.cfg.NodeName
 }
 
+// txnCoordinator returns the agent that coordinates a transactional id:
+// its owner over all agents, as for groups.
+func (a *Agent) txnCoordinator(id string) kmsg.MetadataResponseBroker {
+	return broker(owner(a.cluster.members(), "txn/"+id))
+}
+
+// ownsTxn reports whether this agent coordinates the transactional id. An
+// agent that is shutting down owns none.
+func (a *Agent) ownsTxn(id string) bool {
+	return !a.leaving.Load() && owner(a.cluster.members(), "txn/"+id).Name == a.cfg.NodeName
+}
+
 // controllerID is the node id Metadata and DescribeCluster report as the
 // controller: the committer, the agent that writes the cluster's metadata.
 func (a *Agent) controllerID() int32 { return a.commit.Committer().NodeID }

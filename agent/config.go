@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/silt-io/silt/agent/txns"
 	"github.com/silt-io/silt/internal/acl"
 )
 
@@ -132,6 +133,10 @@ type Config struct {
 	// OffsetsRetention is how long a group without members keeps its
 	// committed offsets (Kafka's offsets.retention.minutes). Default 7 days.
 	OffsetsRetention time.Duration
+	// TransactionMaxTimeout is the longest transaction.timeout.ms a
+	// transactional producer may ask for (Kafka's
+	// transaction.max.timeout.ms). Default 15 minutes.
+	TransactionMaxTimeout time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Registry receives the agent's Prometheus metrics and is served on
@@ -168,6 +173,7 @@ func DefaultConfig() Config {
 
 		GroupInitialRebalanceDelay: 3 * time.Second,
 		OffsetsRetention:           7 * 24 * time.Hour,
+		TransactionMaxTimeout:      txns.DefaultMaxTimeout,
 	}
 }
 
@@ -211,6 +217,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("default partitions %d: must be at least 1", c.DefaultPartitions)
 	case c.MessageMaxBytes < 1:
 		return fmt.Errorf("message max bytes %d: must be positive", c.MessageMaxBytes)
+	case c.TransactionMaxTimeout <= 0:
+		return fmt.Errorf("transaction max timeout %v: must be positive", c.TransactionMaxTimeout)
 	case c.OffsetsRetention <= 0:
 		return fmt.Errorf("offsets retention %v: must be positive", c.OffsetsRetention)
 	case c.CommitTimeout <= 0:

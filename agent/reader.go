@@ -21,6 +21,11 @@ func chunkCacheKey(object string, pos int64) string { return writer.CacheKey(obj
 // in, from the cache or with one ranged GET. The bytes are shared: callers
 // must not modify them.
 func (a *Agent) readChunk(ctx context.Context, ch journal.Chunk) ([]byte, error) {
+	if ch.Marker != nil {
+		// A transaction marker has no object: its control batch is
+		// built from the journal's state (78 bytes, not worth caching).
+		return chunkread.MarkerBatch(ch)
+	}
 	// A fetch woken by the commit of this agent's own segment can run
 	// before the writer has cached the segment's chunks: wait for that
 	// (moments) rather than GET what is in memory.
@@ -38,6 +43,9 @@ func (a *Agent) readChunk(ctx context.Context, ch journal.Chunk) ([]byte, error)
 // for a consumer that will want it next; not one the writer is about to
 // cache.
 func (a *Agent) prefetchChunk(ch journal.Chunk) {
+	if ch.Marker != nil {
+		return
+	}
 	if a.writer.Committed(ch.Object) != nil {
 		return
 	}

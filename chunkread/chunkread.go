@@ -38,6 +38,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/silt-io/silt/journal"
 	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/recordbatch"
@@ -53,6 +55,9 @@ const LeaderEpoch = 0
 // with their offsets patched in (see Decode). The result is a fresh slice
 // the caller owns.
 func Read(ctx context.Context, bucket objstore.Reader, ch journal.Chunk) ([]byte, error) {
+	if ch.Marker != nil {
+		return MarkerBatch(ch)
+	}
 	stored, err := objstore.ReadRange(ctx, bucket, ch.Object, ch.Pos, ch.Len)
 	if err != nil {
 		return nil, fmt.Errorf("read chunk %s@%d: %w", ch.Object, ch.Pos, err)
@@ -83,4 +88,35 @@ func Decode(ch journal.Chunk, stored []byte) ([]byte, error) {
 		return nil, fmt.Errorf("chunk %s@%d: batches end at offset %d, the journal says %d", ch.Object, ch.Pos, next, ch.NextOffset)
 	}
 	return patched, nil
+}
+
+// MarkerBatch returns the control batch of a transaction marker chunk
+// (journal.Chunk.Marker): Kafka's commit or abort marker for the
+// producer, at the chunk's offset, as a broker writes it: a transactional
+// control batch of one record whose key is the ControlRecordKey (type 1
+// commit, 0 abort) and whose value is the EndTxnMarker (coordinator epoch
+// 0: silt's markers are written by the journal, not by a coordinator that
+// can be fenced).
+func MarkerBatch(ch journal.Chunk) ([]byte, error) {
+	m := ch.Marker
+	if m == nil {
+		return nil, fmt.Errorf("chunk at offset %d is no marker", ch.BaseOffset)
+	}
+	key := kmsg.ControlRecordKey{Type: kmsg.ControlRecordKeyTypeAbort}
+	if m.Commit {
+		key.Type = kmsg.ControlRecordKeyTypeCommit
+	}
+	value := kmsg.EndTxnMarker{}
+	h := recordbatch.Header{
+		BaseOffset: ch.BaseOffset, PartitionLeaderEpoch: LeaderEpoch,
+		Attributes:     recordbatch.AttrTransactional | recordbatch.AttrControl,
+		FirstTimestamp: m.Time, MaxTimestamp: m.Time,
+		ProducerID: m.ProducerID, ProducerEpoch: m.Epoch, BaseSequence: -1,
+	}
+	rec := recordbatch.Record{Timestamp: m.Time, Key: key.AppendTo(nil), Value: value.AppendTo(nil)}
+	b, err := recordbatch.Encode(h, []recordbatch.Record{rec}, recordbatch.CodecNone)
+	if err != nil {
+		return nil, fmt.Errorf("marker at offset %d: %w", ch.BaseOffset, err)
+	}
+	return b, nil
 }

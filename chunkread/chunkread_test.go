@@ -125,3 +125,27 @@ func TestDecodeGarbage(t *testing.T) {
 		}
 	}
 }
+
+// A transaction marker chunk reads as one control batch at its offset,
+// of the size the journal counts, that recordbatch.ParseMarker reads back.
+func TestMarkerBatch(t *testing.T) {
+	for _, commit := range []bool{true, false} {
+		ch := journal.Chunk{BaseOffset: 41, NextOffset: 42, RawLen: journal.MarkerBatchSize,
+			Marker: &journal.TxnMarker{ProducerID: 12, Epoch: 3, Commit: commit, Time: 1_700_000_000_000}}
+		b, err := Read(context.Background(), nil, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != journal.MarkerBatchSize {
+			t.Errorf("marker batch is %d bytes, the journal counts %d", len(b), journal.MarkerBatchSize)
+		}
+		h, err := recordbatch.ParseHeader(b)
+		if err != nil || h.BaseOffset != 41 || h.LastOffset() != 41 || h.MaxTimestamp != ch.Marker.Time {
+			t.Errorf("header %+v, %v", h, err)
+		}
+		m, err := recordbatch.ParseMarker(b)
+		if err != nil || m.ProducerID != 12 || m.ProducerEpoch != 3 || m.Commit != commit {
+			t.Errorf("marker %+v, %v", m, err)
+		}
+	}
+}

@@ -75,6 +75,9 @@ func (c *Compactor) cleanEnd(pr *partitionRef, nowMs int64) (end int64, chunks i
 			return end, i
 		case pr.policy.export && ch.NextOffset > pr.progress.Exported:
 			return end, i
+		case ch.NextOffset > pr.lso:
+			// An open transaction: what it wrote may yet be aborted.
+			return end, i
 		}
 		end = ch.NextOffset
 	}
@@ -139,7 +142,9 @@ func activeStart(chunks []journal.Chunk, p policy, mergeWindow time.Duration, no
 func (c *Compactor) cleanPartition(ctx context.Context, pr partitionRef, chunks []journal.Chunk, end, nowMs int64) (Stats, error) {
 	var st Stats
 	latest := map[keyHash]int64{}
-	err := Scan(ctx, c.opts.Read, chunks, ScanOptions{From: pr.start, To: end}, func(r *Record) error {
+	// Aborted transactions' records are not the latest of their keys:
+	// they are dropped below, as Kafka's cleaner drops them.
+	err := Scan(ctx, c.opts.Read, chunks, ScanOptions{From: pr.start, To: end, Aborted: pr.aborted}, func(r *Record) error {
 		if r.Key != nil {
 			latest[hashKey(r.Key)] = r.Offset
 		}
@@ -170,7 +175,7 @@ func (c *Compactor) cleanPartition(ctx context.Context, pr partitionRef, chunks 
 		size += ch.RawLen
 	}
 	for gi, group := range groups {
-		data, dropped, err := c.filterGroup(ctx, group, keep)
+		data, dropped, err := c.filterGroup(ctx, group, keep, pr.aborted)
 		if err != nil {
 			return st, err
 		}
@@ -224,7 +229,7 @@ func (c *Compactor) cleanPartition(ctx context.Context, pr partitionRef, chunks 
 // filterGroup reads a group of chunks and returns its batches with only
 // the records keep accepts, covering the group's offsets exactly (see the
 // comment at the top of this file), and the number of records dropped.
-func (c *Compactor) filterGroup(ctx context.Context, group []journal.Chunk, keep func(*recordbatch.Record) bool) ([]byte, int64, error) {
+func (c *Compactor) filterGroup(ctx context.Context, group []journal.Chunk, keep func(*recordbatch.Record) bool, aborted []journal.AbortedTxn) ([]byte, int64, error) {
 	var out []byte
 	var dropped int64
 	end := group[len(group)-1].NextOffset
@@ -261,16 +266,18 @@ func (c *Compactor) filterGroup(ctx context.Context, group []journal.Chunk, keep
 				return nil, 0, err
 			}
 			emptyHdr = b.Header
-			if b.Control() {
-				continue // no transactions in silt; nothing to keep
-			}
 			recs, err := recordbatch.Records(b.Bytes, maxBatchRecordsBytes)
 			if err != nil {
 				return nil, 0, fmt.Errorf("batch at offset %d: %w", b.BaseOffset, err)
 			}
+			// Transaction markers are kept: a read_committed consumer
+			// given an aborted range stops skipping its producer's
+			// batches at the abort marker. An aborted transaction's
+			// records all go.
+			drop := abortedBatch(aborted, b)
 			kept := recs[:0:0]
 			for i := range recs {
-				if keep(&recs[i]) {
+				if b.Control() || !drop && keep(&recs[i]) {
 					kept = append(kept, recs[i])
 				}
 			}

@@ -80,7 +80,7 @@ func (c *Compactor) ExportNow(ctx context.Context, topic string) (Stats, error) 
 	// partition on; wait for that and go on.
 	target := map[partitionKey]int64{}
 	for _, pr := range parts {
-		target[keyOf(pr)] = pr.next
+		target[keyOf(pr)] = pr.lso
 	}
 	for {
 		s, err := c.exportTopics(ctx, parts, nowMs, true)
@@ -239,19 +239,20 @@ func (c *Compactor) beginRange(ctx context.Context, pr partitionRef, nowMs int64
 		return from, to, true, nil
 	}
 	from = max(prog.Exported, pr.start)
-	if from >= pr.next {
+	if from >= pr.lso {
 		return 0, 0, false, nil
 	}
 	// The range ends at a chunk boundary once ExportMaxBytes are in it,
-	// else at the high watermark.
-	to = pr.next
+	// else at the last stable offset: an open transaction holds the
+	// export back, so it carries committed records only.
+	to = pr.lso
 	var size int64
 	for _, ch := range pr.chunks {
 		if ch.NextOffset <= from {
 			continue
 		}
 		size += ch.RawLen
-		if size >= c.opts.ExportMaxBytes {
+		if size >= c.opts.ExportMaxBytes && ch.NextOffset < to {
 			to = ch.NextOffset
 			break
 		}
@@ -278,7 +279,7 @@ func (c *Compactor) beginRange(ctx context.Context, pr partitionRef, nowMs int64
 func (c *Compactor) writeRange(ctx context.Context, pr partitionRef, from, to int64) (files []iceberg.DataFile, records int64, err error) {
 	open := map[int64]*parquetFile{}
 	var batchBytes int64
-	err = Scan(ctx, c.opts.Read, pr.chunks, ScanOptions{From: from, To: to, Batch: func(b recordbatch.Batch) {
+	err = Scan(ctx, c.opts.Read, pr.chunks, ScanOptions{From: from, To: to, Aborted: pr.aborted, Batch: func(b recordbatch.Batch) {
 		batchBytes += int64(len(b.Bytes))
 	}}, func(r *Record) error {
 		h := hourOf(r.Timestamp)

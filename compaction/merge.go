@@ -22,6 +22,8 @@ type partitionRef struct {
 	policy    policy
 	start     int64
 	next      int64
+	lso       int64                // last stable offset: the export stops there
+	aborted   []journal.AbortedTxn // the aborted-transaction index
 	chunks    []journal.Chunk
 	progress  journal.CompactionProgress
 }
@@ -40,7 +42,8 @@ func (c *Compactor) partitions(keep func(policy) bool) []partitionRef {
 			for i, p := range t.Partitions {
 				out = append(out, partitionRef{
 					topic: name, id: t.ID, partition: int32(i), policy: pol,
-					start: p.StartOffset, next: p.NextOffset,
+					start: p.StartOffset, next: p.NextOffset, lso: p.LastStable(),
+					aborted:  append([]journal.AbortedTxn(nil), p.Aborted...),
 					chunks:   append([]journal.Chunk(nil), p.Chunks...),
 					progress: s.Progress(t.ID, int32(i)),
 				})
@@ -239,7 +242,8 @@ func (c *Compactor) replace(ctx context.Context, pr partitionRef, old, new []jou
 		return false, errors.Join(errs...)
 	}
 	for _, o := range old {
-		if !slices.ContainsFunc(new, func(n journal.Chunk) bool { return n.Object == o.Object }) {
+		// A transaction marker (no object) leaves nothing to delete.
+		if o.Object != "" && !slices.ContainsFunc(new, func(n journal.Chunk) bool { return n.Object == o.Object }) {
 			c.dropped = append(c.dropped, o.Object)
 		}
 	}

@@ -56,13 +56,33 @@ type ScanOptions struct {
 	// Batch, if set, is called with each batch's bytes (patched, shared)
 	// before its records: export counts bytes with it.
 	Batch func(b recordbatch.Batch)
+	// Aborted is the partition's aborted-transaction index: the batches
+	// of aborted transactions are skipped, as a read_committed consumer
+	// drops them. Readers of committed data also set To at most at the
+	// partition's last stable offset.
+	Aborted []journal.AbortedTxn
+}
+
+// abortedBatch reports whether a transactional batch belongs to an aborted
+// transaction: its producer's aborted range holds its first offset.
+func abortedBatch(aborted []journal.AbortedTxn, b recordbatch.Batch) bool {
+	if !b.Transactional() {
+		return false
+	}
+	for _, a := range aborted {
+		if a.ProducerID == b.ProducerID && a.FirstOffset <= b.BaseOffset && b.BaseOffset <= a.LastOffset {
+			return true
+		}
+	}
+	return false
 }
 
 // Scan reads chunks in order, with up to Readahead GETs in flight, and
 // calls fn with every record whose offset is in [From, To). The Record is
 // reused after the call, but the slices in it alias the chunk bytes read
 // (or a batch's decompressed records), which nothing modifies, so they may
-// be kept. Control batches are skipped. fn returning an error stops the
+// be kept. Control batches, and those of aborted transactions
+// (ScanOptions.Aborted), are skipped. fn returning an error stops the
 // scan with that error.
 func Scan(ctx context.Context, read ReadFunc, chunks []journal.Chunk, opts ScanOptions, fn func(r *Record) error) error {
 	if opts.Readahead <= 0 {
@@ -114,7 +134,7 @@ func Scan(ctx context.Context, read ReadFunc, chunks []journal.Chunk, opts ScanO
 			if err != nil {
 				return err
 			}
-			if b.LastOffset() < opts.From || b.Control() {
+			if b.LastOffset() < opts.From || b.Control() || abortedBatch(opts.Aborted, b) {
 				continue
 			}
 			if opts.To > 0 && b.BaseOffset >= opts.To {

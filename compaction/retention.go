@@ -58,7 +58,7 @@ func (c *Compactor) Retention(ctx context.Context) (Stats, error) {
 	for _, pr := range c.partitions(func(p policy) bool { return p.delete }) {
 		if start := retentionStart(&pr, nowMs); start > pr.start {
 			for _, ch := range pr.chunks {
-				if ch.NextOffset <= start {
+				if ch.NextOffset <= start && ch.Marker == nil {
 					c.dropped = append(c.dropped, ch.Object)
 				}
 			}

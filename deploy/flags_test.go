@@ -64,6 +64,7 @@ var agentFlags = map[string]flagKind{
 	"message-max-bytes":             kindInt,
 	"commit-timeout":                kindDuration,
 	"offsets-retention":             kindDuration,
+	"transaction-max-timeout":       kindDuration,
 	"group-initial-rebalance-delay": kindDuration,
 	"compaction":                    kindBool,
 	"export":                        kindBool,

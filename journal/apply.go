@@ -3,6 +3,7 @@ package journal
 import (
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -115,6 +116,16 @@ func (s *State) apply(c *Command) Result {
 		return s.createACL(c.CreateACL)
 	case c.DeleteACLs != nil:
 		return s.deleteACLs(c.DeleteACLs)
+	case c.ClaimTxn != nil:
+		return s.claimTxn(c.ClaimTxn)
+	case c.InitTxn != nil:
+		return s.initTxn(c.InitTxn)
+	case c.AddTxnPartitions != nil:
+		return s.addTxnPartitions(c.AddTxnPartitions)
+	case c.TxnOffsetCommit != nil:
+		return s.txnOffsetCommit(c.TxnOffsetCommit)
+	case c.EndTxn != nil:
+		return s.endTxn(c.EndTxn)
 	case c.ReplaceChunks != nil:
 		return s.replaceChunks(c.ReplaceChunks)
 	case c.MarkGarbage != nil:
@@ -221,6 +232,7 @@ func (s *State) deleteRecords(c *DeleteRecords) Result {
 			i++
 		}
 		p.Chunks = append([]Chunk(nil), p.Chunks[i:]...)
+		p.Aborted = slices.DeleteFunc(p.Aborted, func(a AbortedTxn) bool { return a.LastOffset < off })
 	}
 	return Result{Offset: p.StartOffset}
 }
@@ -294,4 +306,5 @@ func (s *State) expireProducers() {
 			delete(s.Producers, id)
 		}
 	}
+	s.expireTxns()
 }

@@ -62,6 +62,13 @@ func (s *State) commitChunk(object string, base int64, cc *ChunkCommit) []BatchR
 			chunk.Skip = append(chunk.Skip, int32(j))
 			continue
 		}
+		if b.Txn {
+			if code := s.checkTxnBatch(cc.Topic, cc.Partition, &b); code != 0 {
+				out[j] = BatchResult{Code: code, BaseOffset: -1}
+				chunk.Skip = append(chunk.Skip, int32(j))
+				continue
+			}
+		}
 		if b.ProducerID >= 0 {
 			offset, code, dup := s.checkSequence(key, &b, p.NextOffset)
 			if code != 0 || dup {
@@ -71,6 +78,14 @@ func (s *State) commitChunk(object string, base int64, cc *ChunkCommit) []BatchR
 			}
 		}
 		out[j] = BatchResult{BaseOffset: p.NextOffset}
+		if b.Txn {
+			if _, open := p.OpenTxns[b.ProducerID]; !open {
+				if p.OpenTxns == nil {
+					p.OpenTxns = map[int64]int64{}
+				}
+				p.OpenTxns[b.ProducerID] = p.NextOffset
+			}
+		}
 		p.NextOffset += int64(b.Records)
 		chunk.MaxTimestamp = max(chunk.MaxTimestamp, b.MaxTimestamp)
 	}

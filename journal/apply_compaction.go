@@ -200,6 +200,15 @@ func validNewChunks(c *ReplaceChunks) bool {
 	}
 	next := c.Old[0].BaseOffset
 	for _, n := range c.New {
+		if n.Marker != nil {
+			// A transaction marker kept as it is (a cleaner's group of
+			// one marker replaces itself): no object, one offset.
+			if n.Object != "" || n.BaseOffset != next || n.NextOffset != n.BaseOffset+1 || n.RawLen != MarkerBatchSize {
+				return false
+			}
+			next = n.NextOffset
+			continue
+		}
 		if n.Object == "" || n.BaseOffset != next || n.NextOffset <= n.BaseOffset || n.Len < 1 || n.RawLen < 1 || n.Pos < 0 {
 			return false
 		}

@@ -40,6 +40,13 @@ type Command struct {
 	DeleteShare       *DeleteShare       `json:"delete_share,omitempty"`
 	AlterGroupConfigs *AlterGroupConfigs `json:"alter_group_configs,omitempty"`
 
+	// Transaction commands; see apply_txn.go.
+	ClaimTxn         *ClaimTxn         `json:"claim_txn,omitempty"`
+	InitTxn          *InitTxn          `json:"init_txn,omitempty"`
+	AddTxnPartitions *AddTxnPartitions `json:"add_txn_partitions,omitempty"`
+	TxnOffsetCommit  *TxnOffsetCommit  `json:"txn_offset_commit,omitempty"`
+	EndTxn           *EndTxn           `json:"end_txn,omitempty"`
+
 	// Compactor commands; see apply_compaction.go.
 	ReplaceChunks *ReplaceChunks `json:"replace_chunks,omitempty"`
 	MarkGarbage   *MarkGarbage   `json:"mark_garbage,omitempty"`
@@ -89,6 +96,16 @@ func (c *Command) kind() string {
 		return "create_acl"
 	case c.DeleteACLs != nil:
 		return "delete_acls"
+	case c.ClaimTxn != nil:
+		return "claim_txn"
+	case c.InitTxn != nil:
+		return "init_txn"
+	case c.AddTxnPartitions != nil:
+		return "add_txn_partitions"
+	case c.TxnOffsetCommit != nil:
+		return "txn_offset_commit"
+	case c.EndTxn != nil:
+		return "end_txn"
 	case c.ReplaceChunks != nil:
 		return "replace_chunks"
 	case c.MarkGarbage != nil:
@@ -180,6 +197,8 @@ type Batch struct {
 	ProducerID    int64 `json:"pid"`
 	ProducerEpoch int16 `json:"epoch,omitempty"`
 	BaseSequence  int32 `json:"seq,omitempty"`
+	// Txn marks a transactional batch (see apply_txn.go).
+	Txn bool `json:"txn,omitempty"`
 }
 
 // DeleteRecords advances a partition's log start offset (Kafka's
@@ -239,8 +258,11 @@ type Result struct {
 	// landed: in Object (the entry's key), at Base plus their positions.
 	Object string `json:"object,omitempty"`
 	Base   int64  `json:"base,omitempty"`
-	// FirstProducerID is the first id of an AllocateProducerIDs block.
+	// FirstProducerID is the first id of an AllocateProducerIDs block, and
+	// the producer id InitTxn and EndTxn leave a transactional id with.
 	FirstProducerID int64 `json:"first_pid,omitempty"`
+	// ProducerEpoch is the epoch InitTxn and EndTxn leave it with.
+	ProducerEpoch int16 `json:"pepoch,omitempty"`
 	// Offset is the new log start offset of DeleteRecords.
 	Offset int64 `json:"offset,omitempty"`
 	// TopicID is the id of a created topic.
@@ -272,7 +294,7 @@ func (c *Command) validate() error {
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
-		c.SetClientQuota != nil, c.CreateACL != nil, c.DeleteACLs != nil} {
+		c.SetClientQuota != nil, c.CreateACL != nil, c.DeleteACLs != nil, c.ClaimTxn != nil, c.InitTxn != nil, c.AddTxnPartitions != nil, c.TxnOffsetCommit != nil, c.EndTxn != nil} {
 		if set {
 			n++
 		}

@@ -47,6 +47,11 @@ type State struct {
 	// (share.auto.offset.reset, share.record.lock.duration.ms…).
 	GroupConfigs map[string]map[string]string `json:"group_configs,omitempty"`
 
+	// Txns holds each transactional id's coordinator state, and
+	// TxnClaims its coordinator's latest claim (apply_txn.go).
+	Txns      map[string]*TxnState  `json:"txns,omitempty"`
+	TxnClaims map[string]GroupClaim `json:"txn_claims,omitempty"`
+
 	// Proposals remembers the outcome of recent commands that carried an
 	// ID, by ID, for ProposalWindowMs of entry time.
 	Proposals map[string]ProposalOutcome `json:"proposals,omitempty"`
@@ -93,6 +98,12 @@ func (s *State) init() {
 	}
 	if s.GroupClaims == nil {
 		s.GroupClaims = map[string]GroupClaim{}
+	}
+	if s.Txns == nil {
+		s.Txns = map[string]*TxnState{}
+	}
+	if s.TxnClaims == nil {
+		s.TxnClaims = map[string]GroupClaim{}
 	}
 	if s.Proposals == nil {
 		s.Proposals = map[string]ProposalOutcome{}

@@ -56,6 +56,12 @@ type Partition struct {
 	// Chunks cover [first chunk's BaseOffset, NextOffset) without gaps, in
 	// offset order. Chunks wholly below StartOffset are dropped.
 	Chunks []Chunk `json:"chunks,omitempty"`
+	// OpenTxns maps each producer with an open transaction on the
+	// partition to its first offset in it; the earliest holds back the
+	// last stable offset (apply_txn.go).
+	OpenTxns map[int64]int64 `json:"open_txns,omitempty"`
+	// Aborted is the aborted-transaction index, in offset order.
+	Aborted []AbortedTxn `json:"aborted,omitempty"`
 }
 
 // Chunk locates a run of one partition's record batches inside an object in
@@ -81,6 +87,10 @@ type Chunk struct {
 	// compactor's merge window reads it for chunks whose object name
 	// carries no time (inline segments, in journal entries).
 	Written int64 `json:"written,omitempty"`
+	// Marker, when set, makes the chunk a transaction marker: one control
+	// batch that has no object, its bytes built from the marker
+	// (chunkread.MarkerBatch).
+	Marker *TxnMarker `json:"marker,omitempty"`
 }
 
 // Records returns the number of offsets the chunk covers.
@@ -91,6 +101,8 @@ func (c *Chunk) Records() int64 { return c.NextOffset - c.BaseOffset }
 type Producer struct {
 	Epoch    int16 `json:"epoch"`
 	LastSeen int64 `json:"seen"` // entry time (ms) of its last write
+	// TxnID is the transactional id the producer id belongs to, if any.
+	TxnID string `json:"txn,omitempty"`
 	// Partitions maps "topic/partition" to the most recent batches, oldest
 	// first, at most MaxProducerBatches.
 	Partitions map[string][]ProducedBatch `json:"parts,omitempty"`

@@ -106,8 +106,10 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, r *kmsg.OffsetCommitReq
 }
 
 // FetchOffsets answers one group of an OffsetFetch. A KIP-848 member and
-// epoch, if named (v9), are checked as for a commit.
-func (c *Coordinator) FetchOffsets(ctx context.Context, rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+// epoch, if named (v9), are checked as for a commit. With requireStable, a
+// partition whose offset an open transaction holds is
+// UNSTABLE_OFFSET_COMMIT.
+func (c *Coordinator) FetchOffsets(ctx context.Context, rg kmsg.OffsetFetchRequestGroup, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	out := kmsg.NewOffsetFetchResponseGroup()
 	out.Group = rg.Group
 	if !c.env.Owns(rg.Group) {
@@ -145,7 +147,9 @@ func (c *Coordinator) FetchOffsets(ctx context.Context, rg kmsg.OffsetFetchReque
 			for _, p := range rt.Partitions {
 				sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 				sp.Partition, sp.Offset, sp.LeaderEpoch = p, -1, -1
-				if o, ok := committed[rt.Topic][p]; ok {
+				if requireStable && s.PendingTxnOffset(rg.Group, rt.Topic, p) {
+					sp.ErrorCode = kerr.UnstableOffsetCommit.Code
+				} else if o, ok := committed[rt.Topic][p]; ok {
 					sp.Offset, sp.LeaderEpoch = o.Offset, o.LeaderEpoch
 					meta := o.Metadata
 					sp.Metadata = &meta
@@ -156,6 +160,28 @@ func (c *Coordinator) FetchOffsets(ctx context.Context, rg kmsg.OffsetFetchReque
 		}
 	})
 	return out
+}
+
+// CheckTxnCommit checks a TxnOffsetCommit's member as CommitOffsets checks
+// an OffsetCommit's: 0 if the member may commit for the group.
+func (c *Coordinator) CheckTxnCommit(ctx context.Context, name, memberID string, instanceID *string, generation int32) int16 {
+	switch {
+	case name == "":
+		return kerr.InvalidGroupID.Code
+	case !c.env.Owns(name):
+		return kerr.NotCoordinator.Code
+	}
+	var code int16
+	found, lcode := c.doGroup(ctx, name, false, func(g *group) { code = g.checkCommit(memberID, instanceID, generation) })
+	switch {
+	case lcode != 0:
+		return lcode
+	case found:
+		return code
+	case generation >= 0:
+		return kerr.IllegalGeneration.Code
+	}
+	return 0
 }
 
 // DeleteGroup deletes an empty group: its offsets and stored membership.

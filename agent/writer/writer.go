@@ -278,6 +278,7 @@ func (w *Writer) Append(topic string, id journal.TopicID, partition int32, batch
 			ProducerID:    h.ProducerID,
 			ProducerEpoch: h.ProducerEpoch,
 			BaseSequence:  h.BaseSequence,
+			Txn:           h.Transactional(),
 		})
 		if h.Codec() != recordbatch.CodecNone {
 			ch.compressible = false

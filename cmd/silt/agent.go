@@ -97,6 +97,7 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.CommitTimeout, "commit-timeout", cfg.CommitTimeout, "longest a produce waits for its segment to be stored and committed")
 	fs.BoolVar(&cfg.Compaction, "compaction", cfg.Compaction, "run the compactor (merging, retention, compacted topics, Parquet export) when this agent holds the role")
 	fs.BoolVar(&cfg.ExportAll, "export", false, "export every topic to Parquet under <bucket>/export/, not only those with silt.export=parquet")
+	fs.DurationVar(&cfg.TransactionMaxTimeout, "transaction-max-timeout", cfg.TransactionMaxTimeout, "the longest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms)")
 	fs.DurationVar(&cfg.OffsetsRetention, "offsets-retention", cfg.OffsetsRetention, "how long a consumer group without members keeps its committed offsets")
 	fs.DurationVar(&cfg.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", cfg.GroupInitialRebalanceDelay, "how long a new consumer group waits for more members before its first assignment")
 	var superUsers string

@@ -36,6 +36,10 @@ type catOptions struct {
 	toOffset  int64 // 0: none; stop before this offset
 	toTime    time.Time
 	format    string // json or raw
+	// uncommitted prints what a read_uncommitted consumer reads: the
+	// records of open and aborted transactions too. By default only
+	// committed records are printed, as read_committed reads them.
+	uncommitted bool
 }
 
 func runCat(ctx context.Context, args []string) error {
@@ -54,6 +58,7 @@ func runCat(ctx context.Context, args []string) error {
 	fs.StringVar(&from, "from", "", "start at this offset in each partition (default: the log start)")
 	fs.StringVar(&since, "since", "", "start at the first record at or after this time: RFC 3339, a date (2006-01-02), or a duration ago (1h)")
 	fs.StringVar(&to, "to", "", "stop before this offset, or at the first record at or after this time")
+	fs.BoolVar(&o.uncommitted, "read-uncommitted", false, "also print the records of open and aborted transactions (default: committed records only, as a read_committed consumer reads)")
 	fs.StringVar(&o.format, "format", "json", "json: one object per line (topic, partition, offset, timestamp, key, value, headers); raw: each value and a newline")
 	fs.StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -145,9 +150,11 @@ func catTopic(ctx context.Context, bucket objstore.Bucket, log *slog.Logger, o c
 		return fmt.Errorf("read the journal in %s: %w", bucket.Name(), err)
 	}
 	type part struct {
-		index  int32
-		start  int64
-		chunks []journal.Chunk
+		index   int32
+		start   int64
+		end     int64 // the last stable offset, or -1 (no bound)
+		aborted []journal.AbortedTxn
+		chunks  []journal.Chunk
 	}
 	var parts []part
 	found := false
@@ -161,7 +168,10 @@ func catTopic(ctx context.Context, bucket objstore.Bucket, log *slog.Logger, o c
 			if o.partition >= 0 && int32(i) != o.partition {
 				continue
 			}
-			pt := part{index: int32(i), start: p.StartOffset}
+			pt := part{index: int32(i), start: p.StartOffset, end: -1}
+			if !o.uncommitted {
+				pt.end, pt.aborted = p.LastStable(), append([]journal.AbortedTxn(nil), p.Aborted...)
+			}
 			if !o.since.IsZero() {
 				// The first chunk that may hold a record at or after since.
 				if c, ok := p.OffsetForTimestamp(o.since.UnixMilli()); ok {
@@ -182,9 +192,12 @@ func catTopic(ctx context.Context, bucket objstore.Bucket, log *slog.Logger, o c
 	enc := newRecordEncoder(o.topic, o.format)
 	stop := errors.New("stop")
 	for _, pt := range parts {
+		if pt.end == 0 {
+			continue // nothing committed yet (ScanOptions.To 0 is no bound)
+		}
 		started := o.since.IsZero()
 		err := compaction.Scan(ctx, compaction.BucketReader(bucket), pt.chunks,
-			compaction.ScanOptions{From: max(o.from, pt.start), To: o.toOffset},
+			compaction.ScanOptions{From: max(o.from, pt.start), To: catEnd(o.toOffset, pt.end), Aborted: pt.aborted},
 			func(r *compaction.Record) error {
 				if !started {
 					if r.Timestamp < o.since.UnixMilli() {
@@ -206,6 +219,18 @@ func catTopic(ctx context.Context, bucket objstore.Bucket, log *slog.Logger, o c
 		}
 	}
 	return nil
+}
+
+// catEnd is the offset a partition's print stops before: the --to offset
+// (0: none) or the last stable offset (-1: none), whichever is first.
+func catEnd(to, lso int64) int64 {
+	switch {
+	case lso < 0:
+		return to
+	case to == 0:
+		return lso
+	}
+	return min(to, lso)
 }
 
 // recordEncoder writes records as `silt cat` prints them.

@@ -226,3 +226,59 @@ func mustClient(t *testing.T, seeds []string, opts ...kgo.Opt) *kgo.Client {
 	t.Cleanup(cl.Close)
 	return cl
 }
+
+// silt cat prints committed records only, as a read_committed consumer
+// reads them: not an aborted transaction's, not an open one's (which also
+// holds back what follows it); --read-uncommitted prints them all.
+func TestCatHonoursTransactions(t *testing.T) {
+	c := localstacktest.StartT(t, localstack.Options{})
+	seeds := c.Seeds()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const topic = "cat-txn"
+	adm := kadm.NewClient(mustClient(t, seeds))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	p := mustClient(t, seeds, kgo.TransactionalID("cat-txn"), kgo.DefaultProduceTopic(topic))
+	txn := func(values []string, commit *bool) {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range values {
+			if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if commit != nil {
+			if err := p.EndTransaction(ctx, kgo.TransactionEndTry(*commit)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	yes, no := true, false
+	txn([]string{"c1", "c2"}, &yes)
+	txn([]string{"a1"}, &no)
+	txn([]string{"c3"}, &yes)
+	txn([]string{"open1"}, nil)
+	plain := mustClient(t, seeds, kgo.DefaultProduceTopic(topic))
+	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("after-open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	for _, tc := range []struct {
+		uncommitted bool
+		want        string
+	}{
+		{false, "c1\nc2\nc3\n"},
+		{true, "c1\nc2\na1\nc3\nopen1\nafter-open\n"},
+	} {
+		var out bytes.Buffer
+		if err := catTopic(ctx, c.Bucket, log, catOptions{topic: topic, partition: -1, format: "raw", uncommitted: tc.uncommitted}, &out, nil); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tc.want {
+			t.Errorf("uncommitted=%v: printed %q, want %q", tc.uncommitted, out.String(), tc.want)
+		}
+	}
+}

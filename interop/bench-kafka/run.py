@@ -294,15 +294,17 @@ class Run:
                     r"([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, "
                     r"(\d+) ms 99th, (\d+) ms 99.9th")
 
-    def producer_perf(self, bootstrap, topic, records, rate, name, warmup=0, props=None):
+    def producer_perf(self, bootstrap, topic, records, rate, name, warmup=0, props=None, extra=()):
         """ProducerPerformance: acks=all, idempotent, plus props (default
-        --producer-props; [] for the producer's defaults)."""
+        --producer-props; [] for the producer's defaults) and extra
+        arguments (a transactional id)."""
         props = self.a.producer_props if props is None else props
         args = ["--bootstrap-server", bootstrap, "--topic", topic, "--num-records", str(records),
                 "--record-size", str(self.a.record_size), "--throughput", str(rate),
                 "--command-property", "acks=all", "enable.idempotence=true", f"bootstrap.servers={bootstrap}"] + props
         if warmup:
             args += ["--warmup-records", str(warmup)]
+        args += list(extra)
         out = self.java("org.apache.kafka.tools.ProducerPerformance", args, name, timeout=self.a.phase_timeout)
         lines = [m for m in self.PP.finditer(out)]
         if not lines:
@@ -476,11 +478,27 @@ class Run:
             r.update(wall_s=wall, server_cpu_s=cpu[srv.name], cpu_s_per_gb=cpu[srv.name] / (n * a.record_size / 1e9))
             return r
 
+        def produce_txn():
+            # ProducerPerformance commits every --transaction-duration-ms;
+            # transactions of about --txn-records records at the rate the
+            # plain produce reached.
+            n = a.txn_volume // a.record_size
+            rate = (self.results[system].get("produce") or {}).get("records_per_sec") or 100_000
+            ms = max(1, int(a.txn_records / rate * 1000))
+            self.create_topic(bootstrap, topic + "txn", a.partitions, system)
+            r, wall, cpu = self.measured(servers, lambda: self.producer_perf(
+                bootstrap, topic + "txn", n, -1, f"{system}-produce-txn",
+                extra=["--transactional-id", f"{system}-bench-txn", "--transaction-duration-ms", str(ms)]))
+            r.update(wall_s=wall, server_cpu_s=cpu[srv.name], transaction_ms=ms)
+            return r
+
         ok = self.phase(system, "produce", produce) is not None
         if ok:
             self.phase(system, "consume_cached", consume)
         if a.defaults_volume:
             self.phase(system, "produce_defaults", produce_defaults)
+        if a.txn_volume:
+            self.phase(system, "produce_txn", produce_txn)
         return ok
 
     def latency_phases(self, system, bootstrap, srv, suffix, e2e_messages, per_message_s, diagnostic=False):
@@ -829,6 +847,13 @@ group.initial.rebalance.delay.ms=0
             add(f"  the same with the producer's defaults ({fmt_size(a.defaults_volume)})",
                 ["produce_defaults", "mb_per_sec"],
                 target=(lambda v: None if v[0] is None or v[1] is None else v[1] / v[0] >= 1.0, "file/Kafka ≥ 1.0"))
+        if getattr(a, "txn_volume", 0):
+            txn = add(f"  the same, transactional (about {a.txn_records} records a transaction, {fmt_size(a.txn_volume)})",
+                      ["produce_txn", "mb_per_sec"],
+                      target=(lambda v: None if v[0] is None or v[1] is None else v[1] / v[0] >= 1.0, "file/Kafka ≥ 1.0"))
+            plain = [get(R[s], "produce", "mb_per_sec") for s in systems]
+            rows.append(["  transactional / plain produce"] + [num(ratio(t, q)) for t, q in zip(txn, plain)] + ["", "",
+                         verdict(None if txn[1] is None or plain[1] is None else txn[1] / plain[1] >= 0.8, "file ≥ 0.8")])
         add(f"consume from cache MB/s (fetch.MB.sec, median of {a.consume_runs})", ["consume_cached", "fetch_mb_per_sec"],
             target=(lambda v: None if v[0] is None or v[1] is None else v[1] / v[0] >= 1.0, "file/Kafka ≥ 1.0"))
         add("consume cold MB/s (fresh agent, from the bucket)", ["consume_cold", "fetch_mb_per_sec"],
@@ -1023,6 +1048,10 @@ def main():
                    help="also measure the latency at the default flush interval with idempotence off and 50 "
                         "requests in flight (an idempotent producer has at most 5, so at most 5 requests per "
                         "silt flush)")
+    p.add_argument("--txn-volume", type=parse_size, default=256 << 20,
+                   help="volume of the transactional produce phase (0 to skip)")
+    p.add_argument("--txn-records", type=int, default=1000,
+                   help="records a transaction, as a duration at the plain produce's rate (ProducerPerformance commits by time)")
     p.add_argument("--consume-runs", type=int, default=3, help="reads from cache, the median is reported")
     p.add_argument("--latency-rate", type=parse_size, default=20_000_000,
                    help="bytes/s of the fixed-rate latency measurement (records/s = this / record size)")

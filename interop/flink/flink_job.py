@@ -4,7 +4,8 @@ can kill it (and the JVM it starts) with SIGKILL.
 A streaming SQL job: read a JSON topic from the earliest offset with Flink's
 Kafka connector (flink-sql-connector-kafka), a 1-minute tumbling event-time
 window per key (count and sum), written as JSON to another topic,
-at-least-once (silt has no transactions yet, so not exactly-once).
+at-least-once (silt has transactions now; Flink's exactly-once sink is not
+tested here yet).
 Checkpoints every second into a directory, kept on cancellation; given
 --restore, the job starts from that checkpoint.
 

@@ -4,8 +4,9 @@ the earliest offset, computes a 1-minute tumbling window per key and writes
 the results to another topic. Every result equals the one computed here from
 the input. The job is killed with SIGKILL halfway and started again from its
 last checkpoint: it continues from the offsets and window state in the
-checkpoint, so no record is lost; at-least-once delivery (no transactions
-in silt yet) means results written after that checkpoint are written again,
+checkpoint, so no record is lost; at-least-once delivery (the job's sink;
+Flink's exactly-once sink is not tested here yet) means results written
+after that checkpoint are written again,
 and they are counted. Flink's Kafka source also commits the offsets of every
 checkpoint to its group on silt; those must reach the end of the input.
 """

@@ -36,6 +36,7 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.processor.StateRestoreListener;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -48,8 +49,10 @@ import org.junit.jupiter.api.Timeout;
  * repartition and compacted changelog topics are created by Streams itself;
  * the output counts equal counts computed from the input; after a restart
  * with its local state wiped, the app restores the counts from the
- * changelog and goes on counting correctly. (exactly_once_v2 needs
- * transactions, which silt does not have yet.)
+ * changelog and goes on counting correctly. And the same word count with
+ * processing.guarantee=exactly_once_v2 while agents are killed -9 and
+ * restarted: the final counts equal the input's exactly, no word counted
+ * twice.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(300)
@@ -85,14 +88,18 @@ class StreamsTest {
     }
 
     static Topology wordCount() {
+        return wordCount(INPUT, OUTPUT);
+    }
+
+    static Topology wordCount(String input, String output) {
         StreamsBuilder b = new StreamsBuilder();
-        b.stream(INPUT, Consumed.with(Serdes.String(), Serdes.String()))
+        b.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
                 .flatMapValues(line -> Arrays.asList(line.toLowerCase().split("\\W+")))
                 .filter((k, word) -> !word.isEmpty())
                 .groupBy((k, word) -> word, Grouped.with("by-word", Serdes.String(), Serdes.String()))
                 .count(Materialized.as("word-counts"))
                 .toStream()
-                .to(OUTPUT, Produced.with(Serdes.String(), Serdes.Long()));
+                .to(output, Produced.with(Serdes.String(), Serdes.Long()));
         return b.build();
     }
 
@@ -112,6 +119,10 @@ class StreamsTest {
 
     /** Produces lines of words; returns how often each word occurs in them. */
     Map<String, Long> produceLines(int from, int n, Random rnd) throws Exception {
+        return produceLines(INPUT, from, n, rnd);
+    }
+
+    Map<String, Long> produceLines(String input, int from, int n, Random rnd) throws Exception {
         Map<String, Long> counts = new HashMap<>();
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(Kafka.producer(silt.bootstrap()))) {
             for (int i = from; i < from + n; i++) {
@@ -123,7 +134,7 @@ class StreamsTest {
                     line.add(rnd.nextInt(5) == 0 ? word.toUpperCase() + "," : word);
                     counts.merge(word, 1L, Long::sum);
                 }
-                producer.send(new ProducerRecord<>(INPUT, "line-" + i, String.join(" ", line)));
+                producer.send(new ProducerRecord<>(input, "line-" + i, String.join(" ", line)));
             }
             producer.flush();
         }
@@ -206,6 +217,54 @@ class StreamsTest {
             Summary.line(String.format("streams word count: %d words in 2500 lines, %d distinct; restart restored %d changelog records; counts exact",
                     expected.values().stream().mapToLong(Long::longValue).sum(), expected.size(), restored.get()));
         }
+    }
+
+    @Test
+    void wordCountExactlyOnceAcrossAgentKills() throws Exception {
+        String input = "eos-words-in", output = "eos-word-counts-out";
+        admin.createTopics(List.of(new NewTopic(input, PARTITIONS, (short) 1), new NewTopic(output, PARTITIONS, (short) 1)))
+                .all().get();
+        Random rnd = new Random(9);
+        Map<String, Long> expected = new HashMap<>(produceLines(input, 0, 2000, rnd));
+        Properties config = streamsConfig();
+        config.put(StreamsConfig.APPLICATION_ID_CONFIG, APP + "-eos");
+        config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        config.put(StreamsConfig.STATE_DIR_CONFIG, silt.dir().resolve("streams-state-eos").toString());
+        Map<String, Long> latest = new HashMap<>();
+        Properties cp = new Properties();
+        cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, silt.bootstrap());
+        cp.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        cp.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        cp.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, LongDeserializer.class.getName());
+        int kills = 0;
+        try (KafkaConsumer<String, Long> out = new KafkaConsumer<>(cp)) {
+            out.assign(Kafka.partitions(output, PARTITIONS));
+            out.seekToBeginning(Kafka.partitions(output, PARTITIONS));
+            KafkaStreams streams = new KafkaStreams(wordCount(input, output), config);
+            streams.setUncaughtExceptionHandler(e -> StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD);
+            streams.start();
+            try {
+                awaitRunning(streams);
+                // Kill an agent -9 twice while lines keep coming, restarting
+                // it each time.
+                for (int round = 0; round < 2; round++) {
+                    Map<String, Long> more = produceLines(input, 2000 + round * 1000, 1000, rnd);
+                    more.forEach((w, c) -> expected.merge(w, c, Long::sum));
+                    Silt.Agent victim = silt.agent(1 + round % (silt.agents().size() - 1));
+                    Thread.sleep(300);
+                    victim.kill9();
+                    kills++;
+                    Thread.sleep(2000);
+                    victim.restart();
+                }
+                awaitCounts(out, latest, expected, "exactly_once_v2 after " + kills + " kills");
+            } finally {
+                streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                        .withTimeout(Duration.ofSeconds(30)));
+            }
+        }
+        Summary.line(String.format("streams word count exactly_once_v2: %d words in 4000 lines, %d agents killed -9; counts exact",
+                expected.values().stream().mapToLong(Long::longValue).sum(), kills));
     }
 
     private Config topicConfig(String topic) throws Exception {
