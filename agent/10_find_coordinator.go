@@ -30,10 +30,10 @@ func handleFindCoordinator(c *conn, req *request) reply {
 		co.NodeID, co.Port = -1, -1
 		switch r.CoordinatorType {
 		case 0:
-			b := a.groupCoordinator(key)
+			b := a.groupCoordinator(key, c.listenerName())
 			co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
 		case 2:
-			if b, ok := a.shareCoordinator(key); ok {
+			if b, ok := a.shareCoordinator(key, c.listenerName()); ok {
 				co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
 			} else {
 				co.ErrorCode = kerr.InvalidRequest.Code

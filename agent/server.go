@@ -64,6 +64,10 @@ type conn struct {
 	principal string
 	// clientHost is the client's IP address, the host of Kafka's ACLs.
 	clientHost string
+	// listener is the listener the connection came in on (nil for one
+	// made inside the agent); auth its SASL state (sasl.go).
+	listener *listener
+	auth     connAuth
 
 	replies chan pendingReply
 	// deferredProduces counts this connection's produce requests whose
@@ -83,13 +87,20 @@ type pendingReply struct {
 }
 
 // serveConn runs a connection until the client or the agent closes it.
-func (a *Agent) serveConn(ctx context.Context, nc net.Conn) {
+func (a *Agent) serveConn(ctx context.Context, nc net.Conn, l *listener) {
+	nc, principal, err := a.secure(ctx, nc, l)
+	if err != nil {
+		a.log.Info("refusing connection", "err", err)
+		return
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	c := &conn{
 		a: a, nc: nc, ctx: ctx, cancel: cancel,
 		log:       a.log.With("client", nc.RemoteAddr().String()),
 		replies:   make(chan pendingReply, maxInFlight),
-		principal: anonymousPrincipal,
+		principal: principal,
+		listener:  l,
+		auth:      newConnAuth(l),
 	}
 	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.clientHost = host
@@ -100,7 +111,7 @@ func (a *Agent) serveConn(ctx context.Context, nc net.Conn) {
 	// still written before the connection closes.
 	stop := context.AfterFunc(ctx, func() { nc.SetReadDeadline(time.Now()) })
 	defer stop()
-	err := c.readLoop()
+	err = c.readLoop()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
 		c.log.Info("closing connection", "err", err)
 	}
@@ -124,8 +135,8 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 || size > MaxFrameSize {
-			return fmt.Errorf("frame of %d bytes (limit %d)", size, MaxFrameSize)
+		if limit := c.maxFrame(); size < 8 || size > limit {
+			return fmt.Errorf("frame of %d bytes (limit %d)", size, limit)
 		}
 		// The frame's bytes come out of the agent's budget until it is
 		// answered: beyond it, this connection waits here (budget.go).
@@ -145,6 +156,9 @@ func (c *conn) readLoop() error {
 			c.a.requests.release(held)
 			return c.ctx.Err()
 		}
+		if c.auth.closeAfterReply {
+			return errAuthFailed // the answer is still written
+		}
 	}
 }
 
@@ -159,6 +173,9 @@ func (c *conn) readRequest(r io.Reader, size int) (reply, *request, error) {
 	}
 	req, err := parseRequest(frame)
 	if err != nil {
+		return reply{}, nil, err
+	}
+	if err := c.admit(req); err != nil {
 		return reply{}, nil, err
 	}
 	c.a.capFetch(req)

@@ -47,13 +47,13 @@ func (a *Agent) partitionOwnerNode(topic string, partition int32) (sharegroups.N
 	if m.Name == a.cfg.NodeName {
 		return sharegroups.Node{}, false // leaving: no one to name yet
 	}
-	b := broker(m)
+	b := broker(m, "") // leader hints: the first listener's address
 	return sharegroups.Node{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack}, b.Host != ""
 }
 
 // shareCoordinator returns the agent that keeps a share-partition's state,
 // for a FindCoordinator key "group:topicId:partition".
-func (a *Agent) shareCoordinator(key string) (kmsg.MetadataResponseBroker, bool) {
+func (a *Agent) shareCoordinator(key, listener string) (kmsg.MetadataResponseBroker, bool) {
 	rest, part, ok := cutLast(key, ':')
 	if !ok {
 		return kmsg.MetadataResponseBroker{}, false
@@ -76,7 +76,7 @@ func (a *Agent) shareCoordinator(key string) (kmsg.MetadataResponseBroker, bool)
 	if name == "" {
 		return kmsg.MetadataResponseBroker{}, false
 	}
-	return broker(owner(a.cluster.members(), partitionKey(name, int32(p)))), true
+	return broker(owner(a.cluster.members(), partitionKey(name, int32(p))), listener), true
 }
 
 func cutLast(s string, sep byte) (before, after string, ok bool) {

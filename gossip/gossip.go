@@ -42,12 +42,25 @@ type Member struct {
 	// given one (silt agent --node-id). It travels in the metadata; a
 	// member whose metadata lacks it (an older agent) has NodeID(Name).
 	NodeID int32 `json:"node_id"`
-	// KafkaAddr is the host:port clients reach the agent at.
+	// KafkaAddr is the host:port clients reach the agent at: its first
+	// listener's advertised address.
 	KafkaAddr string `json:"kafka"`
+	// Listeners maps each of the agent's listener names (PLAINTEXT, SSL,
+	// SASL_SSL…) to the host:port it advertises there, so that an agent
+	// answers a client with the addresses of the listener the client came
+	// in on. Empty for an agent with one listener that predates them.
+	Listeners map[string]string `json:"l,omitempty"`
 	// InternalAddr is the host:port of the agent's internal HTTP API.
 	InternalAddr string `json:"internal"`
 	// Zone is the agent's availability zone, or "".
 	Zone string `json:"zone,omitempty"`
+}
+
+// Equal reports whether two members are the same agent with the same
+// metadata (Member holds a map, so == does not compile).
+func (m Member) Equal(o Member) bool {
+	return m.Name == o.Name && m.NodeID == o.NodeID && m.KafkaAddr == o.KafkaAddr &&
+		m.InternalAddr == o.InternalAddr && m.Zone == o.Zone && maps.Equal(m.Listeners, o.Listeners)
 }
 
 // NodeID returns the Kafka node id of a node name: a stable 31-bit hash, so

@@ -111,6 +111,8 @@ func (s *State) apply(c *Command) Result {
 		return s.alterGroupConfigs(c.AlterGroupConfigs)
 	case c.SetClientQuota != nil:
 		return s.setClientQuota(c.SetClientQuota)
+	case c.SetScramCredential != nil:
+		return s.setScramCredential(c.SetScramCredential)
 	case c.ReplaceChunks != nil:
 		return s.replaceChunks(c.ReplaceChunks)
 	case c.MarkGarbage != nil:

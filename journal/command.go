@@ -25,6 +25,7 @@ type Command struct {
 	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
 	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
 	SetClientQuota      *SetClientQuota      `json:"set_client_quota,omitempty"`
+	SetScramCredential  *SetScramCredential  `json:"set_scram_credential,omitempty"`
 
 	// Share-group commands; see apply_share.go.
 	ClaimShare        *ClaimShare        `json:"claim_share,omitempty"`
@@ -77,6 +78,8 @@ func (c *Command) kind() string {
 		return "alter_group_configs"
 	case c.SetClientQuota != nil:
 		return "set_client_quota"
+	case c.SetScramCredential != nil:
+		return "set_scram_credential"
 	case c.ReplaceChunks != nil:
 		return "replace_chunks"
 	case c.MarkGarbage != nil:
@@ -258,7 +261,7 @@ func (c *Command) validate() error {
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
-		c.SetClientQuota != nil} {
+		c.SetClientQuota != nil, c.SetScramCredential != nil} {
 		if set {
 			n++
 		}

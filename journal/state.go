@@ -2,6 +2,8 @@ package journal
 
 import (
 	"sort"
+
+	"github.com/silt-io/silt/internal/scram"
 )
 
 // State is the cluster state after applying entries 1..Seq. It is changed
@@ -27,6 +29,9 @@ type State struct {
 	Groups map[string]map[string]map[int32]GroupOffset `json:"groups,omitempty"`
 	// ClientQuotas holds the client quotas, by entity (see quotas.go).
 	ClientQuotas map[string]*ClientQuota `json:"client_quotas,omitempty"`
+	// ScramCredentials maps user → mechanism → SCRAM credential
+	// (credentials.go).
+	ScramCredentials map[string]map[string]scram.Credential `json:"scram_credentials,omitempty"`
 
 	// GroupClaims holds each group's latest coordinator claim.
 	GroupClaims map[string]GroupClaim `json:"group_claims,omitempty"`
@@ -80,6 +85,9 @@ func (s *State) init() {
 	}
 	if s.ClientQuotas == nil {
 		s.ClientQuotas = map[string]*ClientQuota{}
+	}
+	if s.ScramCredentials == nil {
+		s.ScramCredentials = map[string]map[string]scram.Credential{}
 	}
 	if s.GroupClaims == nil {
 		s.GroupClaims = map[string]GroupClaim{}
