@@ -69,13 +69,14 @@ func parseOAuthBearer(msg []byte) (string, error) {
 	if bytes.Count(header, []byte(",")) != 2 || !bytes.HasSuffix(header, []byte(",")) {
 		return "", errors.New("OAUTHBEARER GS2 header malformed")
 	}
-	if !bytes.HasSuffix(rest, []byte{1}) {
+	// Each pair ends with 0x01 and one more ends the message.
+	if !bytes.HasSuffix(rest, []byte{1, 1}) {
 		return "", errors.New("OAUTHBEARER message not terminated")
 	}
 	token := ""
-	for _, kv := range bytes.Split(rest[:len(rest)-1], []byte{1}) {
+	for _, kv := range bytes.Split(rest[:len(rest)-2], []byte{1}) {
 		if len(kv) == 0 {
-			continue
+			return "", errors.New("OAUTHBEARER message with an empty pair")
 		}
 		k, v, ok := strings.Cut(string(kv), "=")
 		if !ok {

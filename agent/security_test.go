@@ -39,7 +39,7 @@ import (
 // its certificate, and token signing keys whose JWKS it trusts.
 type secureAgent struct {
 	a      *agent.Agent
-	ca     *testCA
+	ca     *agent.TestCA
 	rsaKey *rsa.PrivateKey
 	ecKey  *ecdsa.PrivateKey
 	cl     *kgo.Client  // over PLAINTEXT
@@ -53,8 +53,8 @@ const (
 
 func startSecureAgent(t *testing.T, configure func(*agent.Config)) *secureAgent {
 	t.Helper()
-	ca := newTestCA(t)
-	_, certFile, keyFile := ca.issue(t, pkix.Name{CommonName: "localhost"}, true, "server")
+	ca := agent.NewTestCA(t)
+	_, certFile, keyFile := ca.Issue(t, pkix.Name{CommonName: "localhost"}, true, "server")
 	s := &secureAgent{ca: ca}
 	var err error
 	if s.rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
@@ -63,14 +63,14 @@ func startSecureAgent(t *testing.T, configure func(*agent.Config)) *secureAgent 
 	if s.ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	jwks := filepath.Join(ca.dir, "jwks.json")
+	jwks := filepath.Join(ca.Dir, "jwks.json")
 	if err := os.WriteFile(jwks, s.jwks(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c := localstacktest.StartT(t, localstack.Options{Configure: func(_ int, cfg *agent.Config) {
 		cfg.Listen = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
 		cfg.Security.TLSCert, cfg.Security.TLSKey = certFile, keyFile
-		cfg.Security.TLSClientCA, cfg.Security.TLSClientAuth = ca.caFile(), "requested"
+		cfg.Security.TLSClientCA, cfg.Security.TLSClientAuth = ca.CAFile(), "requested"
 		cfg.Security.OAuthJWKSFile, cfg.Security.OAuthIssuer, cfg.Security.OAuthAudience = jwks, testIssuer, testAudience
 		if configure != nil {
 			configure(cfg)
@@ -195,7 +195,7 @@ func TestSASLMechanismsOverTLS(t *testing.T) {
 			t.Run(m.name+" over "+listener, func(t *testing.T) {
 				opts := []kgo.Opt{kgo.SeedBrokers(s.a.ListenerAddr(listener)), kgo.SASL(m.m)}
 				if listener == "SASL_SSL" {
-					opts = append(opts, kgo.DialTLSConfig(s.ca.clientTLS()))
+					opts = append(opts, kgo.DialTLSConfig(s.ca.ClientTLS()))
 				}
 				if err := roundTrip(t, ctx, "sasl-"+strconv.Itoa(i)+"-"+listener, opts...); err != nil {
 					t.Fatal(err)
@@ -208,9 +208,9 @@ func TestSASLMechanismsOverTLS(t *testing.T) {
 			opts := []kgo.Opt{kgo.SeedBrokers(s.a.ListenerAddr(l))}
 			switch l {
 			case "SSL":
-				opts = append(opts, kgo.DialTLSConfig(s.ca.clientTLS()))
+				opts = append(opts, kgo.DialTLSConfig(s.ca.ClientTLS()))
 			case "SASL_SSL":
-				opts = append(opts, kgo.DialTLSConfig(s.ca.clientTLS()), kgo.SASL(mechs[2].m))
+				opts = append(opts, kgo.DialTLSConfig(s.ca.ClientTLS()), kgo.SASL(mechs[2].m))
 			}
 			cl, err := kgo.NewClient(opts...)
 			if err != nil {

@@ -1,4 +1,4 @@
-package agent_test
+package agent
 
 import (
 	"crypto"
@@ -17,15 +17,16 @@ import (
 	"time"
 )
 
-// testCA is a certificate authority made for one test.
-type testCA struct {
+// TestCA is a certificate authority made for one test (exported to the
+// agent_test package, which shares this test binary).
+type TestCA struct {
 	cert *x509.Certificate
 	key  crypto.Signer
 	pool *x509.CertPool
-	dir  string
+	Dir  string // where its files are
 }
 
-func newTestCA(t *testing.T) *testCA {
+func NewTestCA(t *testing.T) *TestCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -43,17 +44,17 @@ func newTestCA(t *testing.T) *testCA {
 	cert, _ := x509.ParseCertificate(der)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	ca := &testCA{cert: cert, key: key, pool: pool, dir: t.TempDir()}
-	writePEM(t, filepath.Join(ca.dir, "ca.pem"), "CERTIFICATE", der)
+	ca := &TestCA{cert: cert, key: key, pool: pool, Dir: t.TempDir()}
+	writePEM(t, filepath.Join(ca.Dir, "ca.pem"), "CERTIFICATE", der)
 	return ca
 }
 
-// caFile is the CA's certificate as a PEM file.
-func (ca *testCA) caFile() string { return filepath.Join(ca.dir, "ca.pem") }
+// CAFile is the CA's certificate as a PEM file.
+func (ca *TestCA) CAFile() string { return filepath.Join(ca.Dir, "ca.pem") }
 
-// issue makes a certificate for subject (server: for localhost and
+// Issue makes a certificate for subject (server: for localhost and
 // 127.0.0.1) and returns it as a tls.Certificate and as PEM files.
-func (ca *testCA) issue(t *testing.T, subject pkix.Name, server bool, name string) (tls.Certificate, string, string) {
+func (ca *TestCA) Issue(t *testing.T, subject pkix.Name, server bool, name string) (tls.Certificate, string, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -80,7 +81,7 @@ func (ca *testCA) issue(t *testing.T, subject pkix.Name, server bool, name strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile := filepath.Join(ca.dir, name+".pem"), filepath.Join(ca.dir, name+"-key.pem")
+	certFile, keyFile := filepath.Join(ca.Dir, name+".pem"), filepath.Join(ca.Dir, name+"-key.pem")
 	writePEM(t, certFile, "CERTIFICATE", der)
 	writePEM(t, keyFile, "PRIVATE KEY", keyDER)
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -90,8 +91,8 @@ func (ca *testCA) issue(t *testing.T, subject pkix.Name, server bool, name strin
 	return pair, certFile, keyFile
 }
 
-// clientTLS trusts the CA, presenting certs if any.
-func (ca *testCA) clientTLS(certs ...tls.Certificate) *tls.Config {
+// ClientTLS trusts the CA, presenting certs if any.
+func (ca *TestCA) ClientTLS(certs ...tls.Certificate) *tls.Config {
 	return &tls.Config{RootCAs: ca.pool, Certificates: certs, ServerName: "localhost", MinVersion: tls.VersionTLS12}
 }
 
