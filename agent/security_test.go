@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net"
 	"os"
@@ -285,4 +286,63 @@ func TestSCRAMCredentialAdmin(t *testing.T) {
 	if a := d["alice"]; len(a.CredInfos) != 1 || a.CredInfos[0].Mechanism != kadm.ScramSha512 {
 		t.Errorf("after deleting SHA-256: %+v", a)
 	}
+}
+
+// TestListenersAcrossAgents: every agent gossips each listener's address,
+// so a client on one agent's SASL_SSL listener is given every agent's
+// SASL_SSL address, and one on PLAINTEXT every PLAINTEXT address.
+func TestListenersAcrossAgents(t *testing.T) {
+	ca := agent.NewTestCA(t)
+	_, certFile, keyFile := ca.Issue(t, pkix.Name{CommonName: "localhost"}, true, "server")
+	c := localstacktest.StartT(t, localstack.Options{Agents: 2, Configure: func(_ int, cfg *agent.Config) {
+		cfg.Listen = "PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
+		cfg.Security.TLSCert, cfg.Security.TLSKey = certFile, keyFile
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, a := range c.Agents {
+		if len(a.Members()) != 2 {
+			t.Fatalf("%s sees %d members", a.NodeName(), len(a.Members()))
+		}
+	}
+	want := func(listener string) map[string]bool {
+		ports := map[string]bool{}
+		for _, a := range c.Agents {
+			_, p, _ := net.SplitHostPort(a.ListenerAddr(listener))
+			ports[p] = true
+		}
+		return ports
+	}
+	res, err := kadm.NewClient(mustClient(t, kgo.SeedBrokers(c.Agents[0].ListenerAddr("PLAINTEXT")))).
+		AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "u", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "p"}})
+	if err != nil || res.Error() != nil {
+		t.Fatal(err, res.Error())
+	}
+	for _, l := range []string{"PLAINTEXT", "SASL_SSL"} {
+		opts := []kgo.Opt{kgo.SeedBrokers(c.Agents[1].ListenerAddr(l))}
+		if l == "SASL_SSL" {
+			opts = append(opts, kgo.DialTLSConfig(ca.ClientTLS()), kgo.SASL(scram.Auth{User: "u", Pass: "p"}.AsSha256Mechanism()))
+		}
+		m, err := kadm.NewClient(mustClient(t, opts...)).BrokerMetadata(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, b := range m.Brokers {
+			got[strconv.Itoa(int(b.Port))] = true
+		}
+		if w := want(l); len(got) != 2 || !maps.Equal(got, w) {
+			t.Errorf("%s: brokers at ports %v, want %v", l, got, w)
+		}
+	}
+}
+
+func mustClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }

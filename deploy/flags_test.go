@@ -69,6 +69,16 @@ var agentFlags = map[string]flagKind{
 	"export":                        kindBool,
 	"log-level":                     kindLogLevel,
 	"log-format":                    kindLogFormat,
+	"tls-cert":                      kindString,
+	"tls-key":                       kindString,
+	"tls-client-ca":                 kindString,
+	"tls-client-auth":               kindString,
+	"ssl-principal-mapping-rules":   kindString,
+	"sasl-mechanisms":               kindString,
+	"oauth-jwks-file":               kindString,
+	"oauth-issuer":                  kindString,
+	"oauth-audience":                kindString,
+	"connections-max-reauth":        kindDuration,
 }
 
 // agentDefaults are the defaults of the flags the tests reason about when a
@@ -76,7 +86,7 @@ var agentFlags = map[string]flagKind{
 var agentDefaults = map[string]string{
 	"listen": "localhost:9092",
 	"http":   "localhost:9644",
-	"gossip": ":7946",
+	"gossip": "", // off unless --gossip or --join asks for it
 }
 
 // agentArgs are the parsed arguments of one `silt agent` command line.
