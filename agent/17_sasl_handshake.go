@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// SaslHandshake (key 17), version 1.
+// SaslHandshake (key 17), versions 0-1.
 //
 // Behavior: on a SASL listener (SASL_PLAINTEXT, SASL_SSL) the client names
 // the mechanism it will authenticate with; one the listener offers
@@ -17,9 +17,10 @@ import (
 // list offered. A second handshake before the first is completed, or a
 // handshake on a listener without SASL, is ILLEGAL_SASL_STATE. A client
 // re-authenticating (KIP-368) sends a new handshake on its authenticated
-// connection. Version 0, after which Kafka's oldest clients send raw
-// tokens outside of Kafka's framing, is not served: every client since
-// Kafka 1.0 uses version 1 and SaslAuthenticate.
+// connection. After version 0 (Kafka's clients before 1.0; librdkafka
+// requires it advertised) the client sends the mechanism's tokens bare,
+// each with only a size in front, and is answered the same way
+// (conn.readRawToken); version 1 clients use SaslAuthenticate.
 func handleSaslHandshake(c *conn, req *request) reply {
 	r := req.body.(*kmsg.SASLHandshakeRequest)
 	resp := r.ResponseKind().(*kmsg.SASLHandshakeResponse)
@@ -33,6 +34,6 @@ func handleSaslHandshake(c *conn, req *request) reply {
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		return reply{resp: resp}
 	}
-	c.auth.mech, c.auth.scram = r.Mechanism, nil
+	c.auth.mech, c.auth.scram, c.auth.raw = r.Mechanism, nil, r.Version == 0
 	return reply{resp: resp}
 }

@@ -45,12 +45,7 @@ func handleSaslAuthenticate(c *conn, req *request) reply {
 		c.auth.closeAfterReply = true
 		delay := c.a.security.cfg.FailedAuthDelay
 		return reply{wait: func(ctx context.Context) kmsg.Response {
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
+			sleepCtx(ctx, delay)
 			return resp
 		}}
 	}

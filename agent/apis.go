@@ -34,7 +34,7 @@ func init() {
 		{kmsg.ListOffsets, 1, 8, handleListOffsets},
 		{kmsg.Metadata, 1, 12, handleMetadata},
 		{kmsg.ApiVersions, 0, 4, handleApiVersions},
-		{kmsg.SASLHandshake, 1, 1, handleSaslHandshake},
+		{kmsg.SASLHandshake, 0, 1, handleSaslHandshake},
 		{kmsg.SASLAuthenticate, 0, 2, handleSaslAuthenticate},
 		{kmsg.CreateTopics, 2, 7, handleCreateTopics},
 		{kmsg.DeleteTopics, 1, 6, handleDeleteTopics},

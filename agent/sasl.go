@@ -1,12 +1,16 @@
 package agent
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha512"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -58,6 +62,9 @@ type connAuth struct {
 	// closeAfterReply closes the connection once the request being
 	// handled is answered: a failed authentication.
 	closeAfterReply bool
+	// raw is set after SaslHandshake v0: the client's next frames are
+	// bare SASL tokens, answered as bare tokens, until the exchange ends.
+	raw bool
 }
 
 func newConnAuth(l *listener) connAuth {
@@ -192,4 +199,73 @@ func (a *Agent) fakeCredential(m scram.Mechanism, user string) scram.Credential 
 	size := m.Hash().Size()
 	return scram.Credential{Salt: sum[:32], Iterations: scram.MinIterations,
 		StoredKey: make([]byte, size), ServerKey: make([]byte, size)}
+}
+
+// readRawToken reads one bare SASL token (after SaslHandshake v0, as
+// Kafka's clients before 1.0 send them), runs it through the mechanism and
+// queues the bare answer. A failure is answered with nothing, after the
+// delay, and closes the connection, as Kafka does for these clients.
+func (c *conn) readRawToken(r io.Reader, size int32) error {
+	if size < 0 || size > maxUnauthenticatedFrame {
+		return fmt.Errorf("SASL token of %d bytes (limit %d)", size, maxUnauthenticatedFrame)
+	}
+	token, err := readFrame(r, int(size))
+	if err != nil {
+		return err
+	}
+	req := &request{key: kmsg.SASLAuthenticate.Int16(), received: time.Now()}
+	mech := c.auth.mech
+	out, user, expires, done, err := c.authenticate(token)
+	p := pendingReply{req: req}
+	switch {
+	case err != nil:
+		c.log.Info("SASL authentication failed", "mechanism", mech, "err", err)
+		c.a.metrics.authFailures.WithLabelValues(mech).Inc()
+		delay := c.a.security.cfg.FailedAuthDelay
+		p.reply = reply{wait: func(ctx context.Context) kmsg.Response {
+			sleepCtx(ctx, delay)
+			return nil
+		}}
+		c.auth.closeAfterReply = true
+	case done:
+		c.auth = connAuth{required: c.auth.required, done: true, user: user, expires: expires}
+		c.principal = "User:" + user
+		if max := c.a.security.cfg.MaxReauth; max > 0 && (expires.IsZero() || time.Until(expires) > max) {
+			c.auth.expires = time.Now().Add(max)
+		}
+		p.rawToken = &out
+	default:
+		p.rawToken = &out
+	}
+	select {
+	case c.replies <- p:
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
+	if c.auth.closeAfterReply {
+		return errAuthFailed
+	}
+	return nil
+}
+
+// writeRawToken writes a bare size-prefixed token and flushes it.
+func (c *conn) writeRawToken(w *bufio.Writer, token []byte, broken *bool) {
+	var size [4]byte
+	binary.BigEndian.PutUint32(size[:], uint32(len(token)))
+	w.Write(size[:])
+	w.Write(token)
+	if err := w.Flush(); err != nil {
+		*broken = true
+		c.cancel()
+	}
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

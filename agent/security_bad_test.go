@@ -348,3 +348,47 @@ func TestMTLS(t *testing.T) {
 		t.Fatal("a client without a certificate was served")
 	}
 }
+
+// TestSASLHandshakeV0: after SaslHandshake v0 the tokens travel bare, as
+// Kafka's clients before 1.0 send them; a right password is answered with
+// an empty token and the session serves requests, a wrong one with
+// nothing, after the delay, and a closed connection.
+func TestSASLHandshakeV0(t *testing.T) {
+	s := startSecureAgent(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.addUser(t, ctx, "alice", "alice-secret", kadm.ScramSha512)
+	for _, tc := range []struct {
+		password string
+		ok       bool
+	}{{"alice-secret", true}, {"wrong", false}} {
+		r := dialRaw(t, s.a.ListenerAddr("SASL_PLAINTEXT"))
+		hs := kmsg.NewPtrSASLHandshakeRequest()
+		hs.Version, hs.Mechanism = 0, "PLAIN"
+		if resp, err := r.do(hs); err != nil || resp.(*kmsg.SASLHandshakeResponse).ErrorCode != 0 {
+			t.Fatalf("handshake v0: %v %+v", err, resp)
+		}
+		token := []byte("\x00alice\x00" + tc.password)
+		start := time.Now()
+		if _, err := r.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(token))), token...)); err != nil {
+			t.Fatal(err)
+		}
+		var size [4]byte
+		_, err := io.ReadFull(r, size[:])
+		if !tc.ok {
+			if err == nil {
+				t.Errorf("a wrong password was answered")
+			}
+			if took := time.Since(start); took < 100*time.Millisecond {
+				t.Errorf("wrong password refused after %v", took)
+			}
+			continue
+		}
+		if err != nil || binary.BigEndian.Uint32(size[:]) != 0 {
+			t.Fatalf("right password: %v, token of %d bytes", err, binary.BigEndian.Uint32(size[:]))
+		}
+		if _, err := r.do(metadataRequest()); err != nil {
+			t.Errorf("metadata after a v0 authentication: %v", err)
+		}
+	}
+}

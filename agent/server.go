@@ -82,6 +82,9 @@ type pendingReply struct {
 	req   *request
 	reply reply
 	held  int64 // bytes of the agent's request budget, released once answered
+	// rawToken, when set, is sent as a bare size-prefixed SASL token
+	// instead of resp (SaslHandshake v0's exchange, sasl.go).
+	rawToken *[]byte
 	// handling is how long the handler took, outside any wait.
 	handling time.Duration
 }
@@ -135,6 +138,12 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if c.auth.raw { // a SASL token after SaslHandshake v0 (sasl.go)
+			if err := c.readRawToken(r, size); err != nil {
+				return err
+			}
+			continue
+		}
 		if limit := c.maxFrame(); size < 8 || size > limit {
 			return fmt.Errorf("frame of %d bytes (limit %d)", size, limit)
 		}
@@ -309,6 +318,12 @@ func (c *conn) writeReply(w *bufio.Writer, buf *[]byte, p pendingReply, broken *
 		}
 	}
 	c.a.metrics.observeRequest(p.req, time.Since(p.req.received))
+	if p.rawToken != nil {
+		if !*broken {
+			c.writeRawToken(w, *p.rawToken, broken)
+		}
+		return
+	}
 	c.enforceQuotas(p, resp)
 	if p.reply.none || resp == nil || *broken {
 		return

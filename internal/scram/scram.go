@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strings"
 )
 
 // MinIterations is the fewest PBKDF2 iterations a credential may have,
@@ -202,7 +203,11 @@ func (s *Server) final(msg string) ([]byte, bool, error) {
 	if cf.ChannelBinding != base64.StdEncoding.EncodeToString([]byte(s.gs2)) {
 		return nil, false, fmt.Errorf("%w: channel binding does not repeat the GS2 header", ErrMalformed)
 	}
-	if cf.Nonce != s.nonceAll {
+	// RFC 5802 wants the nonce of server-first repeated; librdkafka sends
+	// its own nonce in front of it once more, and Kafka's broker accepts
+	// any nonce that ends with server-first's (the proof covers the
+	// message as sent either way): so does this server.
+	if !strings.HasSuffix(cf.Nonce, s.nonceAll) {
 		return nil, false, ErrAuthFailed
 	}
 	authMsg := []byte(s.firstBare + "," + s.srvFirst + "," + cf.WithoutProof)

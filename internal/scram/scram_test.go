@@ -3,6 +3,7 @@ package scram
 import (
 	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -108,6 +109,29 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestLibrdkafkaNonce: librdkafka sends its nonce, then server-first's
+// whole nonce (which begins with its own); Kafka accepts that, and so
+// must silt. A nonce that does not end with server-first's is refused.
+func TestLibrdkafkaNonce(t *testing.T) {
+	cred, _ := SHA256.NewCredential("pw", 4096)
+	for _, tc := range []struct {
+		prefix string
+		tamper bool
+		ok     bool
+	}{{"", false, true}, {"abc", false, true}, {"", true, false}} {
+		s := NewServer(SHA256, func(string) (Credential, bool) { return cred, true })
+		first, _, _ := s.Step([]byte("n,,n=u,r=abc"))
+		sf := string(first)
+		if tc.tamper {
+			sf = strings.Replace(sf, "r=abc", "r=abd", 1)
+		}
+		_, done, err := s.Step([]byte(clientFinalPrefixed(t, SHA256, "pw", "n=u,r=abc", sf, tc.prefix)))
+		if tc.ok != (err == nil && done) {
+			t.Errorf("prefix %q tamper %v: %v", tc.prefix, tc.tamper, err)
+		}
+	}
+}
+
 func TestParseClientFirst(t *testing.T) {
 	for _, tc := range []struct {
 		msg, user, authz, nonce, gs2 string
@@ -145,6 +169,12 @@ func TestCredentialLimits(t *testing.T) {
 
 // clientFinal computes a client's final message as RFC 5802 §3 says.
 func clientFinal(t *testing.T, m Mechanism, password, firstBare, serverFirst string) string {
+	return clientFinalPrefixed(t, m, password, firstBare, serverFirst, "")
+}
+
+// clientFinalPrefixed puts prefix before the nonce, as librdkafka does
+// with its own nonce.
+func clientFinalPrefixed(t *testing.T, m Mechanism, password, firstBare, serverFirst, prefix string) string {
 	t.Helper()
 	sf := map[string]string{}
 	for _, a := range splitAttrs(serverFirst) {
@@ -162,7 +192,7 @@ func clientFinal(t *testing.T, m Mechanism, password, firstBare, serverFirst str
 	clientKey := m.hmac(salted, []byte("Client Key"))
 	h := m.Hash()
 	h.Write(clientKey)
-	without := "c=biws,r=" + sf["r"]
+	without := "c=biws,r=" + prefix + sf["r"]
 	sig := m.hmac(h.Sum(nil), []byte(firstBare+","+serverFirst+","+without))
 	proof := make([]byte, len(sig))
 	for i := range sig {
