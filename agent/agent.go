@@ -118,6 +118,7 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		CommitTimeout: cfg.CommitTimeout,
 		Ready:         a.ready.Load,
 		Registerer:    a.registry,
+		RPCKey:        rpcKey(cfg.ClusterSecret),
 	})
 	return a, nil
 }

@@ -56,6 +56,7 @@ func (a *Agent) startCluster(ctx context.Context) error {
 	gcfg.Self = a.cluster.self
 	gcfg.BindAddr, gcfg.AdvertiseAddr = a.cfg.Gossip, a.cfg.GossipAdvertise
 	gcfg.Join = a.cfg.Join
+	gcfg.SecretKey = gossipKey(a.cfg.ClusterSecret)
 	gcfg.Logger = a.log
 	g, err := gossip.Start(gcfg)
 	if err != nil {

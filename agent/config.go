@@ -52,6 +52,12 @@ type Config struct {
 	// GossipAdvertise is the host:port other agents reach the gossip
 	// listener at; default as memberlist chooses from Gossip.
 	GossipAdvertise string
+	// ClusterSecret, if set, closes the cluster's interior: gossip is
+	// encrypted and authenticated with a key derived from it, and the
+	// internal RPC (commit proposals, pushed entries) signed with another
+	// (cluster_secret.go). Every agent of a cluster needs the same secret.
+	// /healthz, /readyz and /metrics stay open. At least 16 bytes.
+	ClusterSecret []byte
 	// Join lists host:port seeds of running agents; a DNS name that
 	// resolves to several addresses joins them all. Retried until it
 	// succeeds.
@@ -214,6 +220,8 @@ func (c *Config) validate() error {
 		return errors.New("a clustered agent (gossip on) needs the HTTP listener: agents commit through each other's internal RPC")
 	case c.Gossip == "" && len(c.Join) > 0:
 		return errors.New("join given with gossip off")
+	case len(c.ClusterSecret) > 0 && len(c.ClusterSecret) < 16:
+		return fmt.Errorf("cluster secret of %d bytes: at least 16", len(c.ClusterSecret))
 	}
 	specs, err := parseListeners(c.Listen)
 	if err != nil {

@@ -79,6 +79,7 @@ var agentFlags = map[string]flagKind{
 	"oauth-issuer":                  kindString,
 	"oauth-audience":                kindString,
 	"connections-max-reauth":        kindDuration,
+	"cluster-secret-file":           kindString,
 }
 
 // agentDefaults are the defaults of the flags the tests reason about when a

@@ -92,6 +92,11 @@ type Config struct {
 	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration
 	SuspicionMult int
+	// SecretKey, if set (16, 24 or 32 bytes), encrypts and authenticates
+	// all gossip with memberlist's keyring (AES-GCM): a process without
+	// the key can neither join nor read the cluster's messages, and the
+	// cluster ignores unencrypted ones.
+	SecretKey []byte
 	// Transport replaces memberlist's network transport (tests use
 	// memberlist.MockNetwork to run many members in one process).
 	Transport memberlist.Transport
@@ -167,6 +172,9 @@ func Start(cfg Config) (*Gossip, error) {
 		mc.SuspicionMult = cfg.SuspicionMult
 	}
 	mc.GossipInterval = 100 * time.Millisecond
+	if len(cfg.SecretKey) > 0 {
+		mc.SecretKey = cfg.SecretKey // verify incoming and outgoing: memberlist's defaults
+	}
 	if cfg.Transport != nil {
 		mc.Transport = cfg.Transport
 	} else {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -71,6 +72,8 @@ func runAgent(ctx context.Context, args []string) error {
 		flushSize = byteSize(cfg.FlushBytes)
 		cacheSize = byteSize(cfg.CacheBytes)
 		queued    = byteSize(cfg.QueuedRequestBytes)
+
+		secretFile string
 	)
 	bf.register(fs)
 	lf.register(fs)
@@ -94,6 +97,7 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Gossip, "gossip", cfg.Gossip, "gossip (memberlist) bind address, TCP and UDP (default: off, a single agent; :7946 when --join is given)")
 	fs.StringVar(&cfg.GossipAdvertise, "gossip-advertise", "", "host:port other agents reach gossip at (default: chosen from --gossip)")
 	fs.StringSliceVar(&cfg.Join, "join", nil, "gossip addresses of running agents, comma-separated; a DNS name with several addresses joins them all; retried until one answers")
+	fs.StringVar(&secretFile, "cluster-secret-file", "", "file holding the cluster's shared secret (16+ bytes): encrypts gossip and signs the internal RPC; every agent needs the same")
 	fs.StringVar(&cfg.Zone, "zone", "", "this agent's availability zone; clients with silt_zone=NAME in client.id are given agents of their zone")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "longest a produced batch waits before its segment is written")
 	fs.Float64Var(&cfg.PutBudget, "put-budget", cfg.PutBudget, "on a store that charges per request (s3, minio), the PUTs a second produces may cause before --flush-interval (8 ≈ $105 a month at S3 list prices); a directory is written as soon as the previous write is done")
@@ -113,6 +117,13 @@ func runAgent(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.FlushBytes, cfg.CacheBytes, cfg.QueuedRequestBytes = int(flushSize), int64(cacheSize), int64(queued)
+	if secretFile != "" {
+		secret, err := os.ReadFile(secretFile)
+		if err != nil {
+			return fmt.Errorf("--cluster-secret-file: %w", err)
+		}
+		cfg.ClusterSecret = bytes.TrimRight(secret, "\r\n")
+	}
 	if cfg.Gossip == "" && len(cfg.Join) > 0 {
 		cfg.Gossip = ":7946" // joining others needs a gossip port of one's own
 	}
