@@ -318,6 +318,14 @@ func TestListenersAcrossAgents(t *testing.T) {
 	if err != nil || res.Error() != nil {
 		t.Fatal(err, res.Error())
 	}
+	// Credentials reach the other agents as the journal does (pushed, or
+	// read within a second), as Kafka's reach its brokers.
+	for c.Agents[1].Journal().Seq() < c.Agents[0].Journal().Seq() {
+		if ctx.Err() != nil {
+			t.Fatal("agent 1 never applied the credential")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for _, l := range []string{"PLAINTEXT", "SASL_SSL"} {
 		opts := []kgo.Opt{kgo.SeedBrokers(c.Agents[1].ListenerAddr(l))}
 		if l == "SASL_SSL" {
