@@ -145,7 +145,7 @@ func (a *Agent) openListeners() error {
 	for _, sp := range specs {
 		l := &listener{name: sp.name, sasl: usesSASL(sp.name)}
 		if usesTLS(sp.name) {
-			if l.tls, err = a.security.serverTLS(); err != nil {
+			if l.tls, err = a.security.serverTLS(l.sasl); err != nil {
 				a.closeListeners()
 				return err
 			}
@@ -248,6 +248,7 @@ func (a *Agent) secure(ctx context.Context, nc net.Conn, l *listener) (net.Conn,
 	if l == nil || l.tls == nil {
 		return nc, anonymousPrincipal, nil
 	}
+	// On SASL_SSL the principal is SASL's; no certificate is asked for.
 	tc := tls.Server(nc, l.tls)
 	hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
 	defer cancel()

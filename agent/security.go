@@ -162,18 +162,24 @@ func newSecurity(cfg Security, log *slog.Logger) (*security, error) {
 }
 
 // serverTLS is the TLS configuration of SSL and SASL_SSL listeners: TLS
-// 1.2 and later, the reloaded certificate, client certificates as
-// configured.
-func (s *security) serverTLS() (*tls.Config, error) {
+// 1.2 and later, the reloaded certificate, and on SSL listeners client
+// certificates as configured. A SASL_SSL listener asks for none: its
+// clients authenticate with SASL, and Kafka applies ssl.client.auth to
+// SASL_SSL only when it is set for that listener by name (KIP-684).
+func (s *security) serverTLS(sasl bool) (*tls.Config, error) {
 	if s.certs == nil {
 		return nil, errors.New("an SSL or SASL_SSL listener needs --tls-cert and --tls-key")
 	}
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: s.certs.get,
 		ClientCAs:      s.clientCAs,
 		ClientAuth:     s.clientAuth,
-	}, nil
+	}
+	if sasl {
+		cfg.ClientAuth = tls.NoClientCert
+	}
+	return cfg, nil
 }
 
 // certReloader serves a certificate and key read from files, reading them

@@ -347,6 +347,12 @@ func TestMTLS(t *testing.T) {
 	if err == nil {
 		t.Fatal("a client without a certificate was served")
 	}
+	// SASL_SSL asks for no certificate: its clients authenticate with SASL.
+	s.addUser(t, ctx, "bob", "bob-secret", kadm.ScramSha512)
+	if err := roundTrip(t, ctx, "mtls-sasl", kgo.SeedBrokers(s.a.ListenerAddr("SASL_SSL")), kgo.DialTLSConfig(s.ca.ClientTLS()),
+		kgo.SASL(scram.Auth{User: "bob", Pass: "bob-secret"}.AsSha512Mechanism())); err != nil {
+		t.Fatalf("SASL_SSL without a client certificate: %v", err)
+	}
 }
 
 // TestSASLHandshakeV0: after SaslHandshake v0 the tokens travel bare, as

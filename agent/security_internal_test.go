@@ -105,7 +105,7 @@ func TestCertificatePrincipal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srvTLS, _ := sec.serverTLS()
+		srvTLS, _ := sec.serverTLS(false)
 		a := &Agent{security: sec}
 		client, server := net.Pipe()
 		go func() {
