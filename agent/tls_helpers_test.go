@@ -13,7 +13,7 @@ import (
 type TestCA struct{ *testpki.CA }
 
 // NewTestCA makes a CA in a temporary directory of the test.
-func NewTestCA(t *testing.T) *TestCA {
+func NewTestCA(t testing.TB) *TestCA {
 	t.Helper()
 	ca, err := testpki.NewCA(t.TempDir())
 	if err != nil {
@@ -24,7 +24,7 @@ func NewTestCA(t *testing.T) *TestCA {
 
 // Issue makes a certificate for subject (server: for localhost and
 // 127.0.0.1) and returns it as a tls.Certificate and as PEM files.
-func (ca *TestCA) Issue(t *testing.T, subject pkix.Name, server bool, name string) (tls.Certificate, string, string) {
+func (ca *TestCA) Issue(t testing.TB, subject pkix.Name, server bool, name string) (tls.Certificate, string, string) {
 	t.Helper()
 	cert, certFile, keyFile, err := ca.CA.Issue(name, subject, server)
 	if err != nil {
