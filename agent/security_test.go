@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -354,3 +355,52 @@ func mustClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
 	t.Cleanup(cl.Close)
 	return cl
 }
+
+// TestUserQuotaFollowsThePrincipal: a user quota (kafka-configs
+// --entity-type users) applies to the connections that authenticated as
+// that user, and not to anonymous ones.
+func TestUserQuotaFollowsThePrincipal(t *testing.T) {
+	s := startSecureAgent(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s.addUser(t, ctx, "alice", "alice-secret", kadm.ScramSha512)
+	res, err := s.admin.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "user", Name: kadm.StringPtr("alice")}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 10240}},
+	}})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res)
+	}
+	if _, err := s.admin.CreateTopic(ctx, 1, 1, nil, "user-quota"); err != nil {
+		t.Fatal(err)
+	}
+	value := make([]byte, 10240)
+	rand.Read(value) // quotas count the bytes on the wire: nothing to compress
+	throttled := func(opts ...kgo.Opt) time.Duration {
+		var mu sync.Mutex
+		var most time.Duration
+		cl := mustClient(t, append(opts, kgo.ProducerLinger(0),
+			kgo.WithHooks(throttleHook(func(d time.Duration) { mu.Lock(); most = max(most, d); mu.Unlock() })))...)
+		for range 13 {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "user-quota", Value: value}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cl.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		return most
+	}
+	if d := throttled(kgo.SeedBrokers(s.a.ListenerAddr("PLAINTEXT"))); d != 0 {
+		t.Errorf("an anonymous producer was throttled %v under alice's quota", d)
+	}
+	if d := throttled(kgo.SeedBrokers(s.a.ListenerAddr("SASL_PLAINTEXT")),
+		kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism())); d < 500*time.Millisecond {
+		t.Errorf("alice over her quota was throttled at most %v", d)
+	}
+}
+
+// throttleHook calls its function with every throttle time a broker gives.
+type throttleHook func(time.Duration)
+
+func (h throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ bool) { h(d) }

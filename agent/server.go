@@ -45,8 +45,11 @@ type request struct {
 	key, version  int16
 	correlationID int32
 	clientID      string
-	body          kmsg.Request
-	received      time.Time
+	// user is the connection's quota user when the request was read
+	// (quotaUser of its principal).
+	user     string
+	body     kmsg.Request
+	received time.Time
 }
 
 // conn is one client connection.
@@ -187,6 +190,7 @@ func (c *conn) readRequest(r io.Reader, size int) (reply, *request, error) {
 	if err := c.admit(req); err != nil {
 		return reply{}, nil, err
 	}
+	req.user = quotaUser(c.principal)
 	c.a.capFetch(req)
 	rep, err := c.handle(req)
 	return rep, req, err
@@ -375,7 +379,7 @@ func (c *conn) writeResponse(w *bufio.Writer, buf *[]byte, req *request, resp km
 // client is over one, puts the throttle time into the response, withholds
 // a fetch's records and mutes the connection (quotas.go).
 func (c *conn) enforceQuotas(p pendingReply, resp kmsg.Response) {
-	wait, fetchOver := c.a.throttle(p.req.clientID, requestUsage(p.req, resp, p.handling), time.Now())
+	wait, fetchOver := c.a.throttle(p.req.user, p.req.clientID, requestUsage(p.req, resp, p.handling), time.Now())
 	if wait <= 0 {
 		return
 	}
