@@ -2,6 +2,9 @@ package agent_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509/pkix"
 	"encoding/binary"
@@ -9,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -396,5 +401,49 @@ func TestSASLHandshakeV0(t *testing.T) {
 		if _, err := r.do(metadataRequest()); err != nil {
 			t.Errorf("metadata after a v0 authentication: %v", err)
 		}
+	}
+}
+
+// TestJWKSRotation: a JWKS file replaced on disk is used without a
+// restart: a token of the new key is accepted, one of the key removed is
+// refused.
+func TestJWKSRotation(t *testing.T) {
+	s := startSecureAgent(t, nil)
+	saslAddr := s.a.ListenerAddr("SASL_PLAINTEXT")
+	auth := func(tok string) int16 {
+		r := dialRaw(t, saslAddr)
+		defer r.Close()
+		resp, _, err := r.authenticate("OAUTHBEARER", []byte("n,,\x01auth=Bearer "+tok+"\x01\x01"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.ErrorCode
+	}
+	oldTok := s.token(t, "ES256", s.claims("carol", time.Hour))
+	if code := auth(oldTok); code != 0 {
+		t.Fatalf("before rotation: error %d", code)
+	}
+	// Rotate: a new EC key replaces the old one (same kid, as an identity
+	// provider may do).
+	var err error
+	if s.ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(s.ca.Dir, "jwks.json")
+	if err := os.WriteFile(path, s.jwks(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Second)
+	os.Chtimes(path, later, later)
+	newTok := s.token(t, "ES256", s.claims("carol", time.Hour))
+	deadline := time.Now().Add(10 * time.Second)
+	for auth(newTok) != 0 { // the file is checked at most once a second
+		if time.Now().After(deadline) {
+			t.Fatal("a token of the rotated key is still refused after 10s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code := auth(oldTok); code != kerr.SaslAuthenticationFailed.Code {
+		t.Errorf("a token of the removed key: error %d, want SASL_AUTHENTICATION_FAILED", code)
 	}
 }
