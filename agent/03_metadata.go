@@ -36,7 +36,7 @@ func handleMetadata(c *conn, req *request) reply {
 	a := c.a
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
 	zone := clientZone(req.clientID)
-	resp.Brokers = a.brokers(zone)
+	resp.Brokers = a.brokers(zone, c.listenerName())
 	resp.ControllerID = a.controllerID()
 	members := gossip.InZone(a.cluster.members(), zone)
 

@@ -41,13 +41,13 @@ func handleFindCoordinator(c *conn, req *request) reply {
 		case r.CoordinatorType == 2 && !c.authorizedCluster(acl.OpClusterAction):
 			co.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		case r.CoordinatorType == 0:
-			b := a.groupCoordinator(key)
+			b := a.groupCoordinator(key, c.listenerName())
 			co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
 		case r.CoordinatorType == 1:
-			b := a.txnCoordinator(key)
+			b := a.txnCoordinator(key, c.listenerName())
 			co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
 		case r.CoordinatorType == 2:
-			if b, ok := a.shareCoordinator(key); ok {
+			if b, ok := a.shareCoordinator(key, c.listenerName()); ok {
 				co.NodeID, co.Host, co.Port = b.NodeID, b.Host, b.Port
 			} else {
 				co.ErrorCode = kerr.InvalidRequest.Code

@@ -32,7 +32,7 @@ func handleDescribeCluster(c *conn, req *request) reply {
 	if r.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = c.authorizedOps(acl.ResourceCluster, acl.ClusterName, clusterOps)
 	}
-	for _, b := range a.brokers(clientZone(req.clientID)) {
+	for _, b := range a.brokers(clientZone(req.clientID), c.listenerName()) {
 		db := kmsg.NewDescribeClusterResponseBroker()
 		db.NodeID, db.Host, db.Port, db.Rack = b.NodeID, b.Host, b.Port, b.Rack
 		resp.Brokers = append(resp.Brokers, db)

@@ -520,6 +520,16 @@ func matrixCases() []matrixCase {
 			req.TransactionalIDs = []string{name}
 			return request[*kmsg.DescribeTransactionsResponse](t, ctx, cl, req).TransactionStates[0].ErrorCode
 		}, txnFailed},
+		{"DescribeUserScramCredentials", kmsg.ACLOperationDescribe, clusterRT, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, _ string, _ [16]byte) int16 {
+			return request[*kmsg.DescribeUserSCRAMCredentialsResponse](t, ctx, cl, kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()).ErrorCode
+		}, clusterFailed},
+		{"AlterUserScramCredentials", kmsg.ACLOperationAlter, clusterRT, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			req := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+			d := kmsg.NewAlterUserSCRAMCredentialsRequestDeletion()
+			d.Name, d.Mechanism = name, 2 // SCRAM-SHA-512: RESOURCE_NOT_FOUND when allowed
+			req.Deletions = append(req.Deletions, d)
+			return request[*kmsg.AlterUserSCRAMCredentialsResponse](t, ctx, cl, req).Results[0].ErrorCode
+		}, clusterFailed},
 		{"DescribeCluster", kmsg.ACLOperationDescribe, clusterRT, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, _ string, _ [16]byte) int16 {
 			return request[*kmsg.DescribeClusterResponse](t, ctx, cl, kmsg.NewPtrDescribeClusterRequest()).ErrorCode
 		}, clusterFailed},

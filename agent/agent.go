@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
+
 	"fmt"
 	"log/slog"
 	"net"
@@ -65,7 +65,11 @@ type Agent struct {
 	// principal of a connection by its first request's client id.
 	testPrincipal atomic.Pointer[func(clientID string) string]
 
+	// listeners are the Kafka listeners (listener.go); listener is the
+	// first one's, whose address Addr returns.
+	listeners     []*listener
 	listener      net.Listener
+	security      *security
 	httpServer    *http.Server
 	httpAddr      string
 	advertiseHost string
@@ -123,6 +127,7 @@ func New(cfg Config, bucket objstore.Bucket) (*Agent, error) {
 		CommitTimeout: cfg.CommitTimeout,
 		Ready:         a.ready.Load,
 		Registerer:    a.registry,
+		RPCKey:        rpcKey(cfg.ClusterSecret),
 	})
 	return a, nil
 }
@@ -145,12 +150,10 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.journal = log
 	a.log.Info("journal replayed", "seq", log.Seq(), "took", time.Since(start).Round(time.Millisecond))
 
-	ln, err := net.Listen("tcp", a.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("kafka listener: %w", err)
+	if a.security, err = newSecurity(a.cfg.Security, a.log); err != nil {
+		return err
 	}
-	a.listener = ln
-	if err := a.setAdvertised(); err != nil {
+	if err := a.openListeners(); err != nil {
 		return err
 	}
 	if err := a.startCluster(ctx); err != nil {
@@ -191,7 +194,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		PutBudget:  a.putBudget(),
 		Registerer: a.registry,
 	})
-	a.wg.Go(a.acceptLoop)
+	for _, l := range a.listeners {
+		a.wg.Go(func() { a.acceptLoop(l) })
+	}
 	a.wg.Go(a.followJournal)
 	a.wg.Go(func() { a.groups.Run(a.ctx) })
 	a.wg.Go(func() { a.txns.Run(a.ctx) })
@@ -200,7 +205,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.wg.Go(a.runCompactor)
 	}
 	a.ready.Store(true)
-	a.log.Info("silt agent ready", "kafka", a.Addr(), "advertise", a.advertised(), "http", a.httpAddr,
+	a.log.Info("silt agent ready", "kafka", a.Addr(), "advertise", a.advertisedListeners(), "http", a.httpAddr,
 		"gossip", a.GossipAddr(), "bucket", a.bucket.Name(), "node_id", a.nodeID)
 	return nil
 }
@@ -238,30 +243,6 @@ func (a *Agent) initCluster(ctx context.Context) error {
 	return nil
 }
 
-func (a *Agent) setAdvertised() error {
-	adv := a.cfg.Advertise
-	if adv == "" {
-		adv = a.listener.Addr().String()
-		if host, _, err := net.SplitHostPort(a.cfg.Listen); err == nil && host != "" {
-			_, port, _ := net.SplitHostPort(adv)
-			adv = net.JoinHostPort(host, port)
-		}
-	}
-	host, port, err := net.SplitHostPort(adv)
-	if err != nil {
-		return fmt.Errorf("advertise address %q: %w", adv, err)
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		return fmt.Errorf("advertise port %q: %w", port, err)
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "localhost"
-	}
-	a.advertiseHost, a.advertisePort = host, int32(p)
-	return nil
-}
-
 func (a *Agent) advertised() string {
 	return net.JoinHostPort(a.advertiseHost, strconv.Itoa(int(a.advertisePort)))
 }
@@ -285,19 +266,6 @@ func (a *Agent) NodeID() int32 { return a.nodeID }
 
 // Journal returns the agent's replayed journal, for tools and tests.
 func (a *Agent) Journal() *journal.Log { return a.journal }
-
-func (a *Agent) acceptLoop() {
-	for {
-		nc, err := a.listener.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				a.log.Error("kafka listener failed", "err", err)
-			}
-			return
-		}
-		a.wg.Go(func() { a.serveConn(a.ctx, nc) })
-	}
-}
 
 // followJournal applies entries that other writers (other agents, tools)
 // put in the bucket, so fetches see their records.
@@ -352,9 +320,7 @@ func (a *Agent) Close() error {
 		if a.shares != nil {
 			a.shares.Close() // writes of share state in flight land first
 		}
-		if a.listener != nil {
-			a.listener.Close()
-		}
+		a.closeListeners()
 		if a.writer != nil {
 			a.writer.Close() // flushes and commits what is buffered
 		}

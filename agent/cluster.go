@@ -47,7 +47,7 @@ type cluster struct {
 func (a *Agent) startCluster(ctx context.Context) error {
 	a.cluster = &cluster{self: gossip.Member{
 		Name: a.cfg.NodeName, NodeID: a.nodeID, KafkaAddr: a.advertised(),
-		InternalAddr: a.internalAdvertised(), Zone: a.cfg.Zone,
+		Listeners: a.advertisedListeners(), InternalAddr: a.internalAdvertised(), Zone: a.cfg.Zone,
 	}}
 	if a.cfg.Gossip == "" {
 		return nil
@@ -56,6 +56,7 @@ func (a *Agent) startCluster(ctx context.Context) error {
 	gcfg.Self = a.cluster.self
 	gcfg.BindAddr, gcfg.AdvertiseAddr = a.cfg.Gossip, a.cfg.GossipAdvertise
 	gcfg.Join = a.cfg.Join
+	gcfg.SecretKey = gossipKey(a.cfg.ClusterSecret)
 	gcfg.Logger = a.log
 	g, err := gossip.Start(gcfg)
 	if err != nil {
@@ -144,11 +145,19 @@ func partitionKey(topic string, partition int32) string {
 	return "partition/" + topic + "/" + strconv.Itoa(int(partition))
 }
 
-// broker turns a member into Metadata's broker entry.
-func broker(m gossip.Member) kmsg.MetadataResponseBroker {
+// broker turns a member into Metadata's broker entry, with the address it
+// advertises on the named listener (its first listener's, for "" or an
+// agent without that listener: a cluster whose agents have different
+// listeners is misconfigured, and a client then reaches some of them on
+// another protocol).
+func broker(m gossip.Member, listener string) kmsg.MetadataResponseBroker {
 	b := kmsg.NewMetadataResponseBroker()
 	b.NodeID = m.NodeID
-	host, port, err := net.SplitHostPort(m.KafkaAddr)
+	addr := m.KafkaAddr
+	if a, ok := m.Listeners[listener]; ok {
+		addr = a
+	}
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return b
 	}
@@ -161,11 +170,12 @@ func broker(m gossip.Member) kmsg.MetadataResponseBroker {
 	return b
 }
 
-// brokers lists the agents a client in zone is given.
-func (a *Agent) brokers(zone string) []kmsg.MetadataResponseBroker {
+// brokers lists the agents a client in zone is given, at their addresses
+// on the listener the client came in on.
+func (a *Agent) brokers(zone, listener string) []kmsg.MetadataResponseBroker {
 	var out []kmsg.MetadataResponseBroker
 	for _, m := range gossip.InZone(a.cluster.members(), zone) {
-		out = append(out, broker(m))
+		out = append(out, broker(m, listener))
 	}
 	return out
 }
@@ -179,8 +189,8 @@ func (a *Agent) partitionOwner(members []gossip.Member, topic string, partition 
 // groupCoordinator returns the agent that coordinates a group. Groups are
 // owned over all agents, whatever a client's zone: a group has one
 // coordinator.
-func (a *Agent) groupCoordinator(group string) kmsg.MetadataResponseBroker {
-	return broker(owner(a.cluster.members(), "group/"+group))
+func (a *Agent) groupCoordinator(group, listener string) kmsg.MetadataResponseBroker {
+	return broker(owner(a.cluster.members(), "group/"+group), listener)
 }
 
 // ownsGroup reports whether this agent coordinates the group. An agent
@@ -189,10 +199,11 @@ func (a *Agent) ownsGroup(group string) bool {
 	return !a.leaving.Load() && owner(a.cluster.members(), "group/"+group).Name == a.cfg.NodeName
 }
 
-// txnCoordinator returns the agent that coordinates a transactional id:
-// its owner over all agents, as for groups.
-func (a *Agent) txnCoordinator(id string) kmsg.MetadataResponseBroker {
-	return broker(owner(a.cluster.members(), "txn/"+id))
+// txnCoordinator returns the agent that coordinates a transactional id,
+// its owner over all agents as for groups, at its address on the named
+// listener.
+func (a *Agent) txnCoordinator(id, listener string) kmsg.MetadataResponseBroker {
+	return broker(owner(a.cluster.members(), "txn/"+id), listener)
 }
 
 // ownsTxn reports whether this agent coordinates the transactional id. An

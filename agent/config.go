@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"time"
 
@@ -26,11 +25,20 @@ type Config struct {
 	// derives it from NodeName. An agent whose node id another live agent
 	// has is refused at join and does not start. Default -1.
 	NodeID int32
-	// Listen is the Kafka listener address. Default "localhost:9092".
+	// Listen is the Kafka listeners: a comma list of PROTOCOL://host:port,
+	// PROTOCOL one of PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL, which
+	// also names the listener (so each protocol at most once); a bare
+	// host:port is PLAINTEXT. See listener.go. Default "localhost:9092".
 	Listen string
-	// Advertise is the host:port given to clients in Metadata. Default:
-	// the listen address (with the bound port, if Listen used port 0).
+	// Advertise is what clients are given in Metadata, FindCoordinator and
+	// DescribeCluster: the same form as Listen, one per listener, matched
+	// by name; a bare host:port is the first listener's. A listener left
+	// out advertises its listen address (with the bound port, if it used
+	// port 0).
 	Advertise string
+	// Security configures TLS and SASL on the listeners that use them
+	// (security.go).
+	Security Security
 	// HTTPListen serves /metrics, /healthz and /readyz, and the internal
 	// RPC agents of one cluster use (commit proposals, pushed journal
 	// entries); empty disables it, which a clustered agent cannot do.
@@ -40,11 +48,19 @@ type Config struct {
 	// Default: the advertised Kafka host with the HTTP port.
 	HTTPAdvertise string
 	// Gossip is the memberlist bind address; empty runs a single agent
-	// without gossip, which is then the whole cluster. Default ":7946".
+	// without gossip, which is then the whole cluster, and opens no port
+	// beyond the Kafka and HTTP listeners. Default "" (silt agent sets
+	// ":7946" when --join is given without --gossip).
 	Gossip string
 	// GossipAdvertise is the host:port other agents reach the gossip
 	// listener at; default as memberlist chooses from Gossip.
 	GossipAdvertise string
+	// ClusterSecret, if set, closes the cluster's interior: gossip is
+	// encrypted and authenticated with a key derived from it, and the
+	// internal RPC (commit proposals, pushed entries) signed with another
+	// (cluster_secret.go). Every agent of a cluster needs the same secret.
+	// /healthz, /readyz and /metrics stay open. At least 16 bytes.
+	ClusterSecret []byte
 	// Join lists host:port seeds of running agents; a DNS name that
 	// resolves to several addresses joins them all. Retried until it
 	// succeeds.
@@ -157,7 +173,7 @@ func DefaultConfig() Config {
 		NodeID:             -1,
 		Listen:             "localhost:9092",
 		HTTPListen:         "localhost:9644",
-		Gossip:             ":7946",
+		Security:           DefaultSecurity(),
 		JoinWait:           10 * time.Second,
 		Compaction:         true,
 		FlushInterval:      250 * time.Millisecond,
@@ -227,16 +243,20 @@ func (c *Config) validate() error {
 		return errors.New("a clustered agent (gossip on) needs the HTTP listener: agents commit through each other's internal RPC")
 	case c.Gossip == "" && len(c.Join) > 0:
 		return errors.New("join given with gossip off")
+	case len(c.ClusterSecret) > 0 && len(c.ClusterSecret) < 16:
+		return fmt.Errorf("cluster secret of %d bytes: at least 16", len(c.ClusterSecret))
 	}
-	if c.Advertise != "" {
-		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
-			return fmt.Errorf("advertise address %q: %w", c.Advertise, err)
-		}
+	specs, err := parseListeners(c.Listen)
+	if err != nil {
+		return err
 	}
 	for _, u := range c.SuperUsers {
 		if err := acl.ValidPrincipal(u); err != nil {
 			return fmt.Errorf("super user: %w", err)
 		}
 	}
-	return nil
+	if _, err := advertisedFor(specs, c.Advertise); err != nil {
+		return err
+	}
+	return c.Security.validate(specs)
 }

@@ -12,6 +12,7 @@ import (
 type metrics struct {
 	requestDuration *prometheus.HistogramVec
 	handlerPanics   *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
 	produceBytes    prometheus.Counter
 	produceRecords  prometheus.Counter
 	produceBatches  prometheus.Counter
@@ -43,7 +44,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	// The commit path's metrics (proposals, entries, pushes) are
 	// registered by agent/commit, the write path's (flushes, uploads,
 	// commits) by agent/writer.
-	reg.MustRegister(m.members, m.throttled)
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "silt_sasl_authentication_failures_total", Help: "Failed SASL authentications (wrong password, unknown user, bad token), by mechanism.",
+	}, []string{"mechanism"})
+	reg.MustRegister(m.members, m.throttled, m.authFailures)
 	reg.MustRegister(m.requestDuration, m.handlerPanics, m.produceBytes, m.produceRecords, m.produceBatches, m.fetchBytes,
 		m.fetchRecords)
 	return m

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 //
 // The quotas are journal state (AlterClientQuotas); every agent enforces
 // them for its own connections. A client is known by its user and its
-// client id; silt has no authentication yet, so every client is the user
-// ANONYMOUS, as Kafka names an unauthenticated principal. For each quota
+// client id; the user is the name of the connection's principal (alice
+// for User:alice, from SASL or a client certificate), ANONYMOUS on a
+// connection without authentication, as Kafka names it. For each quota
 // key the most specific entity that sets it applies, in Kafka's order:
 // user and client id, user and default client id, user alone, default
 // user and client id, default user and default client id, default user,
@@ -44,8 +46,11 @@ const (
 	quotaRequest = "request_percentage"
 )
 
-// quotaUser is the user of every client until silt authenticates them.
-const quotaUser = "ANONYMOUS"
+// quotaUser is the quota user of a principal: its name without the
+// "User:" type.
+func quotaUser(principal string) string {
+	return strings.TrimPrefix(principal, "User:")
+}
 
 // The rate window, as Kafka's quota.window.num and
 // quota.window.size.seconds.
@@ -122,7 +127,7 @@ type usage struct {
 // returns how long the client must wait, 0 if it is within them. A fetch
 // over its quota is not counted: its records are withheld (see
 // withholdRecords).
-func (a *Agent) throttle(clientID string, u usage, now time.Time) (wait time.Duration, fetchOver bool) {
+func (a *Agent) throttle(user, clientID string, u usage, now time.Time) (wait time.Duration, fetchOver bool) {
 	type bound struct {
 		quota string
 		value float64
@@ -142,7 +147,7 @@ func (a *Agent) throttle(clientID string, u usage, now time.Time) (wait time.Dur
 			if b.used == 0 {
 				continue
 			}
-			if v, sk, ok := resolveQuota(s, b.quota, quotaUser, clientID); ok {
+			if v, sk, ok := resolveQuota(s, b.quota, user, clientID); ok {
 				b.value, b.sk = v, sk
 				bounds = append(bounds, b)
 			}
@@ -239,7 +244,7 @@ func (a *Agent) capFetch(req *request) {
 		if len(s.ClientQuotas) == 0 {
 			return
 		}
-		if bound, _, ok := resolveQuota(s, quotaFetch, quotaUser, req.clientID); ok {
+		if bound, _, ok := resolveQuota(s, quotaFetch, req.user, req.clientID); ok {
 			most := int32(min(bound*(quotaSamples-1), 1<<31-1))
 			if r.MaxBytes <= 0 || r.MaxBytes > most {
 				r.MaxBytes = max(most, 1)

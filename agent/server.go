@@ -45,8 +45,11 @@ type request struct {
 	key, version  int16
 	correlationID int32
 	clientID      string
-	body          kmsg.Request
-	received      time.Time
+	// user is the connection's quota user when the request was read
+	// (quotaUser of its principal).
+	user     string
+	body     kmsg.Request
+	received time.Time
 }
 
 // conn is one client connection.
@@ -67,6 +70,10 @@ type conn struct {
 	// testPrincipalSet: a test's hook has named the principal
 	// (testAssumePrincipal).
 	testPrincipalSet bool
+	// listener is the listener the connection came in on (nil for one
+	// made inside the agent); auth its SASL state (sasl.go).
+	listener *listener
+	auth     connAuth
 
 	replies chan pendingReply
 	// deferredProduces counts this connection's produce requests whose
@@ -81,18 +88,28 @@ type pendingReply struct {
 	req   *request
 	reply reply
 	held  int64 // bytes of the agent's request budget, released once answered
+	// rawToken, when set, is sent as a bare size-prefixed SASL token
+	// instead of resp (SaslHandshake v0's exchange, sasl.go).
+	rawToken *[]byte
 	// handling is how long the handler took, outside any wait.
 	handling time.Duration
 }
 
 // serveConn runs a connection until the client or the agent closes it.
-func (a *Agent) serveConn(ctx context.Context, nc net.Conn) {
+func (a *Agent) serveConn(ctx context.Context, nc net.Conn, l *listener) {
+	nc, principal, err := a.secure(ctx, nc, l)
+	if err != nil {
+		a.log.Info("refusing connection", "err", err)
+		return
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	c := &conn{
 		a: a, nc: nc, ctx: ctx, cancel: cancel,
 		log:       a.log.With("client", nc.RemoteAddr().String()),
 		replies:   make(chan pendingReply, maxInFlight),
-		principal: anonymousPrincipal,
+		principal: principal,
+		listener:  l,
+		auth:      newConnAuth(l),
 	}
 	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.clientHost = host
@@ -103,7 +120,7 @@ func (a *Agent) serveConn(ctx context.Context, nc net.Conn) {
 	// still written before the connection closes.
 	stop := context.AfterFunc(ctx, func() { nc.SetReadDeadline(time.Now()) })
 	defer stop()
-	err := c.readLoop()
+	err = c.readLoop()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
 		c.log.Info("closing connection", "err", err)
 	}
@@ -127,8 +144,14 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 || size > MaxFrameSize {
-			return fmt.Errorf("frame of %d bytes (limit %d)", size, MaxFrameSize)
+		if c.auth.raw { // a SASL token after SaslHandshake v0 (sasl.go)
+			if err := c.readRawToken(r, size); err != nil {
+				return err
+			}
+			continue
+		}
+		if limit := c.maxFrame(); size < 8 || size > limit {
+			return fmt.Errorf("frame of %d bytes (limit %d)", size, limit)
 		}
 		// The frame's bytes come out of the agent's budget until it is
 		// answered: beyond it, this connection waits here (budget.go).
@@ -148,6 +171,9 @@ func (c *conn) readLoop() error {
 			c.a.requests.release(held)
 			return c.ctx.Err()
 		}
+		if c.auth.closeAfterReply {
+			return errAuthFailed // the answer is still written
+		}
 	}
 }
 
@@ -164,6 +190,10 @@ func (c *conn) readRequest(r io.Reader, size int) (reply, *request, error) {
 	if err != nil {
 		return reply{}, nil, err
 	}
+	if err := c.admit(req); err != nil {
+		return reply{}, nil, err
+	}
+	req.user = quotaUser(c.principal)
 	c.a.capFetch(req)
 	c.testAssumePrincipal(req)
 	rep, err := c.handle(req)
@@ -296,6 +326,12 @@ func (c *conn) writeReply(w *bufio.Writer, buf *[]byte, p pendingReply, broken *
 		}
 	}
 	c.a.metrics.observeRequest(p.req, time.Since(p.req.received))
+	if p.rawToken != nil {
+		if !*broken {
+			c.writeRawToken(w, *p.rawToken, broken)
+		}
+		return
+	}
 	c.enforceQuotas(p, resp)
 	if p.reply.none || resp == nil || *broken {
 		return
@@ -347,7 +383,7 @@ func (c *conn) writeResponse(w *bufio.Writer, buf *[]byte, req *request, resp km
 // client is over one, puts the throttle time into the response, withholds
 // a fetch's records and mutes the connection (quotas.go).
 func (c *conn) enforceQuotas(p pendingReply, resp kmsg.Response) {
-	wait, fetchOver := c.a.throttle(p.req.clientID, requestUsage(p.req, resp, p.handling), time.Now())
+	wait, fetchOver := c.a.throttle(p.req.user, p.req.clientID, requestUsage(p.req, resp, p.handling), time.Now())
 	if wait <= 0 {
 		return
 	}

@@ -41,7 +41,7 @@ func (a *Agent) ownsPartition(topic string, partition int32) bool {
 
 // shareCoordinator returns the agent that keeps a share-partition's state,
 // for a FindCoordinator key "group:topicId:partition".
-func (a *Agent) shareCoordinator(key string) (kmsg.MetadataResponseBroker, bool) {
+func (a *Agent) shareCoordinator(key, listener string) (kmsg.MetadataResponseBroker, bool) {
 	rest, part, ok := cutLast(key, ':')
 	if !ok {
 		return kmsg.MetadataResponseBroker{}, false
@@ -64,7 +64,7 @@ func (a *Agent) shareCoordinator(key string) (kmsg.MetadataResponseBroker, bool)
 	if name == "" {
 		return kmsg.MetadataResponseBroker{}, false
 	}
-	return broker(owner(a.cluster.members(), partitionKey(name, int32(p)))), true
+	return broker(owner(a.cluster.members(), partitionKey(name, int32(p))), listener), true
 }
 
 func cutLast(s string, sep byte) (before, after string, ok bool) {

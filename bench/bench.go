@@ -242,6 +242,7 @@ var steps = []step{
 	{id: "cold", name: "cold consume", needs: "produce", fn: (*runner).coldConsume},
 	{id: "latency", name: "produce latency", fn: (*runner).produceLatency},
 	{id: "cluster", name: "cluster throughput and group commit", siltOnly: true, fn: (*runner).clusterThroughput},
+	{id: "tls", name: "produce and consume over TLS beside plaintext", siltOnly: true, fn: (*runner).tlsThroughput},
 }
 
 // StepIDs returns the IDs Config.Steps selects measurements by, in the

@@ -83,6 +83,14 @@ func TestRunTiny(t *testing.T) {
 		t.Errorf("cluster measurement: silt %+v, rows %+v, kfake %+v", s.Cluster, res.ClusterRows, res.Ref.Cluster)
 	}
 
+	if tr := s.TLS; tr == nil || tr.TLSProduce.Records != records || tr.Produce.Records != records ||
+		tr.TLSConsume.Records != records || tr.Consume.Records != records || tr.TLSProduce.MBps() <= 0 {
+		t.Errorf("TLS measurement %+v, want %d records each way", tr, records)
+	}
+	if res.Ref.TLS != nil {
+		t.Errorf("kfake has a TLS measurement: %+v", res.Ref.TLS)
+	}
+
 	if len(res.Rows) == 0 {
 		t.Fatal("no rows")
 	}

@@ -95,6 +95,9 @@ type Report struct {
 	Cold *Phase `json:"cold_consume,omitempty"`
 	// Cluster is the cluster measurement, one run per cluster size.
 	Cluster []ClusterRun `json:"cluster,omitempty"`
+	// TLS is the TLS measurement (tls.go); nil when not run or the target
+	// has no TLS listener.
+	TLS *TLSRun `json:"tls,omitempty"`
 }
 
 // Phase is a measured stretch of producing or consuming.

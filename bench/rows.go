@@ -126,6 +126,21 @@ func (res *Result) rows() []Row {
 			dataGets(&s.Tail), nil, "0", atMost(0))
 	}
 
+	if res.ran("tls") && s.TLS != nil {
+		ratio := func(tls, plain Phase) *float64 {
+			if plain.MBps() == 0 {
+				return nil
+			}
+			return val(tls.MBps() / plain.MBps())
+		}
+		add("produce MB/s over TLS (SSL listener)", val(s.TLS.TLSProduce.MBps()), nil, "", nil)
+		add("  over PLAINTEXT on the same agent, just before", val(s.TLS.Produce.MBps()), nil, "", nil)
+		add("  TLS / PLAINTEXT produce", ratio(s.TLS.TLSProduce, s.TLS.Produce), nil, "≥ 0.75",
+			func(v float64, _ *float64) bool { return v >= 0.75 })
+		add("consume MB/s over TLS (from cache)", val(s.TLS.TLSConsume.MBps()), nil, "", nil)
+		add("  over PLAINTEXT on the same agent", val(s.TLS.Consume.MBps()), nil, "", nil)
+	}
+
 	if res.ran("cold") {
 		var coldS, coldK, coldGets *float64
 		if s.Cold != nil {

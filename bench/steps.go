@@ -56,10 +56,11 @@ type volume struct {
 }
 
 // produceVolume produces bytes of record values to a topic of partitions
-// partitions from Producers clients bootstrapping with seeds, as fast as
-// they go, and checks every record was acknowledged. atStart, if set, runs
-// once the clients are connected, just before the first record.
-func (r *runner) produceVolume(ctx context.Context, seeds []string, topic string, partitions int32, bytes int64, atStart func()) (volume, error) {
+// partitions from Producers clients bootstrapping with seeds (with extra
+// client options, such as TLS), as fast as they go, and checks every
+// record was acknowledged. atStart, if set, runs once the clients are
+// connected, just before the first record.
+func (r *runner) produceVolume(ctx context.Context, seeds []string, topic string, partitions int32, bytes int64, atStart func(), extra ...kgo.Opt) (volume, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	clients := make([]*kgo.Client, r.cfg.Producers)
@@ -72,7 +73,7 @@ func (r *runner) produceVolume(ctx context.Context, seeds []string, topic string
 	}()
 	for i := range clients {
 		var err error
-		if clients[i], err = r.producer(ctx, seeds, topic); err != nil {
+		if clients[i], err = r.producer(ctx, seeds, topic, extra...); err != nil {
 			return volume{}, err
 		}
 	}

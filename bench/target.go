@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/silt-io/silt/agent"
+	"github.com/silt-io/silt/internal/testpki"
 	"github.com/silt-io/silt/localstack"
 	"github.com/silt-io/silt/objstore"
 )
@@ -70,6 +72,9 @@ type LocalOptions struct {
 // own.
 type Local struct {
 	cluster *localstack.Cluster
+	// pki signs the certificate of the agents' SSL listener, which the
+	// TLS measurement produces and consumes through (tls.go).
+	pki     *testpki.CA
 	metrics *objstore.Metrics
 	bucket  objstore.Bucket // opened here, from BucketURL; nil otherwise
 	opts    LocalOptions
@@ -96,12 +101,18 @@ func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
 			l.Close()
 		}
 	}()
+	certFile, keyFile, err := l.makeCertificate()
+	if err != nil {
+		return nil, err
+	}
 	lo := localstack.Options{
 		S3: opts.S3, Metrics: l.metrics, Logger: opts.Logger,
 		Configure: func(_ int, cfg *agent.Config) {
 			cfg.FlushInterval = l.flush
 			cfg.CacheBytes = opts.CacheBytes
 			cfg.HTTPListen, cfg.Gossip = "", ""
+			cfg.Listen = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0"
+			cfg.Security.TLSCert, cfg.Security.TLSKey = certFile, keyFile
 		},
 	}
 	if opts.BucketURL != "" {
@@ -172,6 +183,10 @@ func (l *Local) Close() error {
 	if l.bucket != nil {
 		errs = append(errs, l.bucket.Close())
 		l.bucket = nil
+	}
+	if l.pki != nil {
+		errs = append(errs, os.RemoveAll(l.pki.Dir))
+		l.pki = nil
 	}
 	return errors.Join(errs...)
 }

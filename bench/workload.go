@@ -233,12 +233,12 @@ type reader struct {
 	total int64
 }
 
-func newReader(seeds []string, topic string, partitions int32, size int) (*reader, error) {
-	cl, err := kgo.NewClient(
+func newReader(seeds []string, topic string, partitions int32, size int, extra ...kgo.Opt) (*reader, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-	)
+	}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("consumer client: %w", err)
 	}

@@ -25,6 +25,7 @@ const (
 	kindAddr                      // host:port (empty host: every interface)
 	kindAddrOff                   // host:port, or empty for off
 	kindAddrList                  // comma-separated host:port
+	kindListeners                 // comma-separated [PROTOCOL://]host:port, PROTOCOL a Kafka security protocol
 	kindDuration                  // time.ParseDuration
 	kindSize                      // 8MiB, 1GiB, 1000…
 	kindInt                       // a decimal integer
@@ -45,8 +46,8 @@ var agentFlags = map[string]flagKind{
 	"s3-endpoint":                   kindURL,
 	"node-name":                     kindString,
 	"node-id":                       kindInt,
-	"listen":                        kindAddr,
-	"advertise":                     kindAddr,
+	"listen":                        kindListeners,
+	"advertise":                     kindListeners,
 	"http":                          kindAddrOff,
 	"http-advertise":                kindAddr,
 	"gossip":                        kindAddr,
@@ -75,6 +76,17 @@ var agentFlags = map[string]flagKind{
 	"authorizer":                     kindBool,
 	"super-users":                    kindString,
 	"allow-everyone-if-no-acl-found": kindBool,
+	"tls-cert":                      kindString,
+	"tls-key":                       kindString,
+	"tls-client-ca":                 kindString,
+	"tls-client-auth":               kindString,
+	"ssl-principal-mapping-rules":   kindString,
+	"sasl-mechanisms":               kindString,
+	"oauth-jwks-file":               kindString,
+	"oauth-issuer":                  kindString,
+	"oauth-audience":                kindString,
+	"connections-max-reauth":        kindDuration,
+	"cluster-secret-file":           kindString,
 }
 
 // agentDefaults are the defaults of the flags the tests reason about when a
@@ -82,7 +94,7 @@ var agentFlags = map[string]flagKind{
 var agentDefaults = map[string]string{
 	"listen": "localhost:9092",
 	"http":   "localhost:9644",
-	"gossip": ":7946",
+	"gossip": "", // off unless --gossip or --join asks for it
 }
 
 // agentArgs are the parsed arguments of one `silt agent` command line.
@@ -180,6 +192,12 @@ func checkFlagValue(kind flagKind, v string) error {
 		return checkAddr(v)
 	case kindAddr:
 		return checkAddr(v)
+	case kindListeners:
+		for l := range strings.SplitSeq(v, ",") {
+			if _, _, err := splitListener(l); err != nil {
+				return err
+			}
+		}
 	case kindAddrList:
 		for a := range strings.SplitSeq(v, ",") {
 			if err := checkAddr(a); err != nil {
@@ -253,6 +271,34 @@ func checkBucketURL(v string) error {
 }
 
 // port returns the port of a host:port.
+// splitListener splits one entry of --listen or --advertise into its
+// protocol (PLAINTEXT when bare) and address, as the agent does.
+func splitListener(l string) (protocol, addr string, err error) {
+	protocol, addr, ok := strings.Cut(l, "://")
+	if !ok {
+		protocol, addr = "PLAINTEXT", l
+	}
+	switch protocol {
+	case "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL":
+	default:
+		return "", "", fmt.Errorf("listener %q: protocol %q is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", l, protocol)
+	}
+	return protocol, addr, checkAddr(addr)
+}
+
+// listenerAddr returns the address of the named listener in a --listen or
+// --advertise list, failing the test if it has none.
+func listenerAddr(t *testing.T, list, protocol string) string {
+	t.Helper()
+	for l := range strings.SplitSeq(list, ",") {
+		if p, addr, err := splitListener(l); err == nil && p == protocol {
+			return addr
+		}
+	}
+	t.Fatalf("%q has no %s listener", list, protocol)
+	return ""
+}
+
 func port(t *testing.T, addr string) string {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)

@@ -381,12 +381,13 @@ func TestDeploymentWiring(t *testing.T) {
 		}
 	})
 
-	kafkaPort := port(t, args.get("listen"))
+	kafkaPort := port(t, listenerAddr(t, args.get("listen"), "PLAINTEXT"))
+	saslPort := port(t, listenerAddr(t, args.get("listen"), "SASL_SSL"))
 	httpPort := port(t, args.get("http"))
 	gossipPort := port(t, args.get("gossip"))
 
 	t.Run("advertised addresses", func(t *testing.T) {
-		if want := "$(POD_IP):" + kafkaPort; args.get("advertise") != want {
+		if want := "PLAINTEXT://$(POD_IP):" + kafkaPort + ",SASL_SSL://$(POD_IP):" + saslPort; args.get("advertise") != want {
 			t.Errorf("--advertise=%q, want %q (clients must reach each pod directly)", args.get("advertise"), want)
 		}
 		if ha, ok := args["http-advertise"]; ok && ha != "$(POD_IP):"+httpPort {
@@ -401,9 +402,14 @@ func TestDeploymentWiring(t *testing.T) {
 	})
 
 	t.Run("listeners bind every interface", func(t *testing.T) {
-		for _, f := range []string{"listen", "http", "gossip"} {
-			if host, _, _ := net.SplitHostPort(args.get(f)); host != "" && host != "0.0.0.0" && host != "::" {
-				t.Errorf("--%s=%q binds one host only; other pods and the kubelet could not reach it", f, args.get(f))
+		addrs := []string{args.get("http"), args.get("gossip")}
+		for l := range strings.SplitSeq(args.get("listen"), ",") {
+			_, addr, _ := splitListener(l)
+			addrs = append(addrs, addr)
+		}
+		for _, a := range addrs {
+			if host, _, _ := net.SplitHostPort(a); host != "" && host != "0.0.0.0" && host != "::" {
+				t.Errorf("%q binds one host only; other pods and the kubelet could not reach it", a)
 			}
 		}
 	})
@@ -414,6 +420,7 @@ func TestDeploymentWiring(t *testing.T) {
 			proto      corev1.Protocol
 		}{
 			{"kafka", kafkaPort, corev1.ProtocolTCP},
+			{"kafka-sasl-ssl", saslPort, corev1.ProtocolTCP},
 			{"http", httpPort, corev1.ProtocolTCP},
 			{"gossip-tcp", gossipPort, corev1.ProtocolTCP},
 			{"gossip-udp", gossipPort, corev1.ProtocolUDP},

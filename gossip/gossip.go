@@ -42,12 +42,25 @@ type Member struct {
 	// given one (silt agent --node-id). It travels in the metadata; a
 	// member whose metadata lacks it (an older agent) has NodeID(Name).
 	NodeID int32 `json:"node_id"`
-	// KafkaAddr is the host:port clients reach the agent at.
+	// KafkaAddr is the host:port clients reach the agent at: its first
+	// listener's advertised address.
 	KafkaAddr string `json:"kafka"`
+	// Listeners maps each of the agent's listener names (PLAINTEXT, SSL,
+	// SASL_SSL…) to the host:port it advertises there, so that an agent
+	// answers a client with the addresses of the listener the client came
+	// in on. Empty for an agent with one listener that predates them.
+	Listeners map[string]string `json:"l,omitempty"`
 	// InternalAddr is the host:port of the agent's internal HTTP API.
 	InternalAddr string `json:"internal"`
 	// Zone is the agent's availability zone, or "".
 	Zone string `json:"zone,omitempty"`
+}
+
+// Equal reports whether two members are the same agent with the same
+// metadata (Member holds a map, so == does not compile).
+func (m Member) Equal(o Member) bool {
+	return m.Name == o.Name && m.NodeID == o.NodeID && m.KafkaAddr == o.KafkaAddr &&
+		m.InternalAddr == o.InternalAddr && m.Zone == o.Zone && maps.Equal(m.Listeners, o.Listeners)
 }
 
 // NodeID returns the Kafka node id of a node name: a stable 31-bit hash, so
@@ -79,6 +92,11 @@ type Config struct {
 	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration
 	SuspicionMult int
+	// SecretKey, if set (16, 24 or 32 bytes), encrypts and authenticates
+	// all gossip with memberlist's keyring (AES-GCM): a process without
+	// the key can neither join nor read the cluster's messages, and the
+	// cluster ignores unencrypted ones.
+	SecretKey []byte
 	// Transport replaces memberlist's network transport (tests use
 	// memberlist.MockNetwork to run many members in one process).
 	Transport memberlist.Transport
@@ -154,6 +172,9 @@ func Start(cfg Config) (*Gossip, error) {
 		mc.SuspicionMult = cfg.SuspicionMult
 	}
 	mc.GossipInterval = 100 * time.Millisecond
+	if len(cfg.SecretKey) > 0 {
+		mc.SecretKey = cfg.SecretKey // verify incoming and outgoing: memberlist's defaults
+	}
 	if cfg.Transport != nil {
 		mc.Transport = cfg.Transport
 	} else {

@@ -27,6 +27,7 @@ if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
 	need+=(openjdk-17-jdk-headless)
 fi
 command -v mvn >/dev/null || need+=(maven)
+command -v openssl >/dev/null || need+=(openssl) # SecurityTest's certificates
 if [ ${#need[@]} -gt 0 ]; then
 	echo "interop-java: installing ${need[*]}"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q

@@ -126,6 +126,8 @@ func (s *State) apply(c *Command) Result {
 		return s.txnOffsetCommit(c.TxnOffsetCommit)
 	case c.EndTxn != nil:
 		return s.endTxn(c.EndTxn)
+	case c.SetScramCredential != nil:
+		return s.setScramCredential(c.SetScramCredential)
 	case c.ReplaceChunks != nil:
 		return s.replaceChunks(c.ReplaceChunks)
 	case c.MarkGarbage != nil:

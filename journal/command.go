@@ -29,6 +29,7 @@ type Command struct {
 	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
 	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
 	SetClientQuota      *SetClientQuota      `json:"set_client_quota,omitempty"`
+	SetScramCredential  *SetScramCredential  `json:"set_scram_credential,omitempty"`
 
 	// ACL commands; see acls.go.
 	CreateACL  *CreateACL  `json:"create_acl,omitempty"`
@@ -106,6 +107,8 @@ func (c *Command) kind() string {
 		return "txn_offset_commit"
 	case c.EndTxn != nil:
 		return "end_txn"
+	case c.SetScramCredential != nil:
+		return "set_scram_credential"
 	case c.ReplaceChunks != nil:
 		return "replace_chunks"
 	case c.MarkGarbage != nil:
@@ -294,7 +297,7 @@ func (c *Command) validate() error {
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
-		c.SetClientQuota != nil, c.CreateACL != nil, c.DeleteACLs != nil, c.ClaimTxn != nil, c.InitTxn != nil, c.AddTxnPartitions != nil, c.TxnOffsetCommit != nil, c.EndTxn != nil} {
+		c.SetClientQuota != nil, c.CreateACL != nil, c.DeleteACLs != nil, c.ClaimTxn != nil, c.InitTxn != nil, c.AddTxnPartitions != nil, c.TxnOffsetCommit != nil, c.EndTxn != nil, c.SetScramCredential != nil} {
 		if set {
 			n++
 		}

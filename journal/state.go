@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/silt-io/silt/internal/acl"
+	"github.com/silt-io/silt/internal/scram"
 )
 
 // State is the cluster state after applying entries 1..Seq. It is changed
@@ -34,6 +35,9 @@ type State struct {
 	// ACLVersion is the entry that last changed ACLs (0: never), so an
 	// authorizer knows when to rebuild its index.
 	ACLVersion uint64 `json:"acl_version,omitempty"`
+	// ScramCredentials maps user → mechanism → SCRAM credential
+	// (credentials.go).
+	ScramCredentials map[string]map[string]scram.Credential `json:"scram_credentials,omitempty"`
 
 	// GroupClaims holds each group's latest coordinator claim.
 	GroupClaims map[string]GroupClaim `json:"group_claims,omitempty"`
@@ -95,6 +99,9 @@ func (s *State) init() {
 	}
 	if s.ACLs == nil {
 		s.ACLs = map[string]acl.Binding{}
+	}
+	if s.ScramCredentials == nil {
+		s.ScramCredentials = map[string]map[string]scram.Credential{}
 	}
 	if s.GroupClaims == nil {
 		s.GroupClaims = map[string]GroupClaim{}

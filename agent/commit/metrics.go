@@ -14,6 +14,7 @@ type metrics struct {
 	pushesDropped   prometheus.Counter
 	pushFailures    prometheus.Counter
 	pushApplied     prometheus.Counter
+	rpcRefused      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,8 +36,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Failed pushes of journal entries to a peer."}),
 		pushApplied: prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_journal_push_applied_total",
 			Help: "Journal entries this agent applied from the committer's pushes rather than reading them from the bucket."}),
+		rpcRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "silt_internal_rpc_refused_total",
+			Help: "Internal RPC requests refused for a missing or wrong cluster-secret signature."}),
 	}
 	reg.MustRegister(m.proposals, m.proposeRetries, m.proposeDuration, m.entriesWritten,
-		m.pushesSent, m.pushesDropped, m.pushFailures, m.pushApplied)
+		m.pushesSent, m.pushesDropped, m.pushFailures, m.pushApplied, m.rpcRefused)
 	return m
 }

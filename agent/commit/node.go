@@ -43,6 +43,9 @@ type Env struct {
 	Ready func() bool
 	// Registerer receives the metrics; nil means none are exported.
 	Registerer prometheus.Registerer
+	// RPCKey, if set, signs this agent's internal requests and refuses
+	// those not signed with it (rpcauth.go).
+	RPCKey []byte
 }
 
 // Node is one agent's part in the commit path: its proposer, the journal

@@ -151,7 +151,7 @@ func (p *pusher) setPeers(members []gossip.Member) {
 			continue
 		}
 		live[m.Name] = true
-		if old := p.mu.peers[m.Name]; old != nil && old.member == m {
+		if old := p.mu.peers[m.Name]; old != nil && old.member.Equal(m) {
 			continue
 		} else if old != nil {
 			close(old.stop)

@@ -24,8 +24,9 @@ import (
 //	                           them (the binary body of push.go)
 //
 // Both are safe to repeat: commands carry proposal IDs and entries are
-// applied once by number. The RPC is unauthenticated; it belongs on the
-// cluster's private network, like memberlist's port.
+// applied once by number. With a cluster secret every request is signed
+// (rpcauth.go); without one the RPC belongs on the cluster's private
+// network, like memberlist's port.
 
 // Paths of the internal RPC.
 const (
@@ -48,8 +49,8 @@ type proposeResponse struct {
 // Register adds the internal RPC's handlers to mux. They answer 503 until
 // Env.Ready reports true, which the agent sets after Start.
 func (n *Node) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+ProposePath, n.serveProposal)
-	mux.HandleFunc("POST "+EntriesPath, n.serveEntries)
+	mux.HandleFunc("POST "+ProposePath, n.authenticated(n.serveProposal))
+	mux.HandleFunc("POST "+EntriesPath, n.authenticated(n.serveEntries))
 }
 
 // serveProposal writes another agent's commands. The agent answers
@@ -150,6 +151,7 @@ func (n *Node) postRPC(ctx context.Context, m gossip.Member, path, contentType s
 		return fmt.Errorf("rpc %s to %s: %w", path, m.Name, err)
 	}
 	req.Header.Set("Content-Type", contentType)
+	n.signRPC(req, body)
 	resp, err := n.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("rpc %s to %s: %w", path, m.Name, err)

@@ -136,7 +136,10 @@ func TestCommitAnswersAndCaches(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// FlushBytes is the three appends' size: the last cuts the
-			// segment, whatever the clock.
+			// segment, whatever the clock. A PUT budget makes the policy
+			// the priced stores' (an early cut only once idle, on a clock
+			// that does not move here), so no group-commit cut can take
+			// the first append alone, however the goroutines interleave.
 			total := 0
 			for _, b := range []struct {
 				n   int
@@ -145,7 +148,7 @@ func TestCommitAnswersAndCaches(t *testing.T) {
 				data, _ := batch(t, b.n, b.tag)
 				total += len(data)
 			}
-			r := newRig(t, func(e *Env) { e.InlineSegmentBytes, e.FlushBytes = tc.inline, total })
+			r := newRig(t, func(e *Env) { e.InlineSegmentBytes, e.FlushBytes, e.PutBudget = tc.inline, total, 8 })
 			a := r.append(t, 0, 3, 2)
 			b := r.append(t, 1, 1)
 			c := r.append(t, 0, 4)

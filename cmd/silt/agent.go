@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -72,18 +73,32 @@ func runAgent(ctx context.Context, args []string) error {
 		flushSize = byteSize(cfg.FlushBytes)
 		cacheSize = byteSize(cfg.CacheBytes)
 		queued    = byteSize(cfg.QueuedRequestBytes)
+
+		secretFile string
 	)
 	bf.register(fs)
 	lf.register(fs)
 	fs.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "this agent's name in the cluster; its hash is the Kafka node id unless --node-id is given")
 	fs.Int32Var(&cfg.NodeID, "node-id", cfg.NodeID, "this agent's Kafka node id (broker.id), unique in the cluster; -1: the hash of --node-name")
-	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listener address")
-	fs.StringVar(&cfg.Advertise, "advertise", "", "host:port given to clients (default: the listen address)")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listeners, comma-separated PROTOCOL://host:port with PROTOCOL PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (bare host:port: PLAINTEXT)")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "addresses given to clients, PROTOCOL://host:port per listener, comma-separated (bare host:port: the first listener's; default: the listen addresses)")
+	sec := &cfg.Security
+	fs.StringVar(&sec.TLSCert, "tls-cert", "", "PEM certificate (and chain) of the SSL and SASL_SSL listeners; reloaded when it changes")
+	fs.StringVar(&sec.TLSKey, "tls-key", "", "PEM private key of --tls-cert; reloaded when it changes")
+	fs.StringVar(&sec.TLSClientCA, "tls-client-ca", "", "PEM file of the CAs that sign client certificates (mTLS)")
+	fs.StringVar(&sec.TLSClientAuth, "tls-client-auth", sec.TLSClientAuth, "client certificates: none, requested or required (Kafka's ssl.client.auth)")
+	fs.StringVar(&sec.PrincipalMappingRules, "ssl-principal-mapping-rules", sec.PrincipalMappingRules, "how a client certificate's DN becomes User:NAME, Kafka's syntax, e.g. 'RULE:^CN=(.*?),.*$/$1/,DEFAULT'")
+	fs.StringSliceVar(&sec.SASLMechanisms, "sasl-mechanisms", sec.SASLMechanisms, "SASL mechanisms of the SASL listeners (OAUTHBEARER is added by --oauth-jwks-file)")
+	fs.StringVar(&sec.OAuthJWKSFile, "oauth-jwks-file", "", "JWKS file of the keys that sign accepted OAUTHBEARER tokens (RS256, ES256)")
+	fs.StringVar(&sec.OAuthIssuer, "oauth-issuer", "", "the iss OAUTHBEARER tokens must have")
+	fs.StringVar(&sec.OAuthAudience, "oauth-audience", "", "an aud OAUTHBEARER tokens must have")
+	fs.DurationVar(&sec.MaxReauth, "connections-max-reauth", 0, "longest a SASL session lasts before the client must re-authenticate (0: until its token expires)")
 	fs.StringVar(&cfg.HTTPListen, "http", cfg.HTTPListen, "address of the web console (/ui), its JSON (/api/v1), /metrics, /healthz, /readyz and the agents' internal RPC (empty: off, single agent only)")
 	fs.StringVar(&cfg.HTTPAdvertise, "http-advertise", "", "host:port other agents reach --http at (default: the advertised host with the --http port)")
-	fs.StringVar(&cfg.Gossip, "gossip", cfg.Gossip, "gossip (memberlist) bind address, TCP and UDP (empty: off, a single agent)")
+	fs.StringVar(&cfg.Gossip, "gossip", cfg.Gossip, "gossip (memberlist) bind address, TCP and UDP (default: off, a single agent; :7946 when --join is given)")
 	fs.StringVar(&cfg.GossipAdvertise, "gossip-advertise", "", "host:port other agents reach gossip at (default: chosen from --gossip)")
 	fs.StringSliceVar(&cfg.Join, "join", nil, "gossip addresses of running agents, comma-separated; a DNS name with several addresses joins them all; retried until one answers")
+	fs.StringVar(&secretFile, "cluster-secret-file", "", "file holding the cluster's shared secret (16+ bytes): encrypts gossip and signs the internal RPC; every agent needs the same")
 	fs.StringVar(&cfg.Zone, "zone", "", "this agent's availability zone; clients with silt_zone=NAME in client.id are given agents of their zone")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "longest a produced batch waits before its segment is written")
 	fs.Float64Var(&cfg.PutBudget, "put-budget", cfg.PutBudget, "on a store that charges per request (s3, minio), the PUTs a second produces may cause before --flush-interval (8 ≈ $105 a month at S3 list prices); a directory is written as soon as the previous write is done")
@@ -113,6 +128,16 @@ func runAgent(ctx context.Context, args []string) error {
 		}
 	}
 	cfg.FlushBytes, cfg.CacheBytes, cfg.QueuedRequestBytes = int(flushSize), int64(cacheSize), int64(queued)
+	if secretFile != "" {
+		secret, err := os.ReadFile(secretFile)
+		if err != nil {
+			return fmt.Errorf("--cluster-secret-file: %w", err)
+		}
+		cfg.ClusterSecret = bytes.TrimRight(secret, "\r\n")
+	}
+	if cfg.Gossip == "" && len(cfg.Join) > 0 {
+		cfg.Gossip = ":7946" // joining others needs a gossip port of one's own
+	}
 	log, err := lf.logger()
 	if err != nil {
 		return err
