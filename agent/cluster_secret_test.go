@@ -26,9 +26,13 @@ func TestClusterSecret(t *testing.T) {
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// The seed learns of the joiner from gossip, a moment after the join.
 	for _, a := range c.Agents {
-		if n := len(a.Members()); n != 2 {
-			t.Fatalf("%s sees %d members, want 2", a.NodeName(), n)
+		for n := len(a.Members()); n != 2; n = len(a.Members()) {
+			if ctx.Err() != nil {
+				t.Fatalf("%s sees %d members, want 2", a.NodeName(), n)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	// Produce through both agents: one of them proposes to the other.
