@@ -22,8 +22,31 @@ import (
 // expire by offsets.retention.minutes once the group is empty. For a
 // KIP-848 group the generation field carries the member epoch (v9 names it
 // so; older versions are accepted the same way): an older epoch is
-// STALE_MEMBER_EPOCH, a newer one FENCED_MEMBER_EPOCH.
+// STALE_MEMBER_EPOCH, a newer one FENCED_MEMBER_EPOCH. A streams group's
+// member (KIP-1071) is checked the same way by the streams coordinator;
+// its offsets are then written like any group's.
 func handleOffsetCommit(c *conn, req *request) reply {
 	r := req.body.(*kmsg.OffsetCommitRequest)
+	if known, code := c.a.streams.CheckMember(r.Group, r.MemberID, r.Generation); known {
+		if code != 0 {
+			resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+			for _, rt := range r.Topics {
+				st := kmsg.NewOffsetCommitResponseTopic()
+				st.Topic = rt.Topic
+				for _, rp := range rt.Partitions {
+					sp := kmsg.NewOffsetCommitResponseTopicPartition()
+					sp.Partition, sp.ErrorCode = rp.Partition, code
+					st.Partitions = append(st.Partitions, sp)
+				}
+				resp.Topics = append(resp.Topics, st)
+			}
+			return reply{resp: resp}
+		}
+		// Checked: the groups coordinator writes it as a commit from
+		// outside any classic or consumer group.
+		checked := *r
+		checked.MemberID, checked.Generation, checked.InstanceID = "", -1, nil
+		r = &checked
+	}
 	return reply{wait: func(ctx context.Context) kmsg.Response { return c.a.groups.CommitOffsets(ctx, r) }}
 }

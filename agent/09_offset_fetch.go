@@ -13,7 +13,8 @@ import (
 // partition the group has committed. v8+ asks for several groups at once.
 // RequireStable (v7+) needs nothing here: commits are applied before they
 // are acknowledged, so there are never pending ones to wait for. v9 may
-// name a KIP-848 member and epoch, which are checked as for a commit. A
+// name a KIP-848 or streams member and epoch, which are checked as for a
+// commit. A
 // group that moved here a moment ago is read after the journal is caught
 // up, in the reply's wait.
 func handleOffsetFetch(c *conn, req *request) reply {
@@ -22,6 +23,15 @@ func handleOffsetFetch(c *conn, req *request) reply {
 		resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
 		if r.Version >= 8 {
 			for _, rg := range r.Groups {
+				if rg.MemberID != nil && rg.MemberEpoch >= 0 {
+					// A streams member's epoch, checked by its coordinator.
+					if known, code := c.a.streams.CheckMember(rg.Group, *rg.MemberID, rg.MemberEpoch); known && code != 0 {
+						g := kmsg.NewOffsetFetchResponseGroup()
+						g.Group, g.ErrorCode = rg.Group, code
+						resp.Groups = append(resp.Groups, g)
+						continue
+					}
+				}
 				resp.Groups = append(resp.Groups, c.a.groups.FetchOffsets(ctx, rg))
 			}
 			return resp

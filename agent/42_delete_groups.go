@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -14,7 +16,8 @@ import (
 // GROUP_ID_NOT_FOUND. As in Kafka, the deleted group is Dead and gone at
 // once: it leaves the coordinator's memory before the journal write, so
 // ListGroups and DescribeGroups no longer show it. A share group is
-// deleted with its share-partitions' state and its configs.
+// deleted with its share-partitions' state and its configs; a streams
+// group with its offsets.
 func handleDeleteGroups(c *conn, req *request) reply {
 	r := req.body.(*kmsg.DeleteGroupsRequest)
 	return reply{wait: func(ctx context.Context) kmsg.Response {
@@ -24,6 +27,14 @@ func handleDeleteGroups(c *conn, req *request) reply {
 			rg.Group = name
 			if c.a.shares.IsShareGroup(name) {
 				rg.ErrorCode = c.a.shares.DeleteGroup(ctx, name)
+			} else if known, code := c.a.streams.DeleteGroup(name); known {
+				rg.ErrorCode = code
+				if code == 0 {
+					// Its committed offsets, if any.
+					if code := c.a.groups.DeleteGroup(ctx, name); code != kerr.GroupIDNotFound.Code {
+						rg.ErrorCode = code
+					}
+				}
 			} else {
 				rg.ErrorCode = c.a.groups.DeleteGroup(ctx, name)
 			}

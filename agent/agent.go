@@ -19,6 +19,7 @@ import (
 	"github.com/silt-io/silt/agent/commit"
 	"github.com/silt-io/silt/agent/groups"
 	"github.com/silt-io/silt/agent/sharegroups"
+	"github.com/silt-io/silt/agent/streamsgroups"
 	"github.com/silt-io/silt/agent/writer"
 	"github.com/silt-io/silt/cache"
 	"github.com/silt-io/silt/gossip"
@@ -51,6 +52,7 @@ type Agent struct {
 	groups   *groups.Coordinator
 	quotas   *quotas
 	shares   *sharegroups.Service
+	streams  *streamsgroups.Service
 	metrics  *metrics
 	registry *prometheus.Registry
 
@@ -163,6 +165,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		OwnsGroup: a.ownsGroup, OwnsPartition: a.ownsPartition, PartitionOwner: a.partitionOwnerNode, Read: a.shareRead,
 		Registerer: a.registry, CommitTimeout: a.cfg.CommitTimeout,
 	})
+	a.streams = a.newStreamsGroups()
 	a.registerStateMetrics()
 	a.registerCostMetrics()
 	if err := a.initCluster(ctx); err != nil {
@@ -333,6 +336,9 @@ func (a *Agent) Close() error {
 		// its new coordinator starts a new generation.
 		if a.groups != nil {
 			a.groups.Close() // members waiting in joins are told NOT_COORDINATOR
+		}
+		if a.streams != nil {
+			a.streams.Close()
 		}
 		if a.shares != nil {
 			a.shares.Close() // writes of share state in flight land first

@@ -110,10 +110,14 @@ class StreamsTest {
         return p;
     }
 
-    /** Produces lines of words; returns how often each word occurs in them. */
     Map<String, Long> produceLines(int from, int n, Random rnd) throws Exception {
+        return produceLines(silt.bootstrap(), from, n, rnd);
+    }
+
+    /** Produces lines of words; returns how often each word occurs in them. */
+    static Map<String, Long> produceLines(String bootstrap, int from, int n, Random rnd) throws Exception {
         Map<String, Long> counts = new HashMap<>();
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(Kafka.producer(silt.bootstrap()))) {
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(Kafka.producer(bootstrap))) {
             for (int i = from; i < from + n; i++) {
                 int words = 1 + rnd.nextInt(8);
                 List<String> line = new ArrayList<>();
@@ -214,8 +218,13 @@ class StreamsTest {
     }
 
     private KafkaConsumer<String, Long> outputConsumer() {
+        return outputConsumer(silt.bootstrap());
+    }
+
+    /** A consumer of the word counts. */
+    static KafkaConsumer<String, Long> outputConsumer(String bootstrap) {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, silt.bootstrap());
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, LongDeserializer.class.getName());
         return new KafkaConsumer<>(p);
@@ -227,7 +236,7 @@ class StreamsTest {
     }
 
     /** Reads the output until the latest count of every word is the expected one. */
-    private static void awaitCounts(KafkaConsumer<String, Long> out, Map<String, Long> latest,
+    static void awaitCounts(KafkaConsumer<String, Long> out, Map<String, Long> latest,
             Map<String, Long> expected, String when) {
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (!latest.equals(expected)) {

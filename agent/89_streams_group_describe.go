@@ -1,0 +1,29 @@
+package agent
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// StreamsGroupDescribe (key 89), versions 0-1.
+//
+// Behavior: describes streams groups: state (Empty, NotReady, Assigning,
+// Reconciling, Stable), group and assignment epochs, the configured
+// topology (subtopologies with their source, repartition and changelog
+// topics and partition counts), and each member's process, endpoint,
+// current and target tasks (active, standby, warm-up). The assignor is
+// "sticky". A group that is not a streams group is GROUP_ID_NOT_FOUND; one
+// another agent coordinates, NOT_COORDINATOR. No topology description is
+// stored (v1's status NOT_STORED when asked for one). Authorized
+// operations are not reported.
+func handleStreamsGroupDescribe(c *conn, req *request) reply {
+	r := req.body.(*kmsg.StreamsGroupDescribeRequest)
+	resp := r.ResponseKind().(*kmsg.StreamsGroupDescribeResponse)
+	for _, name := range r.Groups {
+		g := c.a.streams.Describe(name)
+		if r.IncludeTopologyDescription && g.ErrorCode == 0 {
+			g.TopologyDescriptionStatus = 1 // NOT_STORED
+		}
+		resp.Groups = append(resp.Groups, g)
+	}
+	return reply{resp: resp}
+}

@@ -1,0 +1,60 @@
+// Package streamsgroups is silt's streams groups (KIP-1071): Kafka
+// Streams with group.protocol=streams hands its topology to the broker,
+// which validates it, creates its internal topics and assigns its tasks,
+// instead of one of the clients doing so inside a classic rebalance.
+//
+// It plays the part of Kafka's group coordinator for groups of type
+// "streams": StreamsGroupHeartbeat (join, heartbeat, leave; heartbeat.go),
+// StreamsGroupDescribe (describe.go), and the checks OffsetCommit and
+// OffsetFetch make of a streams member's epoch (the offsets themselves are
+// committed through the consumer group coordinator's journal path, like
+// any group's).
+//
+// # Topology and internal topics
+//
+// The first member to join brings the topology: its subtopologies, each
+// with source topics (or regular expressions), repartition topics it reads
+// and writes, and changelog topics of its state stores. It is configured
+// against the cluster's topics as Kafka does (topology.go): a subtopology
+// has as many tasks as its source topics' largest partition count; a
+// repartition topic without a fixed count takes the task count of the
+// subtopologies that write into it; copartitioned topics must agree; a
+// changelog topic has one partition per task. Internal topics that do not
+// exist are created with the configs the client asked for (a compacted
+// changelog, a delete-policy repartition topic). Until the topology is
+// configured the group assigns nothing and tells its members why with a
+// status (MISSING_SOURCE_TOPICS, MISSING_INTERNAL_TOPICS,
+// INCORRECTLY_PARTITIONED_TOPICS), and they keep heartbeating.
+//
+// # Assignment
+//
+// Tasks are assigned by the "sticky" assignor, Kafka's default for streams
+// groups (assign.go): a task stays with the member (and so the process and
+// its local state) that had it, as far as balance allows; a task without
+// an owner goes to a member that held it as a standby, then to the least
+// loaded member; standby tasks (group.streams.num.standby.replicas, 0 by
+// default) go to other processes than the active one. Like Kafka's sticky
+// assignor it gives no warm-up tasks; the protocol's warm-up fields are
+// carried and reported but always empty.
+//
+// The assignment is reconciled as in KIP-848: a member first gives up the
+// tasks its new target takes away (keeping its epoch until it reports them
+// gone), then moves to the target's epoch and receives the tasks no other
+// member still holds; the rest follow as their holders release them. So a
+// task is never active on two members at once.
+//
+// # Durability
+//
+// Membership lives in memory at the group's coordinator. A coordinator
+// that takes over answers the members' next heartbeat UNKNOWN_MEMBER_ID,
+// and they join again at once (Kafka Streams does so on its own, keeping
+// its local state); the committed offsets, which are what a task resumes
+// from, are in the journal. The topology is brought again by the joining
+// members.
+//
+// # Concurrency
+//
+// Service.mu guards every group. Time comes from Env.Clock: member
+// sessions and revocation deadlines are timers, so tests drive them with a
+// fake clock. Topic creation runs outside the lock.
+package streamsgroups
