@@ -14,8 +14,7 @@ import (
 // offsets as Empty. A KIP-848 group stays of type consumer when its last
 // member leaves, as in Kafka (and as ConsumerGroupDescribe describes it).
 // Share groups are listed too, of type share (protocol type "share").
-// Streams groups are listed of type streams while their coordinator holds
-// them in memory (agent/streamsgroups).
+// Streams groups are listed of type streams (protocol type streams).
 // v4+ filters by state, v5+ by type (classic, consumer, share or streams).
 func handleListGroups(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ListGroupsRequest)

@@ -27,7 +27,7 @@ func handleDeleteGroups(c *conn, req *request) reply {
 			rg.Group = name
 			if c.a.shares.IsShareGroup(name) {
 				rg.ErrorCode = c.a.shares.DeleteGroup(ctx, name)
-			} else if known, code := c.a.streams.DeleteGroup(name); known {
+			} else if known, code := c.a.streams.DeleteGroup(ctx, name); known {
 				rg.ErrorCode = code
 				if code == 0 {
 					// Its committed offsets, if any.

@@ -23,8 +23,10 @@ import (
 // members of missing source or internal topics, wrongly partitioned ones,
 // a stale topology, or a requested shutdown. v1's TopologyDescriptionRequired
 // is always false: no topology description is kept. A group id used by
-// another type of group is GROUP_ID_NOT_FOUND. Membership is in memory
-// (see agent/streamsgroups).
+// another type of group is GROUP_ID_NOT_FOUND. A heartbeat that changes
+// the group is answered once the change is stored in the journal, so a
+// coordinator that takes over resumes epochs and tasks (see
+// agent/streamsgroups).
 func handleStreamsGroupHeartbeat(c *conn, req *request) reply {
 	r := req.body.(*kmsg.StreamsGroupHeartbeatRequest)
 	host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())

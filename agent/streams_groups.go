@@ -21,6 +21,7 @@ func (a *Agent) newStreamsGroups() *streamsgroups.Service {
 	return streamsgroups.New(streamsgroups.Env{
 		Logger: a.log, OwnsGroup: a.ownsGroup, Topics: journalTopics{a.journal},
 		CreateTopics: a.createStreamsTopics, OtherType: a.groupOfOtherType,
+		Journal: a.journal, Submit: a.submit, Claim: a.groups.Claim, CommitTimeout: a.cfg.CommitTimeout,
 	})
 }
 

@@ -24,7 +24,9 @@ type Command struct {
 	DeleteGroupOffsets  *DeleteGroupOffsets  `json:"delete_group_offsets,omitempty"`
 	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
 	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
-	SetClientQuota      *SetClientQuota      `json:"set_client_quota,omitempty"`
+	// StoreStreamsGroup: see apply_streams_groups.go.
+	StoreStreamsGroup *StoreStreamsGroup `json:"store_streams_group,omitempty"`
+	SetClientQuota    *SetClientQuota    `json:"set_client_quota,omitempty"`
 
 	// Share-group commands; see apply_share.go.
 	ClaimShare        *ClaimShare        `json:"claim_share,omitempty"`
@@ -67,6 +69,8 @@ func (c *Command) kind() string {
 		return "claim_group"
 	case c.StoreGroup != nil:
 		return "store_group"
+	case c.StoreStreamsGroup != nil:
+		return "store_streams_group"
 	case c.ClaimShare != nil:
 		return "claim_share"
 	case c.WriteShare != nil:
@@ -258,7 +262,7 @@ func (c *Command) validate() error {
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
-		c.SetClientQuota != nil} {
+		c.SetClientQuota != nil, c.StoreStreamsGroup != nil} {
 		if set {
 			n++
 		}

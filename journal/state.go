@@ -33,6 +33,9 @@ type State struct {
 	// GroupMeta holds each group's membership as its coordinator last
 	// stored it (apply_group_meta.go).
 	GroupMeta map[string]*GroupMeta `json:"group_meta,omitempty"`
+	// StreamsGroups holds each streams group as its coordinator last
+	// stored it (apply_streams_groups.go).
+	StreamsGroups map[string]*StreamsGroupMeta `json:"streams_groups,omitempty"`
 	// Shares maps share group → "topic/partition" → the share-partition's
 	// state (apply_share.go).
 	Shares map[string]map[string]*ShareState `json:"shares,omitempty"`
@@ -92,6 +95,9 @@ func (s *State) init() {
 	}
 	if s.GroupMeta == nil {
 		s.GroupMeta = map[string]*GroupMeta{}
+	}
+	if s.StreamsGroups == nil {
+		s.StreamsGroups = map[string]*StreamsGroupMeta{}
 	}
 	if s.Shares == nil {
 		s.Shares = map[string]map[string]*ShareState{}

@@ -45,16 +45,21 @@
 //
 // # Durability
 //
-// Membership lives in memory at the group's coordinator. A coordinator
-// that takes over answers the members' next heartbeat UNKNOWN_MEMBER_ID,
-// and they join again at once (Kafka Streams does so on its own, keeping
-// its local state); the committed offsets, which are what a task resumes
-// from, are in the journal. The topology is brought again by the joining
-// members.
+// A group's topology, members, epochs and assignment (current, target,
+// being revoked) are stored in the journal whenever they change
+// (journal.StoreStreamsGroup; store.go), under the group's claim, the
+// one its offset commits carry; a heartbeat that changed them is answered
+// once the store is applied, and a change made by a timer (a session that
+// expired) is stored in the background. A coordinator that takes the group
+// over resumes it from the journal: members keep their ids, epochs and
+// tasks, their sessions start afresh, and their next heartbeat and commit
+// are accepted as if nothing had moved, as with Kafka's coordinator
+// failover. A store that fails lets the group go from memory, to be
+// resumed as last stored.
 //
 // # Concurrency
 //
 // Service.mu guards every group. Time comes from Env.Clock: member
 // sessions and revocation deadlines are timers, so tests drive them with a
-// fake clock. Topic creation runs outside the lock.
+// fake clock. Topic creation and journal writes run outside the lock.
 package streamsgroups

@@ -40,6 +40,13 @@ type group struct {
 	endpointEpoch int32
 	// shutdown is set once a member asked the whole application to stop.
 	shutdown bool
+
+	// version is the version of the last store taken, stored its
+	// content (store.go); restored marks a group resumed from the journal
+	// whose topology is not configured yet.
+	version  int64
+	stored   []byte
+	restored bool
 }
 
 // member is one member of a streams group: a stream thread's consumer.

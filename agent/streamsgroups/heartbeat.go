@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/silt-io/silt/journal"
 )
 
 // Heartbeat serves StreamsGroupHeartbeat: join (epoch 0, with the
@@ -53,28 +55,52 @@ func (s *Service) Heartbeat(ctx context.Context, r *kmsg.StreamsGroupHeartbeatRe
 		return fail(kerr.GroupIDNotFound.Code, fmt.Sprintf("group %s is not a streams group", r.Group))
 	}
 
-	// The topology is configured, and its internal topics created, with
-	// no lock held.
+	// A group that moved here is resumed from the journal; the topology
+	// is configured, and its internal topics created, with no lock held.
+	s.resume(ctx, r.Group)
 	if r.MemberEpoch >= 0 {
 		if cur := s.installTopology(r.Group, topo, r.MemberEpoch == 0); cur != nil {
 			conf := s.configureCreating(ctx, cur)
 			s.mu.Lock()
-			if g := s.mu.groups[r.Group]; g != nil && g.topology == cur && conf.fingerprint != g.conf.fingerprint {
-				g.conf = conf
-				g.epoch++
-			} else if g != nil && g.topology == cur {
-				g.conf = conf // same tasks; the statuses' wording may differ
+			if g := s.mu.groups[r.Group]; g != nil && g.topology == cur {
+				// A new task count changes the assignment; the first
+				// configuration of a group resumed from the journal
+				// does not: its stored target stands.
+				if conf.fingerprint != g.conf.fingerprint && !g.restored {
+					g.epoch++
+				}
+				g.conf, g.restored = conf, false
 			}
 			s.mu.Unlock()
 		}
 	}
 
+	g, st := s.beat(r, resp, clientID, clientHost)
+	if code := s.store(ctx, g, st); code != 0 {
+		failed := r.ResponseKind().(*kmsg.StreamsGroupHeartbeatResponse)
+		failed.MemberID, failed.MemberEpoch, failed.ErrorCode = r.MemberID, r.MemberEpoch, code
+		return failed
+	}
+	return resp
+}
+
+// beat applies a heartbeat to its group and fills in the response; it
+// returns the group and the store that records what changed, if
+// anything did.
+func (s *Service) beat(r *kmsg.StreamsGroupHeartbeatRequest, resp *kmsg.StreamsGroupHeartbeatResponse, clientID, clientHost string) (*group, *journal.StoreStreamsGroup) {
+	fail := func(code int16, msg string) (*group, *journal.StoreStreamsGroup) {
+		resp.ErrorCode = code
+		if msg != "" {
+			resp.ErrorMessage = &msg
+		}
+		return nil, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.closed {
 		return fail(kerr.NotCoordinator.Code, "")
 	}
-	g := s.mu.groups[r.Group]
+	g := s.lookupLocked(r.Group)
 	if g == nil {
 		return fail(kerr.UnknownMemberID.Code, "")
 	}
@@ -86,7 +112,7 @@ func (s *Service) Heartbeat(ctx context.Context, r *kmsg.StreamsGroupHeartbeatRe
 		}
 		s.removeLocked(g, m)
 		resp.MemberEpoch = r.MemberEpoch
-		return resp
+		return g, s.changeLocked(g)
 	case r.MemberEpoch == 0:
 		if m == nil {
 			if len(g.members) >= s.cfg.MaxSize {
@@ -131,7 +157,7 @@ func (s *Service) Heartbeat(ctx context.Context, r *kmsg.StreamsGroupHeartbeatRe
 	if r.EndpointInformationEpoch != g.endpointEpoch {
 		resp.PartitionsByUserEndpoint = g.endpoints()
 	}
-	return resp
+	return g, s.changeLocked(g)
 }
 
 // installTopology creates the group on a join and sets its topology when
@@ -350,6 +376,7 @@ func (s *Service) expire(name string, m *member, why string) {
 	}
 	s.log.Info("streams group member removed", "group", name, "member", m.id, "reason", why)
 	s.removeLocked(g, m)
+	s.storeLater(g, s.changeLocked(g))
 }
 
 // removeLocked removes a member; its tasks are free at once.

@@ -148,15 +148,7 @@ func TestTaskMovesOnlyOnceReleased(t *testing.T) {
 
 func TestSessionTimeoutFreesTasks(t *testing.T) {
 	h := newHarness(t, fakeTopics{"in": 3})
-	a, b := &hbm{id: "a", process: "p1"}, &hbm{id: "b", process: "p2"}
-	h.beat(a)
-	h.beat(b)
-	h.beat(a)
-	h.beat(a)
-	h.beat(b)
-	if len(a.owned) != 3 || len(b.owned) != 3 {
-		t.Fatalf("a %v, b %v", a.owned.sorted(), b.owned.sorted())
-	}
+	a, b := h.twoStable()
 	// a keeps heartbeating, b goes silent.
 	for range 9 {
 		h.clock.Advance(5 * time.Second)
@@ -253,7 +245,7 @@ func TestEpochsAndErrors(t *testing.T) {
 	if known, _ := h.s.CheckMember("other", "a", 1); known {
 		t.Fatal("a group that is not a streams group is known")
 	}
-	if _, code := h.s.DeleteGroup("app"); code != kerr.NonEmptyGroup.Code {
+	if _, code := h.s.DeleteGroup(context.Background(), "app"); code != kerr.NonEmptyGroup.Code {
 		t.Fatalf("delete with members: %v", kerr.ErrorForCode(code))
 	}
 	a.epoch = -1
@@ -263,7 +255,7 @@ func TestEpochsAndErrors(t *testing.T) {
 	if st := h.s.List(); len(st) != 1 || st[0].State != "Empty" {
 		t.Fatalf("list: %+v", st)
 	}
-	if known, code := h.s.DeleteGroup("app"); !known || code != 0 || h.s.IsStreamsGroup("app") {
+	if known, code := h.s.DeleteGroup(context.Background(), "app"); !known || code != 0 || h.s.IsStreamsGroup("app") {
 		t.Fatalf("delete: %v %v", known, code)
 	}
 }
@@ -290,4 +282,19 @@ func TestStatuses(t *testing.T) {
 	if len(resp.Status) != 0 || len(a.owned) != 4 {
 		t.Fatalf("configured: status %+v, tasks %v", resp.Status, a.owned.sorted())
 	}
+}
+
+// twoStable has members a and b join and settle on three tasks each.
+func (h *harness) twoStable() (a, b *hbm) {
+	h.t.Helper()
+	a, b = &hbm{id: "a", process: "p1"}, &hbm{id: "b", process: "p2"}
+	h.beat(a)
+	h.beat(b)
+	h.beat(a) // gives up three
+	h.beat(a) // reports it
+	h.beat(b) // takes them
+	if len(a.owned) != 3 || len(b.owned) != 3 {
+		h.t.Fatalf("a %v, b %v", a.owned.sorted(), b.owned.sorted())
+	}
+	return a, b
 }

@@ -3,12 +3,15 @@ package streamsgroups
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/internal/clock"
+	"github.com/silt-io/silt/journal"
 )
 
 // Config holds the group settings of streams groups; zero values take
@@ -65,6 +68,18 @@ type Env struct {
 	// CreateTopics creates internal topics and returns, per topic, an
 	// error message or "" (a topic that already exists is no error).
 	CreateTopics func(ctx context.Context, topics []NewTopic) map[string]string
+
+	// Journal, Submit and Claim, if all set, make the groups durable
+	// (store.go); without them groups live in memory only.
+	Journal Journal
+	// Submit proposes commands to the journal and returns their results
+	// once applied here, or a Kafka error code.
+	Submit func(ctx context.Context, cmds ...journal.Command) ([]journal.Result, int16)
+	// Claim returns this agent's claim on a group, claiming it if it
+	// must: the claim its offset commits carry too.
+	Claim func(ctx context.Context, group string) (journal.GroupClaim, int16)
+	// CommitTimeout bounds one store (default 10 s).
+	CommitTimeout time.Duration
 }
 
 // Service is the streams groups an agent coordinates.
@@ -73,6 +88,9 @@ type Service struct {
 	log   *slog.Logger
 	clock clock.Clock
 	cfg   Config
+	ctx   context.Context // ends at Close, for stores in the background
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
 
 	mu struct {
 		sync.Mutex
@@ -104,19 +122,29 @@ func New(env Env) *Service {
 		cfg.MaxSize = def.MaxSize
 	}
 	s := &Service{env: env, log: env.Logger, clock: env.Clock, cfg: cfg}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.mu.groups = map[string]*group{}
 	return s
 }
 
-// Close stops every timer. It is idempotent.
+// Close stops every timer and waits for the stores in flight (a few
+// seconds at most). It is idempotent.
 func (s *Service) Close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.mu.closed = true
 	for _, g := range s.mu.groups {
 		g.stopTimers()
 	}
 	s.mu.groups = map[string]*group{}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	s.stop()
+	<-done
 }
 
 // MembershipChanged lets go of the groups this agent no longer
@@ -137,7 +165,7 @@ func (s *Service) MembershipChanged() {
 func (s *Service) IsStreamsGroup(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.mu.groups[name] != nil && s.env.OwnsGroup(name)
+	return s.env.OwnsGroup(name) && s.lookupLocked(name) != nil
 }
 
 // Listed is a streams group as ListGroups shows it.
@@ -145,10 +173,20 @@ type Listed struct {
 	Name, State string
 }
 
-// List returns the streams groups this agent coordinates.
+// List returns the streams groups this agent coordinates, those stored in
+// the journal included.
 func (s *Service) List() []Listed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.durable() {
+		var stored []string
+		s.env.Journal.View(func(js *journal.State) { stored = slices.Collect(maps.Keys(js.StreamsGroups)) })
+		for _, name := range stored {
+			if s.env.OwnsGroup(name) {
+				s.lookupLocked(name)
+			}
+		}
+	}
 	var out []Listed
 	for name, g := range s.mu.groups {
 		if s.env.OwnsGroup(name) {
@@ -158,22 +196,29 @@ func (s *Service) List() []Listed {
 	return out
 }
 
-// DeleteGroup forgets an empty streams group and reports whether it knew
-// it; a group with members is NON_EMPTY_GROUP. Its committed offsets are
-// the caller's to delete.
-func (s *Service) DeleteGroup(name string) (known bool, code int16) {
+// DeleteGroup deletes an empty streams group (from the journal too) and
+// reports whether it knew it; a group with members is NON_EMPTY_GROUP.
+// Its committed offsets are the caller's to delete.
+func (s *Service) DeleteGroup(ctx context.Context, name string) (known bool, code int16) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.mu.groups[name]
-	if g == nil {
+	g := s.lookupLocked(name)
+	switch {
+	case g == nil:
+		s.mu.Unlock()
 		return false, 0
-	}
-	if len(g.members) > 0 {
+	case len(g.members) > 0:
+		s.mu.Unlock()
 		return true, nonEmptyGroup
 	}
 	g.stopTimers()
 	delete(s.mu.groups, name)
-	return true, 0
+	g.version++
+	st := &journal.StoreStreamsGroup{Group: name, Version: g.version}
+	s.mu.Unlock()
+	if !s.durable() {
+		return true, 0
+	}
+	return true, s.store(ctx, g, st)
 }
 
 // CheckMember checks an OffsetCommit's or OffsetFetch's member and epoch
@@ -183,7 +228,7 @@ func (s *Service) DeleteGroup(name string) (known bool, code int16) {
 func (s *Service) CheckMember(name, memberID string, epoch int32) (known bool, code int16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.mu.groups[name]
+	g := s.lookupLocked(name)
 	if g == nil {
 		return false, 0
 	}
@@ -212,7 +257,10 @@ func (s *Service) Describe(name string) kmsg.StreamsGroupDescribeResponseGroup {
 	defer s.mu.Unlock()
 	out := kmsg.NewStreamsGroupDescribeResponseGroup()
 	out.Group = name
-	g := s.mu.groups[name]
+	var g *group
+	if s.env.OwnsGroup(name) {
+		g = s.lookupLocked(name)
+	}
 	switch {
 	case !s.env.OwnsGroup(name):
 		out.ErrorCode = notCoordinator

@@ -37,7 +37,9 @@ import org.junit.jupiter.api.Timeout;
  * subtopologies of three partitions); kafka-streams-groups.sh describes
  * them; one instance is killed (closed without leaving the group, as a
  * crash leaves it), its tasks move to the other two once its session times
- * out, and the counts stay exact.
+ * out, and the counts stay exact. Then the agent coordinating the group is
+ * killed -9: the next one resumes the group from the journal, the two
+ * instances keep their member epochs and tasks, and the counts stay exact.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(400)
@@ -166,9 +168,37 @@ class StreamsGroupTest {
                 for (StreamsGroupMemberDescription m : after.members()) {
                     assertEquals(3, count(m.assignment()), m.toString());
                 }
+
+                // Kill -9 the agent coordinating the group: the next one resumes it
+                // from the journal, and the two instances go on with the same
+                // member epochs and tasks (no rebalance); counts stay exact.
+                Map<String, Integer> epochs = new HashMap<>();
+                after.members().forEach(m -> epochs.put(m.memberId(), m.memberEpoch()));
+                Map<String, Object> tasksBefore = new HashMap<>();
+                after.members().forEach(m -> tasksBefore.put(m.memberId(), m.assignment().activeTasks()));
+                int port = after.coordinator().port();
+                Silt.Agent coordinator = silt.agents().stream().filter(a -> a.kafkaAddress().endsWith(":" + port)).findFirst()
+                        .orElseThrow(() -> new AssertionError("no agent at the coordinator's port " + port));
+                coordinator.kill9();
+                long coordinatorKilledAt = System.nanoTime();
+                more = StreamsTest.produceLines(silt.bootstrap(), 2500, 1000, rnd);
+                more.forEach((w, c) -> expected.merge(w, c, Long::sum));
+                StreamsTest.awaitCounts(out, latest, expected, "after the coordinator was killed");
+                long resumedMs = (System.nanoTime() - coordinatorKilledAt) / 1_000_000;
+                StreamsGroupDescription resumed = awaitStable(INSTANCES - 1);
+                assertTrue(resumed.coordinator().port() != port, "coordinator still " + resumed.coordinator());
+                Map<String, Integer> epochsAfter = new HashMap<>();
+                resumed.members().forEach(m -> epochsAfter.put(m.memberId(), m.memberEpoch()));
+                Map<String, Object> tasksAfter = new HashMap<>();
+                resumed.members().forEach(m -> tasksAfter.put(m.memberId(), m.assignment().activeTasks()));
+                assertEquals(epochs, epochsAfter, "member epochs across the coordinator's death: " + resumed);
+                assertEquals(tasksBefore, tasksAfter, "tasks across the coordinator's death: " + resumed);
+                coordinator.restart();
+
                 Summary.line(String.format("streams groups: word count on 3 instances (6 tasks, 2 each), one killed: "
-                        + "its tasks moved and counts exact %d ms later; %d words, %d distinct",
-                        movedMs, expected.values().stream().mapToLong(Long::longValue).sum(), expected.size()));
+                        + "its tasks moved and counts exact %d ms later; the coordinating agent killed -9: same epochs "
+                        + "and tasks, counts exact %d ms later; %d words, %d distinct",
+                        movedMs, resumedMs, expected.values().stream().mapToLong(Long::longValue).sum(), expected.size()));
             } finally {
                 for (KafkaStreams s : instances) {
                     s.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
