@@ -164,6 +164,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit,
 		OwnsGroup: a.ownsGroup, OwnsPartition: a.ownsPartition, PartitionOwner: a.partitionOwnerNode, Read: a.shareRead,
 		Registerer: a.registry, CommitTimeout: a.cfg.CommitTimeout,
+		Claim: a.groups.Claim, CatchUp: func(ctx context.Context) error { _, err := a.journal.CatchUp(ctx); return err },
 	})
 	a.streams = a.newStreamsGroups()
 	a.registerStateMetrics()

@@ -26,7 +26,9 @@ type Command struct {
 	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
 	// StoreStreamsGroup: see apply_streams_groups.go.
 	StoreStreamsGroup *StoreStreamsGroup `json:"store_streams_group,omitempty"`
-	SetClientQuota    *SetClientQuota    `json:"set_client_quota,omitempty"`
+	// StoreShareGroup: see apply_share_members.go.
+	StoreShareGroup *StoreShareGroup `json:"store_share_group,omitempty"`
+	SetClientQuota  *SetClientQuota  `json:"set_client_quota,omitempty"`
 
 	// Share-group commands; see apply_share.go.
 	ClaimShare        *ClaimShare        `json:"claim_share,omitempty"`
@@ -71,6 +73,8 @@ func (c *Command) kind() string {
 		return "store_group"
 	case c.StoreStreamsGroup != nil:
 		return "store_streams_group"
+	case c.StoreShareGroup != nil:
+		return "store_share_group"
 	case c.ClaimShare != nil:
 		return "claim_share"
 	case c.WriteShare != nil:
@@ -262,7 +266,7 @@ func (c *Command) validate() error {
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
-		c.SetClientQuota != nil, c.StoreStreamsGroup != nil} {
+		c.SetClientQuota != nil, c.StoreStreamsGroup != nil, c.StoreShareGroup != nil} {
 		if set {
 			n++
 		}

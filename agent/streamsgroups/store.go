@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/internal/claimed"
 	"github.com/silt-io/silt/journal"
 )
 
@@ -108,17 +109,10 @@ func (s *Service) store(ctx context.Context, g *group, st *journal.StoreStreamsG
 	if st == nil {
 		return 0
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.commitTimeout())
-	defer cancel()
-	claim, code := s.env.Claim(ctx, st.Group)
-	if code == 0 {
-		st.Claim = &claim
-		var res []journal.Result
-		res, code = s.env.Submit(ctx, journal.Command{StoreStreamsGroup: st})
-		if code == 0 {
-			code = res[0].Code
-		}
-	}
+	code := claimed.Write(ctx, s.env.Claim, s.env.Submit, s.commitTimeout(), st.Group, func(c *journal.GroupClaim) journal.Command {
+		st.Claim = c
+		return journal.Command{StoreStreamsGroup: st}
+	})
 	if code == 0 {
 		return 0
 	}

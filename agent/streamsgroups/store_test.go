@@ -33,27 +33,11 @@ func newDurableHarness(t *testing.T, topics fakeTopics) *durableHarness {
 // coordinator starts a coordinator named node; it owns the group while
 // h.owner names it.
 func (h *durableHarness) coordinator(node string) *Service {
-	var held *journal.GroupClaim
 	s := New(Env{
 		Clock: h.clock, Topics: h.topics, CreateTopics: h.harness.s.env.CreateTopics,
 		OwnsGroup: func(string) bool { h.mu.Lock(); defer h.mu.Unlock(); return h.owner == node },
 		Journal:   h.journal, Submit: h.journal.Submit,
-		Claim: func(ctx context.Context, group string) (journal.GroupClaim, int16) {
-			current := false
-			h.journal.View(func(js *journal.State) {
-				c, ok := js.GroupClaim(group)
-				current = ok && held != nil && c == *held
-			})
-			if current {
-				return *held, 0
-			}
-			res, code := h.journal.Submit(ctx, journal.Command{ClaimGroup: &journal.ClaimGroup{Group: group, Coordinator: node}})
-			if code != 0 || res[0].Code != 0 {
-				return journal.GroupClaim{}, kerr.NotCoordinator.Code
-			}
-			held = res[0].Claim
-			return *held, 0
-		},
+		Claim: h.journal.Claimer(node),
 	})
 	h.t.Cleanup(s.Close)
 	return s
