@@ -22,6 +22,11 @@ func (a *Agent) newStreamsGroups() *streamsgroups.Service {
 		Logger: a.log, OwnsGroup: a.ownsGroup, Topics: journalTopics{a.journal},
 		CreateTopics: a.createStreamsTopics, OtherType: a.groupOfOtherType,
 		Journal: a.journal, Submit: a.submit, Claim: a.groups.Claim, CommitTimeout: a.cfg.CommitTimeout,
+		GroupConfigs: func(group string) map[string]string {
+			var own map[string]string
+			a.journal.View(func(s *journal.State) { own = maps.Clone(s.GroupConfigs[group]) })
+			return own
+		},
 	})
 }
 

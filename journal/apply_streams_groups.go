@@ -41,6 +41,9 @@ type StreamsGroupMeta struct {
 	Members       []StreamsMember      `json:"members,omitempty"`
 	// Shutdown is set once a member asked its application to shut down.
 	Shutdown bool `json:"shutdown,omitempty"`
+	// Standbys is the standby replicas per task the target was computed
+	// with.
+	Standbys int `json:"standbys,omitempty"`
 }
 
 // StreamsSubtopology is one subtopology as the application sent it.

@@ -160,7 +160,9 @@ func assignSticky(taskCounts map[string]int32, members []assignee, standbys int)
 		give(*pick, t, true)
 		owner[t] = true
 	}
-	// 3. Standby replicas.
+	// 3. Standby replicas, balanced like the active tasks: a member takes
+	// no more than its share of them while another can.
+	standbyQuota := (len(all)*standbys + len(members) - 1) / len(members)
 	for range standbys {
 		for _, t := range all {
 			hosts := map[string]bool{}
@@ -169,27 +171,113 @@ func assignSticky(taskCounts map[string]int32, members []assignee, standbys int)
 					hosts[m.process] = true
 				}
 			}
-			var pick *assignee
-			for i, m := range members {
-				if hosts[m.process] {
-					continue
-				}
-				had := m.prevActive[t] || m.prevStandby[t]
-				switch {
-				case pick == nil:
-					pick = &members[i]
-				case had && !(pick.prevActive[t] || pick.prevStandby[t]):
-					pick = &members[i]
-				case had == (pick.prevActive[t] || pick.prevStandby[t]) && load[m.id] < load[pick.id]:
-					pick = &members[i]
-				}
-			}
-			if pick != nil {
+			if pick := pickStandby(t, members, hosts, out, load, standbyQuota); pick != nil {
 				give(*pick, t, false)
 			}
 		}
 	}
+	balanceStandbys(members, out, standbyQuota)
 	return out
+}
+
+// balanceStandbys moves standby tasks from members over their quota to
+// members under it, where the greedy pass got stuck (the only members
+// with room hosted the task): directly when the member under quota may
+// host the task, else through a third member that swaps a task with it.
+// A process never gets two copies of a task.
+func balanceStandbys(members []assignee, out map[string]assignment, quota int) {
+	process := map[string]string{}
+	for _, m := range members {
+		process[m.id] = m.process
+	}
+	hosts := func(proc string, t taskID) bool {
+		for id, a := range out {
+			if process[id] == proc && (a.active[t] || a.standby[t]) {
+				return true
+			}
+		}
+		return false
+	}
+	move := func(t taskID, from, to string) {
+		delete(out[from].standby, t)
+		out[to].standby[t] = true
+	}
+	for range len(members) * quota {
+		var over, under string
+		for _, m := range members {
+			switch n := len(out[m.id].standby); {
+			case n > quota && over == "":
+				over = m.id
+			case n < quota && under == "":
+				under = m.id
+			}
+		}
+		if over == "" || under == "" {
+			return
+		}
+		moved := false
+		for _, t := range out[over].standby.sorted() {
+			if process[over] != process[under] && !hosts(process[under], t) {
+				move(t, over, under)
+				moved = true
+				break
+			}
+			// Through a third member w: w gives u a task u may host, and
+			// takes t.
+			for _, w := range members {
+				if w.id == over || w.id == under || hosts(w.process, t) {
+					continue
+				}
+				for _, t2 := range out[w.id].standby.sorted() {
+					if !hosts(process[under], t2) {
+						move(t2, w.id, under)
+						move(t, over, w.id)
+						moved = true
+						break
+					}
+				}
+				if moved {
+					break
+				}
+			}
+			if moved {
+				break
+			}
+		}
+		if !moved {
+			return
+		}
+	}
+}
+
+// pickStandby chooses the member for a standby of t among those on a
+// process not hosting t: one under its standby quota if any, and among
+// them one that had t (its state is there), then the least loaded.
+func pickStandby(t taskID, members []assignee, hosts map[string]bool, out map[string]assignment, load map[string]int, quota int) *assignee {
+	had := func(m *assignee) bool { return m.prevActive[t] || m.prevStandby[t] }
+	var pick *assignee
+	for _, capped := range []bool{true, false} {
+		for i := range members {
+			m := &members[i]
+			if hosts[m.process] || (capped && len(out[m.id].standby) >= quota) {
+				continue
+			}
+			switch {
+			case pick == nil:
+				pick = m
+			case had(m) != had(pick):
+				if had(m) {
+					pick = m
+				}
+			case load[m.id] < load[pick.id]:
+				pick = m
+			}
+		}
+		if pick != nil {
+			return pick
+		}
+	}
+	return nil
 }
 
 // lessLoaded orders candidates for a new active task: fewer active tasks,

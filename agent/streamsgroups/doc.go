@@ -32,8 +32,9 @@
 // groups (assign.go): a task stays with the member (and so the process and
 // its local state) that had it, as far as balance allows; a task without
 // an owner goes to a member that held it as a standby, then to the least
-// loaded member; standby tasks (group.streams.num.standby.replicas, 0 by
-// default) go to other processes than the active one. Like Kafka's sticky
+// loaded member; standby tasks (the group config
+// streams.num.standby.replicas, 0 by default; config.go) go to other
+// processes than the active one, balanced over the members. Like Kafka's sticky
 // assignor it gives no warm-up tasks; the protocol's warm-up fields are
 // carried and reported but always empty.
 //

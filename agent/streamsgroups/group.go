@@ -40,6 +40,9 @@ type group struct {
 	endpointEpoch int32
 	// shutdown is set once a member asked the whole application to stop.
 	shutdown bool
+	// standbys is the standby replicas per task the target was computed
+	// with (streams.num.standby.replicas).
+	standbys int
 
 	// version is the version of the last store taken, stored its
 	// content (store.go); restored marks a group resumed from the journal
@@ -56,6 +59,7 @@ type member struct {
 	instanceID, rack         *string
 	topologyEpoch            int32
 	rebalanceTimeout         time.Duration
+	sessionTimeout           time.Duration // the group's, when it last heartbeated
 	endpoint                 *kmsg.Endpoint
 	clientTags               map[string]string
 	taskOffsets              []kmsg.TaskOffset

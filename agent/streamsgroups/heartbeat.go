@@ -75,7 +75,8 @@ func (s *Service) Heartbeat(ctx context.Context, r *kmsg.StreamsGroupHeartbeatRe
 		}
 	}
 
-	g, st := s.beat(r, resp, clientID, clientHost)
+	set := s.settings(r.Group)
+	g, st := s.beat(r, resp, clientID, clientHost, set)
 	if code := s.store(ctx, g, st); code != 0 {
 		failed := r.ResponseKind().(*kmsg.StreamsGroupHeartbeatResponse)
 		failed.MemberID, failed.MemberEpoch, failed.ErrorCode = r.MemberID, r.MemberEpoch, code
@@ -87,7 +88,7 @@ func (s *Service) Heartbeat(ctx context.Context, r *kmsg.StreamsGroupHeartbeatRe
 // beat applies a heartbeat to its group and fills in the response; it
 // returns the group and the store that records what changed, if
 // anything did.
-func (s *Service) beat(r *kmsg.StreamsGroupHeartbeatRequest, resp *kmsg.StreamsGroupHeartbeatResponse, clientID, clientHost string) (*group, *journal.StoreStreamsGroup) {
+func (s *Service) beat(r *kmsg.StreamsGroupHeartbeatRequest, resp *kmsg.StreamsGroupHeartbeatResponse, clientID, clientHost string, set groupSettings) (*group, *journal.StoreStreamsGroup) {
 	fail := func(code int16, msg string) (*group, *journal.StoreStreamsGroup) {
 		resp.ErrorCode = code
 		if msg != "" {
@@ -133,16 +134,21 @@ func (s *Service) beat(r *kmsg.StreamsGroupHeartbeatRequest, resp *kmsg.StreamsG
 		return fail(kerr.FencedMemberEpoch.Code, "")
 	}
 	s.updateMember(g, m, r, clientID, clientHost)
+	if set.standbys != g.standbys {
+		g.standbys = set.standbys
+		g.epoch++
+	}
 	if g.targetEpoch < g.epoch {
-		g.computeTarget(s.cfg.NumStandbyReplicas)
+		g.computeTarget(g.standbys)
 	}
 	if g.reconcile(m) {
 		s.armRevocation(g, m)
 	}
+	m.sessionTimeout = set.sessionTimeout
 	s.touch(g, m)
 
 	resp.MemberEpoch = m.epoch
-	resp.HeartbeatIntervalMillis = int32(s.cfg.HeartbeatInterval / time.Millisecond)
+	resp.HeartbeatIntervalMillis = int32(set.heartbeatInterval / time.Millisecond)
 	resp.AcceptableRecoveryLag = acceptableRecoveryLag
 	resp.AcceptableRecoveryLagLegacy = acceptableRecoveryLag
 	resp.TaskOffsetIntervalMillis = int32(taskOffsetInterval / time.Millisecond)
@@ -343,7 +349,11 @@ func (s *Service) touch(g *group, m *member) {
 		m.session.Stop()
 	}
 	name := g.name
-	m.session = s.clock.AfterFunc(s.cfg.SessionTimeout, func() { s.expire(name, m, "its session timed out") })
+	timeout := m.sessionTimeout
+	if timeout <= 0 {
+		timeout = s.cfg.SessionTimeout
+	}
+	m.session = s.clock.AfterFunc(timeout, func() { s.expire(name, m, "its session timed out") })
 }
 
 // armRevocation gives a member its rebalance timeout to give up tasks.

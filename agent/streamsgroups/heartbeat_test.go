@@ -20,12 +20,15 @@ type harness struct {
 	topics fakeTopics
 	// refuse makes CreateTopics fail for these topics.
 	refuse map[string]bool
+	// configs are the group's configs.
+	configs map[string]string
 }
 
 func newHarness(t *testing.T, topics fakeTopics) *harness {
-	h := &harness{t: t, clock: clock.NewFake(time.Unix(1_700_000_000, 0)), topics: topics, refuse: map[string]bool{}}
+	h := &harness{t: t, clock: clock.NewFake(time.Unix(1_700_000_000, 0)), topics: topics, refuse: map[string]bool{}, configs: map[string]string{}}
 	h.s = New(Env{
-		Clock: h.clock, OwnsGroup: func(string) bool { return true }, Topics: h.topics,
+		GroupConfigs: func(string) map[string]string { return h.configs },
+		Clock:        h.clock, OwnsGroup: func(string) bool { return true }, Topics: h.topics,
 		CreateTopics: func(_ context.Context, ts []NewTopic) map[string]string {
 			errs := map[string]string{}
 			for _, nt := range ts {
@@ -161,6 +164,63 @@ func TestSessionTimeoutFreesTasks(t *testing.T) {
 	}
 	if resp := h.beat(b); resp.ErrorCode != kerr.UnknownMemberID.Code {
 		t.Fatalf("expired member's heartbeat: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+}
+
+// streams.num.standby.replicas=1: every task gets a standby on the other
+// process; streams.session.timeout.ms and streams.heartbeat.interval.ms
+// take effect at the next heartbeat.
+func TestGroupConfigs(t *testing.T) {
+	h := newHarness(t, fakeTopics{"in": 3})
+	a, b := h.twoStable()
+	h.configs["streams.num.standby.replicas"] = "1"
+	h.configs["streams.heartbeat.interval.ms"] = "7000"
+	h.configs["streams.session.timeout.ms"] = "50000"
+	resp := h.beat(a)
+	if resp.HeartbeatIntervalMillis != 7000 {
+		t.Fatalf("heartbeat interval %d", resp.HeartbeatIntervalMillis)
+	}
+	h.beat(b)
+	d := h.s.Describe("app")
+	for _, m := range d.Members {
+		active, standby := setOf(m.Assignment.ActiveTasks), setOf(m.Assignment.StandbyTasks)
+		if len(active) != 3 || len(standby) != 3 || overlaps(active, standby) {
+			t.Fatalf("member %s: active %v standby %v", m.MemberID, active.sorted(), standby.sorted())
+		}
+	}
+	// The longer session: b silent for 45 s is still a member.
+	for range 9 {
+		h.clock.Advance(5 * time.Second)
+		h.beat(a)
+	}
+	if d := h.s.Describe("app"); len(d.Members) != 2 {
+		t.Fatalf("b expired before its 50 s session: %d members", len(d.Members))
+	}
+	h.clock.Advance(5 * time.Second)
+	if d := h.s.Describe("app"); len(d.Members) != 1 {
+		t.Fatalf("b not expired after its 50 s session: %d members", len(d.Members))
+	}
+}
+
+func TestValidateGroupConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"streams.num.standby.replicas", "0", true},
+		{"streams.num.standby.replicas", "2", true},
+		{"streams.num.standby.replicas", "3", false},
+		{"streams.session.timeout.ms", "44999", false},
+		{"streams.session.timeout.ms", "60000", true},
+		{"streams.heartbeat.interval.ms", "x", false},
+		{"streams.unknown", "1", false},
+	} {
+		if err := ValidateGroupConfig(tc.name, tc.value); (err == nil) != tc.ok {
+			t.Errorf("%s=%s: %v", tc.name, tc.value, err)
+		}
+	}
+	if v, ok := GroupConfigDefault("streams.session.timeout.ms"); !ok || v != "45000" {
+		t.Errorf("default session timeout %q %v", v, ok)
 	}
 }
 

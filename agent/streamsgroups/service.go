@@ -80,6 +80,9 @@ type Env struct {
 	Claim func(ctx context.Context, group string) (journal.GroupClaim, int16)
 	// CommitTimeout bounds one store (default 10 s).
 	CommitTimeout time.Duration
+	// GroupConfigs, if set, returns a group's own configs
+	// (streams.num.standby.replicas…; config.go).
+	GroupConfigs func(group string) map[string]string
 }
 
 // Service is the streams groups an agent coordinates.

@@ -143,7 +143,7 @@ func (s *Service) commitTimeout() time.Duration {
 
 // toMeta renders the group as the journal stores it.
 func (g *group) toMeta() *journal.StreamsGroupMeta {
-	m := &journal.StreamsGroupMeta{Epoch: g.epoch, TargetEpoch: g.targetEpoch, EndpointEpoch: g.endpointEpoch, Shutdown: g.shutdown}
+	m := &journal.StreamsGroupMeta{Epoch: g.epoch, TargetEpoch: g.targetEpoch, EndpointEpoch: g.endpointEpoch, Shutdown: g.shutdown, Standbys: g.standbys}
 	if g.topology != nil {
 		m.TopologyEpoch = g.topology.epoch
 		for _, sub := range g.topology.subs {
@@ -182,7 +182,7 @@ func (g *group) toMeta() *journal.StreamsGroupMeta {
 // stored target stands.
 func fromMeta(name string, m *journal.StreamsGroupMeta) *group {
 	g := &group{
-		name: name, epoch: m.Epoch, targetEpoch: m.TargetEpoch, endpointEpoch: m.EndpointEpoch, shutdown: m.Shutdown,
+		name: name, epoch: m.Epoch, targetEpoch: m.TargetEpoch, endpointEpoch: m.EndpointEpoch, shutdown: m.Shutdown, standbys: m.Standbys,
 		members: map[string]*member{}, target: map[string]assignment{}, version: m.Version, restored: true,
 	}
 	if len(m.Subtopologies) > 0 {

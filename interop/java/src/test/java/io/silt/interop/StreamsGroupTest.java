@@ -15,12 +15,15 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.StreamsGroupDescription;
 import org.apache.kafka.clients.admin.StreamsGroupMemberAssignment;
 import org.apache.kafka.clients.admin.StreamsGroupMemberDescription;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.GroupState;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
@@ -34,8 +37,9 @@ import org.junit.jupiter.api.Timeout;
  * Kafka Streams word count with group.protocol=streams (KIP-1071): the
  * broker validates the topology, creates its repartition and changelog
  * topics, and assigns its tasks. Three instances share the six tasks (two
- * subtopologies of three partitions); kafka-streams-groups.sh describes
- * them; one instance is killed (closed without leaving the group, as a
+ * subtopologies of three partitions), each task with a standby replica on
+ * another instance (streams.num.standby.replicas=1, a group config);
+ * kafka-streams-groups.sh describes them; one instance is killed (closed without leaving the group, as a
  * crash leaves it), its tasks move to the other two once its session times
  * out, and the counts stay exact. Then the agent coordinating the group is
  * killed -9: the next one resumes the group from the journal, the two
@@ -85,6 +89,10 @@ class StreamsGroupTest {
     void wordCountOnThreeInstancesSurvivesOneKilled() throws Exception {
         admin.createTopics(List.of(new NewTopic(StreamsTest.INPUT, StreamsTest.PARTITIONS, (short) 1),
                 new NewTopic(StreamsTest.OUTPUT, StreamsTest.PARTITIONS, (short) 1))).all().get();
+        // One standby replica of every task, a group config as on Kafka.
+        ConfigResource groupResource = new ConfigResource(ConfigResource.Type.GROUP, APP);
+        admin.incrementalAlterConfigs(Map.of(groupResource, List.of(new AlterConfigOp(
+                new ConfigEntry("streams.num.standby.replicas", "1"), AlterConfigOp.OpType.SET)))).all().get();
         Random rnd = new Random(20);
         Map<String, Long> expected = new HashMap<>(StreamsTest.produceLines(silt.bootstrap(), 0, 1500, rnd));
 
@@ -121,6 +129,7 @@ class StreamsGroupTest {
                 for (StreamsGroupMemberDescription m : d.members()) {
                     assertEquals(2, count(m.assignment()), m.toString());
                 }
+                assertStandbysElsewhere(d, 2);
 
                 Tool.Result members = Tool.run(Duration.ofSeconds(60), null, STREAMS_GROUP_COMMAND,
                         "--bootstrap-server", silt.bootstrap(), "--describe", "--group", APP, "--members", "--verbose").check();
@@ -135,7 +144,7 @@ class StreamsGroupTest {
                         continue;
                     }
                     lines++;
-                    Matcher active = Pattern.compile("ACTIVE: (.*?)TARGET-ACTIVE").matcher(line);
+                    Matcher active = Pattern.compile("ACTIVE: (.*?)(STANDBY|TARGET-ACTIVE)").matcher(line);
                     assertTrue(active.find(), members.toString());
                     Matcher task = Pattern.compile("(\\d+):\\[([\\d,]+)\\]").matcher(active.group(1));
                     while (task.find()) {
@@ -145,6 +154,7 @@ class StreamsGroupTest {
                     }
                 }
                 assertEquals(INSTANCES, lines, members.toString());
+                assertTrue(members.stdout().contains("STANDBY: "), members.toString());
                 assertEquals(Map.of("0", Set.of(0, 1, 2), "1", Set.of(0, 1, 2)), shown, members.toString());
                 // Lag per input partition, the repartition topic's included: all read.
                 for (String topic : List.of(StreamsTest.INPUT, repartition)) {
@@ -168,6 +178,7 @@ class StreamsGroupTest {
                 for (StreamsGroupMemberDescription m : after.members()) {
                     assertEquals(3, count(m.assignment()), m.toString());
                 }
+                assertStandbysElsewhere(after, 3);
 
                 // Kill -9 the agent coordinating the group: the next one resumes it
                 // from the journal, and the two instances go on with the same
@@ -195,7 +206,7 @@ class StreamsGroupTest {
                 assertEquals(tasksBefore, tasksAfter, "tasks across the coordinator's death: " + resumed);
                 coordinator.restart();
 
-                Summary.line(String.format("streams groups: word count on 3 instances (6 tasks, 2 each), one killed: "
+                Summary.line(String.format("streams groups: word count on 3 instances (6 tasks, 2 active and 2 standby each), one killed: "
                         + "its tasks moved and counts exact %d ms later; the coordinating agent killed -9: same epochs "
                         + "and tasks, counts exact %d ms later; %d words, %d distinct",
                         movedMs, resumedMs, expected.values().stream().mapToLong(Long::longValue).sum(), expected.size()));
@@ -234,6 +245,23 @@ class StreamsGroupTest {
             }
         }
         return out;
+    }
+
+    /** Every task has one standby, on another process than its active; each member has n. */
+    private static void assertStandbysElsewhere(StreamsGroupDescription d, int n) {
+        Map<String, String> activeOn = new HashMap<>();
+        Map<String, String> standbyOn = new HashMap<>();
+        for (StreamsGroupMemberDescription m : d.members()) {
+            m.assignment().activeTasks().forEach(t -> t.partitions().forEach(p -> activeOn.put(t.subtopologyId() + "_" + p, m.processId())));
+            assertEquals(n, m.assignment().standbyTasks().stream().mapToInt(t -> t.partitions().size()).sum(), "standbys of " + m);
+            for (StreamsGroupMemberAssignment.TaskIds t : m.assignment().standbyTasks()) {
+                for (int p : t.partitions()) {
+                    assertTrue(standbyOn.put(t.subtopologyId() + "_" + p, m.processId()) == null, "two standbys: " + d);
+                }
+            }
+        }
+        assertEquals(activeOn.keySet(), standbyOn.keySet(), "standby tasks: " + d);
+        activeOn.forEach((task, process) -> assertTrue(!process.equals(standbyOn.get(task)), "task " + task + " active and standby on " + process));
     }
 
     private static int count(StreamsGroupMemberAssignment a) {
