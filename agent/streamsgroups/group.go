@@ -247,12 +247,21 @@ func (g *group) describe() kmsg.StreamsGroupDescribeResponseGroup {
 	if g.topology != nil {
 		top := kmsg.NewStreamsGroupDescribeResponseGroupTopology()
 		top.Epoch = g.topology.epoch
+		// Empty, not null, while the topology is not configured: Kafka's
+		// admin client (4.4) fails on a null list.
+		top.Subtopologies = []kmsg.StreamsGroupDescribeResponseGroupTopologySubtopology{}
 		if g.conf.tasks != nil {
-			top.Subtopologies = []kmsg.StreamsGroupDescribeResponseGroupTopologySubtopology{}
 			for _, s := range g.topology.subs {
 				ds := kmsg.NewStreamsGroupDescribeResponseGroupTopologySubtopology()
 				ds.SubtopologyID = s.id
-				ds.SourceTopics = g.conf.inputs[s.id]
+				// The source topics, regular expressions resolved; the
+				// repartition topics it reads are listed apart, as tools
+				// that delete internal topics rely on.
+				for _, in := range g.conf.inputs[s.id] {
+					if !slices.ContainsFunc(s.repartitionSources, func(t topicInfo) bool { return t.name == in }) {
+						ds.SourceTopics = append(ds.SourceTopics, in)
+					}
+				}
 				ds.RepartitionSinkTopics = s.repartitionSinks
 				for _, rs := range s.repartitionSources {
 					ds.RepartitionSourceTopics = append(ds.RepartitionSourceTopics, g.describeTopic(rs.name))

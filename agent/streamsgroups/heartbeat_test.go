@@ -111,6 +111,15 @@ func TestJoinCreatesInternalTopicsAndAssignsEverything(t *testing.T) {
 	if d.State != "Stable" || len(d.Members) != 1 || d.Topology == nil || len(d.Topology.Subtopologies) != 2 {
 		t.Fatalf("describe: %+v", d)
 	}
+	// Source topics apart from the repartition topics read (which
+	// kafka-streams-groups.sh --delete-all-internal-topics relies on).
+	if s1 := d.Topology.Subtopologies[1]; len(s1.SourceTopics) != 0 || len(s1.RepartitionSourceTopics) != 1 ||
+		s1.RepartitionSourceTopics[0].NumPartitions != 3 || len(s1.StateChangelogTopics) != 1 {
+		t.Fatalf("subtopology 1 described as %+v", s1)
+	}
+	if s0 := d.Topology.Subtopologies[0]; len(s0.SourceTopics) != 1 || s0.SourceTopics[0] != "in" {
+		t.Fatalf("subtopology 0 described as %+v", s0)
+	}
 }
 
 func TestTaskMovesOnlyOnceReleased(t *testing.T) {

@@ -52,6 +52,11 @@ func (s *Service) lookupLocked(name string) *group {
 		return nil
 	}
 	g := fromMeta(name, meta)
+	if g.topology != nil {
+		// Configured at once, so that it is described as it was; a
+		// change of the topics since shows at the next heartbeat.
+		g.conf = configure(g.topology, s.env.Topics)
+	}
 	g.stored, _ = json.Marshal(g.toMeta())
 	s.mu.groups[name] = g
 	for _, m := range g.members {

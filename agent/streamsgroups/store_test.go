@@ -73,6 +73,9 @@ func TestCoordinatorMoveKeepsMembersAndTasks(t *testing.T) {
 	if resp := h.beat(b); resp.ErrorCode != 0 || b.epoch != bEpoch || !b.owned.equal(bTasks) {
 		t.Fatalf("b after the move: %v epoch %d tasks %v", kerr.ErrorForCode(resp.ErrorCode), b.epoch, b.owned.sorted())
 	}
+	if d := h.moveTo("agent-b2", h.s).Describe("app"); d.State != "Stable" || d.Topology == nil || len(d.Topology.Subtopologies) != 2 {
+		t.Fatalf("described at once by the next coordinator: state %s, topology %+v", d.State, d.Topology)
+	}
 	after := h.s.Describe("app")
 	if after.State != "Stable" || after.Epoch != before.Epoch || len(after.Members) != 2 {
 		t.Fatalf("after the move: state %s epoch %d (was %d), %d members", after.State, after.Epoch, before.Epoch, len(after.Members))

@@ -44,6 +44,8 @@ import org.junit.jupiter.api.Timeout;
  * out, and the counts stay exact. Then the agent coordinating the group is
  * killed -9: the next one resumes the group from the journal, the two
  * instances keep their member epochs and tasks, and the counts stay exact.
+ * Once they have left, kafka-streams-groups.sh lists the group and deletes
+ * it with its offsets and internal topics.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(400)
@@ -217,6 +219,30 @@ class StreamsGroupTest {
                 }
             }
         }
+
+        // The instances left: the group is empty; kafka-streams-groups.sh
+        // lists it, then deletes it with its offsets and internal topics.
+        // The restarted agent took the group back just before, so a leave
+        // may have reached the agent that had just let it go (a close does
+        // not retry it, as on Kafka): such a member expires after its
+        // 45 s session.
+        Kafka.await(Duration.ofSeconds(90), () -> {
+            try {
+                return admin.describeStreamsGroups(List.of(APP)).all().get().get(APP).groupState() == GroupState.EMPTY;
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        }, () -> "streams group not empty");
+        Tool.Result listed = Tool.run(Duration.ofSeconds(60), null, STREAMS_GROUP_COMMAND,
+                "--bootstrap-server", silt.bootstrap(), "--list").check();
+        assertTrue(listed.stdout().lines().anyMatch(l -> l.trim().equals(APP)), listed.toString());
+        Tool.Result deleted = Tool.run(Duration.ofSeconds(60), null, STREAMS_GROUP_COMMAND,
+                "--bootstrap-server", silt.bootstrap(), "--delete", "--group", APP, "--delete-all-internal-topics").check();
+        assertTrue(!admin.listGroups().all().get().stream().anyMatch(g -> g.groupId().equals(APP)), "group listed after --delete");
+        assertTrue(admin.listConsumerGroupOffsets(APP).partitionsToOffsetAndMetadata().get().isEmpty(), "offsets left after --delete");
+        Set<String> topics = admin.listTopics().names().get();
+        assertTrue(!topics.contains(APP + "-by-word-repartition") && !topics.contains(APP + "-word-counts-changelog"),
+                "internal topics after --delete: " + topics);
     }
 
     /** Waits until the group is stable with n members, and describes it. */
