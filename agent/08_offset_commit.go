@@ -25,14 +25,26 @@ import (
 // expire by offsets.retention.minutes once the group is empty. For a
 // KIP-848 group the generation field carries the member epoch (v9 names it
 // so; older versions are accepted the same way): an older epoch is
-// STALE_MEMBER_EPOCH, a newer one FENCED_MEMBER_EPOCH. With the authorizer
-// on, the group needs READ (every partition GROUP_AUTHORIZATION_FAILED)
-// and each topic READ (its partitions TOPIC_AUTHORIZATION_FAILED, the
-// others committed).
+// STALE_MEMBER_EPOCH, a newer one FENCED_MEMBER_EPOCH. A streams group's
+// member (KIP-1071) is checked the same way by the streams coordinator;
+// its offsets are then written like any group's. With the authorizer on,
+// the group needs READ (every partition GROUP_AUTHORIZATION_FAILED) and
+// each topic READ (its partitions TOPIC_AUTHORIZATION_FAILED, the others
+// committed).
 func handleOffsetCommit(c *conn, req *request) reply {
 	r := req.body.(*kmsg.OffsetCommitRequest)
 	if !c.authorizedGroup(acl.OpRead, r.Group) {
 		return reply{resp: offsetCommitFailed(r, r.Topics, kerr.GroupAuthorizationFailed.Code)}
+	}
+	if known, code := c.a.streams.CheckMember(r.Group, r.MemberID, r.Generation); known {
+		if code != 0 {
+			return reply{resp: offsetCommitFailed(r, r.Topics, code)}
+		}
+		// Checked: the groups coordinator writes it as a commit from
+		// outside any classic or consumer group.
+		checked := *r
+		checked.MemberID, checked.Generation, checked.InstanceID = "", -1, nil
+		r = &checked
 	}
 	var denied []kmsg.OffsetCommitRequestTopic
 	if c.a.authz.on {

@@ -17,8 +17,8 @@ import (
 // partition the group has committed. v8+ asks for several groups at once.
 // RequireStable (v7+): a partition whose offset an open transaction holds
 // (TxnOffsetCommit, not yet committed or aborted) answers
-// UNSTABLE_OFFSET_COMMIT, and the client asks again. v9 may
-// name a KIP-848 member and epoch, which are checked as for a commit. A
+// UNSTABLE_OFFSET_COMMIT, and the client asks again. v9 may name a
+// KIP-848 or streams member and epoch, which are checked as for a commit. A
 // group that moved here a moment ago is read after the journal is caught
 // up, in the reply's wait. With the authorizer on, as Kafka: a group needs
 // DESCRIBE (GROUP_AUTHORIZATION_FAILED); a topic asked for needs DESCRIBE
@@ -30,6 +30,15 @@ func handleOffsetFetch(c *conn, req *request) reply {
 		resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
 		if r.Version >= 8 {
 			for _, rg := range r.Groups {
+				if rg.MemberID != nil && rg.MemberEpoch >= 0 && c.permitted(acl.OpDescribe, acl.ResourceGroup, rg.Group) {
+					// A streams member's epoch, checked by its coordinator.
+					if known, code := c.a.streams.CheckMember(rg.Group, *rg.MemberID, rg.MemberEpoch); known && code != 0 {
+						g := kmsg.NewOffsetFetchResponseGroup()
+						g.Group, g.ErrorCode = rg.Group, code
+						resp.Groups = append(resp.Groups, g)
+						continue
+					}
+				}
 				resp.Groups = append(resp.Groups, c.fetchGroupOffsets(ctx, rg, r.RequireStable))
 			}
 			return resp

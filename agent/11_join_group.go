@@ -39,6 +39,11 @@ func handleJoinGroup(c *conn, req *request) reply {
 		resp.ErrorCode = kerr.InconsistentGroupProtocol.Code // a share group's name
 		return reply{resp: resp}
 	}
+	if c.a.streams.IsStreamsGroup(r.Group) {
+		resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = kerr.InconsistentGroupProtocol.Code
+		return reply{resp: resp}
+	}
 	return reply{wait: func(ctx context.Context) kmsg.Response {
 		return c.a.groups.Join(ctx, r, req.clientID, "/"+host)
 	}}

@@ -16,7 +16,8 @@ import (
 // have no GROUP_ID_NOT_FOUND). Authorized operations (v3+, when asked) are
 // every operation on a group, as Kafka reports without an authorizer. A
 // share group is GROUP_ID_NOT_FOUND, "not a classic group", as from Kafka
-// (ShareGroupDescribe describes it).
+// (ShareGroupDescribe describes it); so is a streams group
+// (StreamsGroupDescribe).
 //
 // With the authorizer on, each group needs DESCRIBE
 // (GROUP_AUTHORIZATION_FAILED), and its authorized operations come from
@@ -36,6 +37,13 @@ func handleDescribeGroups(c *conn, req *request) reply {
 			dg.Group, dg.State, dg.ErrorCode = name, "Dead", kerr.GroupIDNotFound.Code
 			msg := "group " + name + " is a share group, not a classic group"
 			dg.ErrorMessage = &msg
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
+		if c.a.streams.IsStreamsGroup(name) {
+			dg := kmsg.NewDescribeGroupsResponseGroup()
+			dg.Group, dg.State = name, "Dead"
+			dg.ErrorCode, dg.ErrorMessage = streamsGroupError(name)
 			resp.Groups = append(resp.Groups, dg)
 			continue
 		}

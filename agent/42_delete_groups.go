@@ -17,7 +17,8 @@ import (
 // GROUP_ID_NOT_FOUND. As in Kafka, the deleted group is Dead and gone at
 // once: it leaves the coordinator's memory before the journal write, so
 // ListGroups and DescribeGroups no longer show it. A share group is
-// deleted with its share-partitions' state and its configs.
+// deleted with its share-partitions' state and its configs; a streams
+// group with its offsets.
 //
 // With the authorizer on, each group needs DELETE (GROUP_AUTHORIZATION_FAILED).
 func handleDeleteGroups(c *conn, req *request) reply {
@@ -31,6 +32,14 @@ func handleDeleteGroups(c *conn, req *request) reply {
 				rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
 			} else if c.a.shares.IsShareGroup(name) {
 				rg.ErrorCode = c.a.shares.DeleteGroup(ctx, name)
+			} else if known, code := c.a.streams.DeleteGroup(ctx, name); known {
+				rg.ErrorCode = code
+				if code == 0 {
+					// Its committed offsets, if any.
+					if code := c.a.groups.DeleteGroup(ctx, name); code != kerr.GroupIDNotFound.Code {
+						rg.ErrorCode = code
+					}
+				}
 			} else {
 				rg.ErrorCode = c.a.groups.DeleteGroup(ctx, name)
 			}

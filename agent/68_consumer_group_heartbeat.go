@@ -21,7 +21,8 @@ import (
 // FENCED_MEMBER_EPOCH make the member rejoin; UNRELEASED_INSTANCE_ID for a
 // joining instance id a live member holds; INCONSISTENT_GROUP_PROTOCOL if
 // the group has classic members; INVALID_REGULAR_EXPRESSION for a bad v1
-// regex (RE2 syntax); GROUP_ID_NOT_FOUND for a share group's id. A refused
+// regex (RE2 syntax); GROUP_ID_NOT_FOUND for a share or streams group's
+// id. A refused
 // heartbeat changes nothing. The response
 // carries the whole assignment when it changed, by topic id.
 //
@@ -41,6 +42,11 @@ func handleConsumerGroupHeartbeat(c *conn, req *request) reply {
 		resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 		msg := "group " + r.Group + " is a share group, not a consumer group"
 		resp.ErrorCode, resp.ErrorMessage = kerr.GroupIDNotFound.Code, &msg
+		return reply{resp: resp}
+	}
+	if c.a.streams.IsStreamsGroup(r.Group) {
+		resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+		resp.ErrorCode, resp.ErrorMessage = streamsGroupError(r.Group)
 		return reply{resp: resp}
 	}
 	return reply{wait: func(ctx context.Context) kmsg.Response {

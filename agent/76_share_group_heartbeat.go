@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"net"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -16,7 +17,10 @@ import (
 // (the simple assignor: several members may share a partition) and sends
 // the assignment, by topic id, when it changed or the member sent its
 // subscription. A group id used by a classic or consumer group is
-// GROUP_ID_NOT_FOUND. Membership is memory only (see agent/sharegroups).
+// GROUP_ID_NOT_FOUND, as is a streams group's. A heartbeat that changes
+// the membership is answered once the change is stored in the journal, so
+// a coordinator that takes over resumes the members at their epochs (see
+// agent/sharegroups).
 //
 // With the authorizer on, as Kafka: the group needs READ
 // (GROUP_AUTHORIZATION_FAILED) and every subscribed topic DESCRIBE
@@ -29,5 +33,12 @@ func handleShareGroupHeartbeat(c *conn, req *request) reply {
 		resp.ErrorCode, resp.ErrorMessage = code, msg
 		return reply{resp: resp}
 	}
-	return reply{resp: c.a.shares.Heartbeat(r, req.clientID, "/"+host)}
+	if c.a.streams.IsStreamsGroup(r.GroupID) {
+		resp := r.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
+		resp.ErrorCode, resp.ErrorMessage = streamsGroupError(r.GroupID)
+		return reply{resp: resp}
+	}
+	return reply{wait: func(ctx context.Context) kmsg.Response {
+		return c.a.shares.Heartbeat(ctx, r, req.clientID, "/"+host)
+	}}
 }

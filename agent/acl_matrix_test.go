@@ -446,6 +446,16 @@ func matrixCases() []matrixCase {
 			req.GroupIDs = []string{name}
 			return request[*kmsg.ShareGroupDescribeResponse](t, ctx, cl, req).Groups[0].ErrorCode
 		}, groupFailed},
+		{"StreamsGroupHeartbeat", kmsg.ACLOperationRead, group, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			req := kmsg.NewPtrStreamsGroupHeartbeatRequest()
+			req.Group, req.MemberID, req.RebalanceTimeoutMillis = name, "m-"+name, 10000
+			return request[*kmsg.StreamsGroupHeartbeatResponse](t, ctx, cl, req).ErrorCode
+		}, groupFailed},
+		{"StreamsGroupDescribe", kmsg.ACLOperationDescribe, group, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			req := kmsg.NewPtrStreamsGroupDescribeRequest()
+			req.Groups = []string{name}
+			return request[*kmsg.StreamsGroupDescribeResponse](t, ctx, cl, req).Groups[0].ErrorCode
+		}, groupFailed},
 		{"ShareFetch", kmsg.ACLOperationRead, group, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
 			req := kmsg.NewPtrShareFetchRequest()
 			req.GroupID, req.MemberID = &name, kmsg.StringPtr("m-"+name)

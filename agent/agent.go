@@ -19,6 +19,7 @@ import (
 	"github.com/silt-io/silt/agent/commit"
 	"github.com/silt-io/silt/agent/groups"
 	"github.com/silt-io/silt/agent/sharegroups"
+	"github.com/silt-io/silt/agent/streamsgroups"
 	"github.com/silt-io/silt/agent/txns"
 	"github.com/silt-io/silt/agent/writer"
 	"github.com/silt-io/silt/cache"
@@ -53,6 +54,7 @@ type Agent struct {
 	txns     *txns.Coordinator
 	quotas   *quotas
 	shares   *sharegroups.Service
+	streams  *streamsgroups.Service
 	metrics  *metrics
 	registry *prometheus.Registry
 
@@ -179,7 +181,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		Logger: a.log, NodeName: a.cfg.NodeName, Journal: a.journal, Submit: a.submit,
 		OwnsGroup: a.ownsGroup, OwnsPartition: a.ownsPartition, Read: a.shareRead,
 		Registerer: a.registry, CommitTimeout: a.cfg.CommitTimeout,
+		Claim: a.groups.Claim, CatchUp: func(ctx context.Context) error { _, err := a.journal.CatchUp(ctx); return err },
 	})
+	a.streams = a.newStreamsGroups()
 	a.registerStateMetrics()
 	a.registerCostMetrics()
 	if err := a.initCluster(ctx); err != nil {
@@ -316,6 +320,9 @@ func (a *Agent) Close() error {
 		// its new coordinator starts a new generation.
 		if a.groups != nil {
 			a.groups.Close() // members waiting in joins are told NOT_COORDINATOR
+		}
+		if a.streams != nil {
+			a.streams.Close()
 		}
 		if a.shares != nil {
 			a.shares.Close() // writes of share state in flight land first

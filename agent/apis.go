@@ -85,6 +85,8 @@ func init() {
 		{kmsg.DescribeShareGroupOffsets, 0, 1, handleDescribeShareGroupOffsets},
 		{kmsg.AlterShareGroupOffsets, 0, 0, handleAlterShareGroupOffsets},
 		{kmsg.DeleteShareGroupOffsets, 0, 0, handleDeleteShareGroupOffsets},
+		{kmsg.StreamsGroupHeartbeat, 0, 1, handleStreamsGroupHeartbeat},
+		{kmsg.StreamsGroupDescribe, 0, 1, handleStreamsGroupDescribe},
 	}
 	apiByKey = make(map[int16]*api, len(apis))
 	for i := range apis {

@@ -37,4 +37,7 @@ func opBits(ops ...int) int32 {
 var (
 	topicOps   = opBits(opRead, opWrite, opCreate, opDelete, opAlter, opDescribe, opDescribeConfigs, opAlterConfigs)
 	clusterOps = opBits(opCreate, opClusterAction, opDescribeConfigs, opAlterConfigs, opIdempotentWrite, opAlter, opDescribe)
+	// groupOps are a group's, as agent/groups reports them (READ, DESCRIBE,
+	// DELETE), for the describe handlers outside that package.
+	groupOps = opBits(opRead, opDescribe, opDelete)
 )

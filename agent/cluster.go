@@ -244,6 +244,7 @@ func (a *Agent) watchMembership() {
 		a.commit.SetPeers(members)
 		a.groups.MembershipChanged()
 		a.shares.MembershipChanged()
+		a.streams.MembershipChanged()
 		select {
 		case <-changed:
 		case <-a.ctx.Done():

@@ -7,13 +7,32 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/silt-io/silt/agent/sharegroups"
+	"github.com/silt-io/silt/agent/streamsgroups"
 	"github.com/silt-io/silt/journal"
 )
 
 // Group configs: GROUP resources (type 32) of IncrementalAlterConfigs and
 // DescribeConfigs, Kafka's GroupConfig (share.auto.offset.reset,
-// share.record.lock.duration.ms, share.delivery.count.limit…), kept in
-// the journal per group; any agent may alter or describe them.
+// share.record.lock.duration.ms, share.delivery.count.limit…, and the
+// streams groups' streams.num.standby.replicas, streams.session.timeout.ms,
+// streams.heartbeat.interval.ms), kept in the journal per group; any agent
+// may alter or describe them.
+
+// groupConfigDefault returns a group config's default, share or streams.
+func groupConfigDefault(name string) (string, bool) {
+	if v, ok := sharegroups.GroupConfigDefault(name); ok {
+		return v, true
+	}
+	return streamsgroups.GroupConfigDefault(name)
+}
+
+// validateGroupConfig checks a group config's value, share or streams.
+func validateGroupConfig(name, value string) error {
+	if _, ok := sharegroups.GroupConfigDefault(name); ok {
+		return sharegroups.ValidateGroupConfig(name, value)
+	}
+	return streamsgroups.ValidateGroupConfig(name, value)
+}
 
 // alterGroupConfigs checks one GROUP resource of IncrementalAlterConfigs
 // and returns the command that applies it (nil if refused: sr says why).
@@ -35,13 +54,13 @@ func alterGroupConfigs(rr kmsg.IncrementalAlterConfigsRequestResource, sr *kmsg.
 		}
 		switch rc.Op {
 		case kmsg.IncrementalAlterConfigOpSet:
-			if err := sharegroups.ValidateGroupConfig(rc.Name, value); err != nil {
+			if err := validateGroupConfig(rc.Name, value); err != nil {
 				fail(kerr.InvalidConfig.Code, err.Error())
 				continue
 			}
 			cmd.Set[rc.Name] = value
 		case kmsg.IncrementalAlterConfigOpDelete:
-			if _, ok := sharegroups.GroupConfigDefault(rc.Name); !ok {
+			if _, ok := groupConfigDefault(rc.Name); !ok {
 				fail(kerr.InvalidConfig.Code, "unknown group config "+rc.Name)
 				continue
 			}
@@ -68,12 +87,12 @@ func (a *Agent) describeGroupConfigs(group string, names []string, synonyms bool
 	})
 	keys := names
 	if keys == nil {
-		keys = sharegroups.GroupConfigNames()
+		keys = append(sharegroups.GroupConfigNames(), streamsgroups.GroupConfigNames()...)
 		slices.Sort(keys)
 	}
 	var out []kmsg.DescribeConfigsResponseResourceConfig
 	for _, k := range keys {
-		def, ok := sharegroups.GroupConfigDefault(k)
+		def, ok := groupConfigDefault(k)
 		if !ok {
 			continue
 		}

@@ -102,6 +102,10 @@ func (s *State) apply(c *Command) Result {
 		return s.claimGroup(c.ClaimGroup)
 	case c.StoreGroup != nil:
 		return s.storeGroup(c.StoreGroup)
+	case c.StoreStreamsGroup != nil:
+		return s.storeStreamsGroup(c.StoreStreamsGroup)
+	case c.StoreShareGroup != nil:
+		return s.storeShareGroup(c.StoreShareGroup)
 	case c.ClaimShare != nil:
 		return s.claimShare(c.ClaimShare)
 	case c.WriteShare != nil:

@@ -28,8 +28,12 @@ type Command struct {
 	DeleteGroupOffsets  *DeleteGroupOffsets  `json:"delete_group_offsets,omitempty"`
 	ClaimGroup          *ClaimGroup          `json:"claim_group,omitempty"`
 	StoreGroup          *StoreGroup          `json:"store_group,omitempty"`
-	SetClientQuota      *SetClientQuota      `json:"set_client_quota,omitempty"`
-	SetScramCredential  *SetScramCredential  `json:"set_scram_credential,omitempty"`
+	// StoreStreamsGroup: see apply_streams_groups.go.
+	StoreStreamsGroup *StoreStreamsGroup `json:"store_streams_group,omitempty"`
+	// StoreShareGroup: see apply_share_members.go.
+	StoreShareGroup    *StoreShareGroup    `json:"store_share_group,omitempty"`
+	SetClientQuota     *SetClientQuota     `json:"set_client_quota,omitempty"`
+	SetScramCredential *SetScramCredential `json:"set_scram_credential,omitempty"`
 
 	// ACL commands; see acls.go.
 	CreateACL  *CreateACL  `json:"create_acl,omitempty"`
@@ -83,6 +87,10 @@ func (c *Command) kind() string {
 		return "claim_group"
 	case c.StoreGroup != nil:
 		return "store_group"
+	case c.StoreStreamsGroup != nil:
+		return "store_streams_group"
+	case c.StoreShareGroup != nil:
+		return "store_share_group"
 	case c.ClaimShare != nil:
 		return "claim_share"
 	case c.WriteShare != nil:
@@ -297,7 +305,7 @@ func (c *Command) validate() error {
 		c.AllocateProducerIDs != nil, c.CommitOffsets != nil, c.DeleteGroupOffsets != nil, c.ClaimGroup != nil, c.StoreGroup != nil,
 		c.ClaimShare != nil, c.WriteShare != nil, c.DeleteShare != nil, c.AlterGroupConfigs != nil,
 		c.ReplaceChunks != nil, c.MarkGarbage != nil, c.ForgetGarbage != nil, c.BeginExport != nil, c.CommitExport != nil,
-		c.SetClientQuota != nil, c.CreateACL != nil, c.DeleteACLs != nil, c.ClaimTxn != nil, c.InitTxn != nil, c.AddTxnPartitions != nil, c.TxnOffsetCommit != nil, c.EndTxn != nil, c.SetScramCredential != nil} {
+		c.SetClientQuota != nil, c.CreateACL != nil, c.DeleteACLs != nil, c.ClaimTxn != nil, c.InitTxn != nil, c.AddTxnPartitions != nil, c.TxnOffsetCommit != nil, c.EndTxn != nil, c.SetScramCredential != nil, c.StoreStreamsGroup != nil, c.StoreShareGroup != nil} {
 		if set {
 			n++
 		}

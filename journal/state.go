@@ -44,6 +44,12 @@ type State struct {
 	// GroupMeta holds each group's membership as its coordinator last
 	// stored it (apply_group_meta.go).
 	GroupMeta map[string]*GroupMeta `json:"group_meta,omitempty"`
+	// StreamsGroups holds each streams group as its coordinator last
+	// stored it (apply_streams_groups.go).
+	StreamsGroups map[string]*StreamsGroupMeta `json:"streams_groups,omitempty"`
+	// ShareGroupMembers holds each share group's membership as its
+	// coordinator last stored it (apply_share_members.go).
+	ShareGroupMembers map[string]*ShareGroupMeta `json:"share_group_members,omitempty"`
 	// Shares maps share group → "topic/partition" → the share-partition's
 	// state (apply_share.go).
 	Shares map[string]map[string]*ShareState `json:"shares,omitempty"`
@@ -120,6 +126,12 @@ func (s *State) init() {
 	}
 	if s.GroupMeta == nil {
 		s.GroupMeta = map[string]*GroupMeta{}
+	}
+	if s.StreamsGroups == nil {
+		s.StreamsGroups = map[string]*StreamsGroupMeta{}
+	}
+	if s.ShareGroupMembers == nil {
+		s.ShareGroupMembers = map[string]*ShareGroupMeta{}
 	}
 	if s.Shares == nil {
 		s.Shares = map[string]map[string]*ShareState{}

@@ -75,6 +75,14 @@ func (c *Coordinator) claim(ctx context.Context, group string) (journal.GroupCla
 	return made, 0
 }
 
+// Claim returns this agent's claim on a group, claiming it through the
+// journal unless the claim it holds is the latest. Streams groups
+// (agent/streamsgroups) store their membership under the same claim as
+// the group's offset commits, so the two never fence each other.
+func (c *Coordinator) Claim(ctx context.Context, group string) (journal.GroupClaim, int16) {
+	return c.claim(ctx, group)
+}
+
 // claimFor returns the claim a group that is not in memory starts under:
 // the claim this agent holds if it is still the latest, else a new one. A
 // group in memory keeps the claim it started under.

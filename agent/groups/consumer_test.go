@@ -196,16 +196,19 @@ func TestStaticConsumerInstances(t *testing.T) {
 }
 
 // Offsets of a group nobody is in expire once its newest commit is older
-// than the retention; a group with members keeps its offsets however old.
+// than the retention; a group with members keeps its offsets however old,
+// a streams group's (its members stored by agent/streamsgroups) too.
 func TestGroupOffsetsExpire(t *testing.T) {
 	c := newCluster(t, map[string]int32{"t": 1})
 	a := c.agent("a")
-	for _, g := range []string{"idle", "busy"} {
+	for _, g := range []string{"idle", "busy", "streams"} {
 		if err := commit(t, a, g, "", nil, -1, 5); err != nil {
 			t.Fatal(err)
 		}
 	}
 	stableClassicGroup(t, a, "busy", &classic{})
+	c.journal.submit(ctxT(t), journal.Command{StoreStreamsGroup: &journal.StoreStreamsGroup{Group: "streams", Version: 1,
+		Meta: &journal.StreamsGroupMeta{Members: []journal.StreamsMember{{ID: "m", Process: "p", Epoch: 1}}}}})
 	has := func(group string) bool {
 		var ok bool
 		c.journal.View(func(s *journal.State) { _, ok = s.Groups[group] })
@@ -222,5 +225,8 @@ func TestGroupOffsetsExpire(t *testing.T) {
 	}
 	if !has("busy") {
 		t.Error("offsets of a group with members expired")
+	}
+	if !has("streams") {
+		t.Error("offsets of a streams group with members expired")
 	}
 }

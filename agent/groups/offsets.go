@@ -332,6 +332,9 @@ func (c *Coordinator) ExpireOffsets(ctx context.Context, now time.Time) {
 			if m := s.GroupMeta[name]; m != nil && storedMembers(m) > 0 {
 				continue
 			}
+			if m := s.StreamsGroups[name]; m != nil && len(m.Members) > 0 {
+				continue // a streams group with members (agent/streamsgroups)
+			}
 			if newest < cutoff && c.env.Owns(name) {
 				stale = append(stale, name)
 			}

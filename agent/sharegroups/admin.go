@@ -23,7 +23,7 @@ const allOperations = 1<<3 | 1<<8 | 1<<6 | 1<<10 | 1<<11
 // this agent's memory or share state in the journal.
 func (s *Service) IsShareGroup(name string) bool {
 	s.mu.Lock()
-	_, live := s.mu.groups[name]
+	live := s.lookupLocked(name) != nil
 	s.mu.Unlock()
 	if live {
 		return true
@@ -53,7 +53,7 @@ func (s *Service) Describe(name string, authorizedOperations bool) kmsg.ShareGro
 	}
 	dg.Assignor = "simple"
 	s.mu.Lock()
-	g := s.mu.groups[name]
+	g := s.lookupLocked(name)
 	if g != nil {
 		dg.GroupState, dg.GroupEpoch, dg.AssignmentEpoch = "Stable", g.epoch, g.epoch
 		for _, id := range slices.Sorted(maps.Keys(g.members)) {
@@ -102,7 +102,16 @@ type Listed struct {
 func (s *Service) List() []Listed {
 	seen := map[string]bool{}
 	var out []Listed
+	var members []string
+	if s.durable() {
+		s.env.Journal.View(func(js *journal.State) { members = slices.Collect(maps.Keys(js.ShareGroupMembers)) })
+	}
 	s.mu.Lock()
+	for _, name := range members {
+		if s.env.OwnsGroup(name) {
+			s.lookupLocked(name) // a group that moved here
+		}
+	}
 	for name := range s.mu.groups {
 		if s.env.OwnsGroup(name) {
 			seen[name] = true
@@ -128,7 +137,7 @@ func (s *Service) List() []Listed {
 func (s *Service) members(name string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if g := s.mu.groups[name]; g != nil {
+	if g := s.lookupLocked(name); g != nil {
 		return len(g.members)
 	}
 	return 0

@@ -5,7 +5,9 @@
 //
 // It plays Kafka's three parts. The group coordinator (membership.go):
 // ShareGroupHeartbeat with server-side assignment, at the agent gossip names
-// the group's coordinator, in memory. The share-partition leader
+// the group's coordinator, its membership stored in the journal when
+// Env.Claim is set (store.go), so that a coordinator that takes over
+// resumes the members at their epochs. The share-partition leader
 // (hosted.go, window.go, fetch.go): at the partition's owner, the agent
 // Metadata names its leader, each share-partition's in-flight window, with
 // records Available, Acquired (locked by one member until the lock times

@@ -147,7 +147,7 @@ func (m *consumer) heartbeat(s *Service, epoch int32) *kmsg.ShareGroupHeartbeatR
 	if epoch == 0 {
 		r.SubscribedTopicNames = []string{"t"}
 	}
-	resp := s.Heartbeat(r, "client-"+m.id, "/127.0.0.1")
+	resp := s.Heartbeat(context.Background(), r, "client-"+m.id, "/127.0.0.1")
 	if resp.ErrorCode == 0 {
 		m.member = resp.MemberEpoch
 	}

@@ -2,6 +2,7 @@ package sharegroups
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"hash/fnv"
 	"maps"
@@ -16,13 +17,14 @@ import (
 	"github.com/silt-io/silt/journal"
 )
 
-// sgroup is a share group's membership at its coordinator. It lives in
-// memory only: a share group has no offsets to fence and no revocation to
-// wait for (a partition may have many members at once), so a coordinator
-// that takes over answers the members' next heartbeat UNKNOWN_MEMBER_ID,
-// and they join again at once with the same member ids, as Kafka's share
-// consumer does. What must survive, the share-partitions' state, is in the
-// journal. Guarded by Service.mu.
+// sgroup is a share group's membership at its coordinator. With durable
+// membership (Env.Claim set; store.go) every change is stored in the
+// journal and a coordinator that takes over resumes the group; without it
+// the group lives in memory only, and a new coordinator answers the
+// members' next heartbeat UNKNOWN_MEMBER_ID, after which they join again
+// with the same member ids, as Kafka's share consumer does. The
+// share-partitions' state is in the journal either way. Guarded by
+// Service.mu.
 type sgroup struct {
 	name    string
 	epoch   int32 // group epoch: bumped by every change of membership or topics
@@ -32,6 +34,10 @@ type sgroup struct {
 	topicsSeen string
 	// target is each member's assignment at the group epoch.
 	target map[string][]tp
+	// version is the version of the last store taken, stored its content
+	// (store.go).
+	version int64
+	stored  []byte
 }
 
 type tp struct {
@@ -66,14 +72,30 @@ const maxGroupSize = 200
 // member, and each member to at least one partition, many members sharing
 // a partition when they outnumber it) and sent when it changed or when
 // the member sent its subscription.
-func (s *Service) Heartbeat(r *kmsg.ShareGroupHeartbeatRequest, clientID, clientHost string) *kmsg.ShareGroupHeartbeatResponse {
+//
+// A heartbeat that changed the group is answered once the change is
+// stored, when membership is durable (store.go); ctx bounds the wait.
+func (s *Service) Heartbeat(ctx context.Context, r *kmsg.ShareGroupHeartbeatRequest, clientID, clientHost string) *kmsg.ShareGroupHeartbeatResponse {
+	s.resume(ctx, r.GroupID)
+	resp, g, st := s.heartbeat(r, clientID, clientHost)
+	if code := s.storeMembers(ctx, g, st); code != 0 {
+		failed := r.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
+		failed.ErrorCode = code
+		return failed
+	}
+	return resp
+}
+
+// heartbeat applies a heartbeat; it returns the response, and the group
+// and the store recording what changed, if anything did.
+func (s *Service) heartbeat(r *kmsg.ShareGroupHeartbeatRequest, clientID, clientHost string) (_ *kmsg.ShareGroupHeartbeatResponse, g *sgroup, st *journal.StoreShareGroup) {
 	resp := r.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
-	fail := func(code int16, msg string) *kmsg.ShareGroupHeartbeatResponse {
+	fail := func(code int16, msg string) (*kmsg.ShareGroupHeartbeatResponse, *sgroup, *journal.StoreShareGroup) {
 		resp.ErrorCode = code
 		if msg != "" {
 			resp.ErrorMessage = &msg
 		}
-		return resp
+		return resp, nil, nil
 	}
 	switch {
 	case r.GroupID == "":
@@ -92,10 +114,12 @@ func (s *Service) Heartbeat(r *kmsg.ShareGroupHeartbeatRequest, clientID, client
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Runs before the unlock: whatever the heartbeat changed is stored.
+	defer func() { st = s.changeLocked(g) }()
 	if s.mu.closed {
 		return fail(kerr.NotCoordinator.Code, "")
 	}
-	g := s.mu.groups[r.GroupID]
+	g = s.lookupLocked(r.GroupID)
 	if g == nil {
 		if r.MemberEpoch != 0 {
 			return fail(kerr.UnknownMemberID.Code, "")
@@ -111,7 +135,7 @@ func (s *Service) Heartbeat(r *kmsg.ShareGroupHeartbeatRequest, clientID, client
 		}
 		s.removeMemberLocked(g, m)
 		resp.MemberID, resp.MemberEpoch = &r.MemberID, -1
-		return resp
+		return resp, g, nil
 	case r.MemberEpoch == 0:
 		if m == nil {
 			if len(g.members) >= maxGroupSize {
@@ -150,7 +174,7 @@ func (s *Service) Heartbeat(r *kmsg.ShareGroupHeartbeatRequest, clientID, client
 	if r.SubscribedTopicNames != nil || m.epoch != before || r.MemberEpoch == 0 {
 		resp.Assignment = s.assignmentOf(m.assigned)
 	}
-	return resp
+	return resp, g, nil
 }
 
 // touchLocked restarts the member's session timer.
@@ -164,6 +188,7 @@ func (s *Service) touchLocked(g *sgroup, m *smember, timeout time.Duration) {
 		if g.members[m.id] == m && s.mu.groups[g.name] == g {
 			s.log.Info("share group member's session expired", "group", g.name, "member", m.id)
 			s.removeMemberLocked(g, m)
+			s.storeLater(g, s.changeLocked(g))
 		}
 	})
 }

@@ -46,6 +46,12 @@ type Env struct {
 	Registerer prometheus.Registerer
 	// CommitTimeout bounds one journal write.
 	CommitTimeout time.Duration
+	// Claim, if set, makes the groups' membership durable (store.go): it
+	// returns this agent's claim on a group, claiming it if it must.
+	Claim func(ctx context.Context, group string) (journal.GroupClaim, int16)
+	// CatchUp, if set, applies the journal entries not applied yet; a
+	// coordinator calls it before resuming a group that moved to it.
+	CatchUp func(ctx context.Context) error
 }
 
 // Service is the share groups of one agent: the membership of the groups

@@ -74,3 +74,33 @@ func (j *Journal) SetDown(down bool) {
 	j.down = down
 	j.mu.Unlock()
 }
+
+// Claimer returns a group claimer for the agent named node, as the groups
+// coordinator's Claim works: it keeps the claim it made while that is the
+// group's latest, and claims the group anew otherwise.
+func (j *Journal) Claimer(node string) func(ctx context.Context, group string) (journal.GroupClaim, int16) {
+	var mu sync.Mutex
+	held := map[string]journal.GroupClaim{}
+	return func(ctx context.Context, group string) (journal.GroupClaim, int16) {
+		mu.Lock()
+		defer mu.Unlock()
+		current := false
+		j.View(func(s *journal.State) {
+			latest, ok := s.GroupClaim(group)
+			h, had := held[group]
+			current = ok && had && latest == h
+		})
+		if current {
+			return held[group], 0
+		}
+		res, code := j.Submit(ctx, journal.Command{ClaimGroup: &journal.ClaimGroup{Group: group, Coordinator: node}})
+		if code == 0 {
+			code = res[0].Code
+		}
+		if code != 0 {
+			return journal.GroupClaim{}, code
+		}
+		held[group] = *res[0].Claim
+		return held[group], 0
+	}
+}

@@ -117,14 +117,23 @@ class StreamsTest {
         return p;
     }
 
-    /** Produces lines of words; returns how often each word occurs in them. */
     Map<String, Long> produceLines(int from, int n, Random rnd) throws Exception {
-        return produceLines(INPUT, from, n, rnd);
+        return produceLines(silt.bootstrap(), INPUT, from, n, rnd);
     }
 
     Map<String, Long> produceLines(String input, int from, int n, Random rnd) throws Exception {
+        return produceLines(silt.bootstrap(), input, from, n, rnd);
+    }
+
+    /** Produces lines of words to the word count's input; returns how often each word occurs in them. */
+    static Map<String, Long> produceLines(String bootstrap, int from, int n, Random rnd) throws Exception {
+        return produceLines(bootstrap, INPUT, from, n, rnd);
+    }
+
+    /** Produces lines of words to input; returns how often each word occurs in them. */
+    static Map<String, Long> produceLines(String bootstrap, String input, int from, int n, Random rnd) throws Exception {
         Map<String, Long> counts = new HashMap<>();
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(Kafka.producer(silt.bootstrap()))) {
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(Kafka.producer(bootstrap))) {
             for (int i = from; i < from + n; i++) {
                 int words = 1 + rnd.nextInt(8);
                 List<String> line = new ArrayList<>();
@@ -273,8 +282,13 @@ class StreamsTest {
     }
 
     private KafkaConsumer<String, Long> outputConsumer() {
+        return outputConsumer(silt.bootstrap());
+    }
+
+    /** A consumer of the word counts. */
+    static KafkaConsumer<String, Long> outputConsumer(String bootstrap) {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, silt.bootstrap());
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, LongDeserializer.class.getName());
         return new KafkaConsumer<>(p);
@@ -286,7 +300,7 @@ class StreamsTest {
     }
 
     /** Reads the output until the latest count of every word is the expected one. */
-    private static void awaitCounts(KafkaConsumer<String, Long> out, Map<String, Long> latest,
+    static void awaitCounts(KafkaConsumer<String, Long> out, Map<String, Long> latest,
             Map<String, Long> expected, String when) {
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (!latest.equals(expected)) {
