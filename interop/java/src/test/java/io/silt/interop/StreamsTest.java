@@ -121,7 +121,7 @@ class StreamsTest {
         return produceLines(silt.bootstrap(), INPUT, from, n, rnd);
     }
 
-    Map<String, Long> produceLines(String input, int from, int n, Random rnd) throws Exception {
+    Map<String, Long> produceLinesTo(String input, int from, int n, Random rnd) throws Exception {
         return produceLines(silt.bootstrap(), input, from, n, rnd);
     }
 
@@ -234,7 +234,7 @@ class StreamsTest {
         admin.createTopics(List.of(new NewTopic(input, PARTITIONS, (short) 1), new NewTopic(output, PARTITIONS, (short) 1)))
                 .all().get();
         Random rnd = new Random(9);
-        Map<String, Long> expected = new HashMap<>(produceLines(input, 0, 2000, rnd));
+        Map<String, Long> expected = new HashMap<>(produceLinesTo(input, 0, 2000, rnd));
         Properties config = streamsConfig();
         config.put(StreamsConfig.APPLICATION_ID_CONFIG, APP + "-eos");
         config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
@@ -257,7 +257,7 @@ class StreamsTest {
                 // Kill an agent -9 twice while lines keep coming, restarting
                 // it each time.
                 for (int round = 0; round < 2; round++) {
-                    Map<String, Long> more = produceLines(input, 2000 + round * 1000, 1000, rnd);
+                    Map<String, Long> more = produceLinesTo(input, 2000 + round * 1000, 1000, rnd);
                     more.forEach((w, c) -> expected.merge(w, c, Long::sum));
                     Silt.Agent victim = silt.agent(1 + round % (silt.agents().size() - 1));
                     Thread.sleep(300);
