@@ -181,9 +181,9 @@ func (a *Agent) scramLookup(m scram.Mechanism) func(string) (scram.Credential, b
 	}
 }
 
-// fakeSecret keys the made-up credentials of unknown users; it lives as
-// long as the process.
-var fakeSecret = func() []byte {
+// processFakeSecret keys the made-up credentials of unknown users on an
+// agent without a cluster secret; it lives as long as the process.
+var processFakeSecret = func() []byte {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return b
@@ -191,9 +191,15 @@ var fakeSecret = func() []byte {
 
 // fakeCredential is a credential for a user that does not exist: its
 // salt is derived from the user's name, so asking twice gives the same
-// salt, as for a real user, and its keys match no password.
+// salt, as for a real user, and its keys match no password. With a
+// cluster secret the salt is the same on every agent, so asking two
+// agents does not tell an unknown user from a real one either.
 func (a *Agent) fakeCredential(m scram.Mechanism, user string) scram.Credential {
-	h := hmac.New(sha512.New, fakeSecret)
+	key := unknownUserKey(a.cfg.ClusterSecret)
+	if key == nil {
+		key = processFakeSecret
+	}
+	h := hmac.New(sha512.New, key)
 	h.Write([]byte(m.Name + "\x00" + user))
 	sum := h.Sum(nil)
 	size := m.Hash().Size()

@@ -220,24 +220,86 @@ func TestCompose(t *testing.T) {
 			}
 			nodeNames[nn] = n
 
-			host, hp, err := net.SplitHostPort(a.get("advertise"))
-			if err != nil {
-				t.Errorf("%s: --advertise=%q: %v", n, a.get("advertise"), err)
+			// Every listener is advertised at a published host port.
+			for l := range strings.SplitSeq(a.get("listen"), ",") {
+				proto, listen, err := splitListener(l)
+				if err != nil {
+					t.Errorf("%s: --listen: %v", n, err)
+					continue
+				}
+				host, hp, err := net.SplitHostPort(listenerAddr(t, a.get("advertise"), proto))
+				if err != nil {
+					t.Errorf("%s: --advertise=%q: %v", n, a.get("advertise"), err)
+					continue
+				}
+				if host != "localhost" && host != "127.0.0.1" {
+					t.Errorf("%s: %s advertised on host %q, want localhost (the clients are on the host)", n, proto, host)
+				}
+				if other, dup := hostPorts[hp]; dup {
+					t.Errorf("%s and %s both advertise port %s", n, other, hp)
+				}
+				hostPorts[hp] = n
+				if cp, ok := publishedPort(f.Services[n].Ports, hp); !ok || cp != port(t, listen) {
+					t.Errorf("%s advertises %s at localhost:%s, but ports %v do not publish it to the listen port %s", n, proto, hp, f.Services[n].Ports, port(t, listen))
+				}
+				if lh, _, _ := net.SplitHostPort(listen); lh != "" && lh != "0.0.0.0" {
+					t.Errorf("%s: %s listener %q is not reachable through a published port", n, proto, listen)
+				}
+			}
+		}
+	})
+
+	// The demo's secrets: a one-shot service writes them into a volume the
+	// agents mount, before any agent starts.
+	t.Run("a SASL_SSL listener and the cluster secret, made before the agents start", func(t *testing.T) {
+		maker, script := secretsService(t, f)
+		for _, n := range names {
+			a := agents[n]
+			listenerAddr(t, a.get("listen"), "SASL_SSL")
+			for _, flag := range []string{"tls-cert", "tls-key", "cluster-secret-file"} {
+				path := a.get(flag)
+				if path == "" {
+					t.Errorf("%s: no --%s", n, flag)
+					continue
+				}
+				if !mountsFileOf(f.Services[n], f.Services[maker], path) {
+					t.Errorf("%s: --%s=%s is not in a volume that %s writes", n, flag, path, maker)
+				}
+				if !strings.Contains(script, filepath.Base(path)) {
+					t.Errorf("%s: --%s=%s, but %s never makes %s", n, flag, path, maker, filepath.Base(path))
+				}
+			}
+			if dep, ok := f.Services[n].DependsOn[maker]; !ok || dep.Condition != "service_completed_successfully" {
+				t.Errorf("%s must depend on %s with condition service_completed_successfully", n, maker)
+			}
+		}
+	})
+
+	t.Run("the first user is written to the agents' bucket", func(t *testing.T) {
+		maker, script := secretsService(t, f)
+		found := false
+		for name, s := range f.Services {
+			if len(s.Command) < 2 || s.Command[0] != "user" || s.Command[1] != "set" {
 				continue
 			}
-			if host != "localhost" && host != "127.0.0.1" {
-				t.Errorf("%s: --advertise host %q, want localhost (the clients are on the host)", n, host)
+			found = true
+			args := map[string]string{}
+			for _, arg := range s.Command[2:] {
+				k, v, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
+				args[k] = v
 			}
-			if other, dup := hostPorts[hp]; dup {
-				t.Errorf("%s and %s both advertise port %s", n, other, hp)
+			if args["bucket"] != bucket || args["s3-endpoint"] != endpoint {
+				t.Errorf("%s writes the user to %s at %s, the agents use %s at %s", name, args["bucket"], args["s3-endpoint"], bucket, endpoint)
 			}
-			hostPorts[hp] = n
-			if cp, ok := publishedPort(f.Services[n].Ports, hp); !ok || cp != port(t, a.get("listen")) {
-				t.Errorf("%s advertises localhost:%s, but ports %v do not publish it to the --listen port %s", n, hp, f.Services[n].Ports, port(t, a.get("listen")))
+			if pw := args["password-file"]; !mountsFileOf(s, f.Services[maker], pw) || !strings.Contains(script, filepath.Base(pw)) {
+				t.Errorf("%s: --password-file=%s is not made by %s", name, pw, maker)
 			}
-			if lh, _, _ := net.SplitHostPort(a.get("listen")); lh != "" && lh != "0.0.0.0" {
-				t.Errorf("%s: --listen=%q is not reachable through a published port", n, a.get("listen"))
+			if s.Restart != "no" {
+				t.Errorf("%s runs once: restart %q, want \"no\"", name, s.Restart)
 			}
+		}
+		if !found {
+			t.Error("no service runs `silt user set`: the SASL_SSL listener would have no user")
 		}
 	})
 
@@ -299,4 +361,36 @@ func TestCompose(t *testing.T) {
 			}
 		}
 	})
+}
+
+// secretsService finds the one-shot service that makes the demo's secrets
+// (the one whose script runs openssl) and returns its name and script.
+func secretsService(t *testing.T, f *composeFile) (string, string) {
+	t.Helper()
+	for name, s := range f.Services {
+		script := strings.Join(s.Command, "\n")
+		if strings.Contains(script, "openssl req") {
+			return name, script
+		}
+	}
+	t.Fatal("no service makes the certificates with openssl")
+	return "", ""
+}
+
+// mountsFileOf reports whether path lies in a named volume that user
+// mounts and maker mounts too (where maker writes it).
+func mountsFileOf(user, maker composeService, path string) bool {
+	for _, uv := range user.Volumes {
+		vol, dir, ok := strings.Cut(uv, ":")
+		dir, _, _ = strings.Cut(dir, ":")
+		if !ok || !strings.HasPrefix(path, dir+"/") {
+			continue
+		}
+		for _, mv := range maker.Volumes {
+			if mvol, _, _ := strings.Cut(mv, ":"); mvol == vol {
+				return true
+			}
+		}
+	}
+	return false
 }

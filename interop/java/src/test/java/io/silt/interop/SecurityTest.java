@@ -24,7 +24,9 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.errors.ClusterAuthorizationException;
 import org.apache.kafka.common.errors.SaslAuthenticationException;
+import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -34,17 +36,21 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Kafka's Java client, AdminClient and kafka-configs.sh (ConfigCommand)
- * over SASL_SSL with SCRAM-SHA-512 and over mTLS, against one agent with
- * PLAINTEXT, SASL_SSL and SSL listeners. The certificates are made by
- * openssl in the test; the first user is written by `silt user set`
- * beside the running agent, and it creates the next with kafka-configs.sh.
+ * Kafka's Java client, AdminClient, kafka-configs.sh (ConfigCommand) and
+ * kafka-acls.sh (AclCommand) over SASL_SSL with SCRAM-SHA-512 and over
+ * mTLS, against one agent with PLAINTEXT, SASL_SSL and SSL listeners and
+ * the authorizer on, with two super users: admin (SCRAM) and ops (a client
+ * certificate). The certificates are made by openssl in the test; the
+ * first user is written by `silt user set` beside the running agent, and
+ * it creates the next with kafka-configs.sh and grants it what it needs
+ * with kafka-acls.sh, as README's "Security" section shows.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(180)
 class SecurityTest {
 
     static final String CONFIG_COMMAND = "org.apache.kafka.tools.ConfigCommand";
+    static final String ACL_COMMAND = "org.apache.kafka.tools.AclCommand";
     static final Duration TOOL_TIMEOUT = Duration.ofSeconds(60);
 
     Silt silt;
@@ -63,7 +69,8 @@ class SecurityTest {
                 "--listen", "PLAINTEXT://127.0.0.1:" + plainPort + ",SASL_SSL://127.0.0.1:" + saslPort + ",SSL://127.0.0.1:" + sslPort,
                 "--tls-cert", pki.resolve("server.pem").toString(), "--tls-key", pki.resolve("server.key").toString(),
                 "--tls-client-ca", pki.resolve("ca.pem").toString(), "--tls-client-auth", "required",
-                "--ssl-principal-mapping-rules", "RULE:^CN=(.*?),.*$/$1/,DEFAULT");
+                "--ssl-principal-mapping-rules", "RULE:^CN=(.*?),.*$/$1/,DEFAULT",
+                "--authorizer", "--super-users", "User:admin;User:ops");
         Path pw = pki.resolve("admin.pw");
         Files.writeString(pw, "admin-secret\n");
         Process p = new ProcessBuilder(Silt.BINARY.toString(), "user", "set", "--bucket", silt.bucket(),
@@ -91,14 +98,16 @@ class SecurityTest {
         }
     }
 
-    /** A CA, a server certificate for localhost and a client one for alice. */
+    /** A CA, a server certificate for localhost and client ones for alice and ops. */
     static void makeCertificates(Path dir) throws Exception {
         String ec = "ec";
         openssl(dir, "req", "-x509", "-newkey", ec, "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=silt test CA", "-days", "2");
         Files.writeString(dir.resolve("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
         Files.writeString(dir.resolve("client.ext"), "extendedKeyUsage=clientAuth\n");
-        for (String[] c : List.of(new String[] {"server", "/CN=localhost"}, new String[] {"client", "/O=acme/OU=eng/CN=alice"})) {
+        Files.writeString(dir.resolve("ops.ext"), "extendedKeyUsage=clientAuth\n");
+        for (String[] c : List.of(new String[] {"server", "/CN=localhost"}, new String[] {"client", "/O=acme/OU=eng/CN=alice"},
+                new String[] {"ops", "/O=acme/OU=sre/CN=ops"})) {
             openssl(dir, "req", "-newkey", ec, "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", c[0] + ".key", "-out", c[0] + ".csr", "-subj", c[1]);
             openssl(dir, "x509", "-req", "-in", c[0] + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
@@ -118,25 +127,26 @@ class SecurityTest {
         return p;
     }
 
-    Properties mtls() throws Exception {
+    /** A client over mTLS with the certificate cert (client: alice, ops: ops). */
+    Properties mtls(String cert) throws Exception {
         Properties p = new Properties();
         p.put("bootstrap.servers", "127.0.0.1:" + sslPort);
         p.put("security.protocol", "SSL");
         p.put("ssl.truststore.type", "PEM");
         p.put("ssl.truststore.location", pki.resolve("ca.pem").toString());
         p.put("ssl.keystore.type", "PEM");
-        p.put("ssl.keystore.certificate.chain", Files.readString(pki.resolve("client.pem")));
-        p.put("ssl.keystore.key", Files.readString(pki.resolve("client.key")));
+        p.put("ssl.keystore.certificate.chain", Files.readString(pki.resolve(cert + ".pem")));
+        p.put("ssl.keystore.key", Files.readString(pki.resolve(cert + ".key")));
         return p;
     }
 
-    /** Writes properties as kafka-configs.sh's --command-config file. */
+    /** Writes properties as a tool's --command-config file (a PEM's lines escaped, as Properties.load reads them). */
     Path commandConfig(Properties p, String name) throws Exception {
         Path f = pki.resolve(name + ".properties");
         StringBuilder sb = new StringBuilder();
         for (String k : p.stringPropertyNames()) {
             if (!k.equals("bootstrap.servers")) {
-                sb.append(k).append('=').append(p.getProperty(k).replace("\\", "\\\\")).append('\n');
+                sb.append(k).append('=').append(p.getProperty(k).replace("\\", "\\\\").replace("\n", "\\n")).append('\n');
             }
         }
         Files.writeString(f, sb.toString());
@@ -169,6 +179,37 @@ class SecurityTest {
         Properties prod = saslSsl("alice", "alice-secret");
         prod.put("key.serializer", StringSerializer.class.getName());
         prod.put("value.serializer", StringSerializer.class.getName());
+        // alice is authenticated but has no ACL yet: refused, as Kafka refuses her.
+        Properties refused = new Properties();
+        refused.putAll(prod);
+        refused.put("max.block.ms", "10000");
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(refused)) {
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> producer.send(new ProducerRecord<>("secure-topic", "x")).get(30, TimeUnit.SECONDS));
+            assertTrue(e.getCause() instanceof TopicAuthorizationException, e.toString());
+        }
+        // kafka-acls.sh over SASL_SSL as admin: the convenience options a producer and a consumer need.
+        Tool.run(TOOL_TIMEOUT, null, ACL_COMMAND, "--bootstrap-server", bootstrap, "--command-config", admin.toString(),
+                "--add", "--allow-principal", "User:alice", "--producer", "--topic", "secure-topic").check();
+        Tool.run(TOOL_TIMEOUT, null, ACL_COMMAND, "--bootstrap-server", bootstrap, "--command-config", admin.toString(),
+                "--add", "--allow-principal", "User:alice", "--consumer", "--topic", "secure-topic", "--group", "secure-group").check();
+        Tool.Result listed = Tool.run(TOOL_TIMEOUT, null, ACL_COMMAND, "--bootstrap-server", bootstrap,
+                "--command-config", admin.toString(), "--list", "--principal", "User:alice").check();
+        for (String op : List.of("WRITE", "CREATE", "READ", "DESCRIBE")) {
+            assertTrue(listed.stdout().contains("principal=User:alice, host=*, operation=" + op + ", permissionType=ALLOW"),
+                    listed.toString());
+        }
+        // alice herself may not manage ACLs.
+        Path aliceConfig = commandConfig(saslSsl("alice", "alice-secret"), "alice");
+        Tool.Result notHers = Tool.run(TOOL_TIMEOUT, null, ACL_COMMAND, "--bootstrap-server", bootstrap,
+                "--command-config", aliceConfig.toString(), "--add", "--allow-principal", "User:alice", "--operation", "All",
+                "--topic", "*");
+        assertTrue(notHers.exit() != 0 || (notHers.stdout() + notHers.stderr()).contains("ClusterAuthorization"),
+                notHers.toString());
+        Tool.Result wildcard = Tool.run(TOOL_TIMEOUT, null, ACL_COMMAND, "--bootstrap-server", bootstrap,
+                "--command-config", admin.toString(), "--list", "--topic", "*").check();
+        assertTrue(!wildcard.stdout().contains("User:alice"), "alice's own ACL was stored:\n" + wildcard);
+
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(prod)) {
             for (int i = 0; i < 10; i++) {
                 producer.send(new ProducerRecord<>("secure-topic", "k" + i, "v" + i)).get(30, TimeUnit.SECONDS);
@@ -204,15 +245,39 @@ class SecurityTest {
     }
 
     @Test
-    void adminClientOverMutualTls() throws Exception {
-        try (Admin a = Admin.create(mtls())) {
+    void kafkaAclsAndAdminClientOverMutualTls() throws Exception {
+        String bootstrap = "127.0.0.1:" + sslPort;
+        // ops is a super user by its certificate's CN; it grants alice (CN=alice) one topic.
+        Path ops = commandConfig(mtls("ops"), "ops");
+        Tool.run(TOOL_TIMEOUT, null, ACL_COMMAND, "--bootstrap-server", bootstrap, "--command-config", ops.toString(),
+                "--add", "--allow-principal", "User:alice", "--operation", "Create", "--operation", "Describe",
+                "--topic", "mtls-topic").check();
+        Tool.Result listed = Tool.run(TOOL_TIMEOUT, null, ACL_COMMAND, "--bootstrap-server", bootstrap,
+                "--command-config", ops.toString(), "--list", "--topic", "mtls-topic").check();
+        assertTrue(listed.stdout().contains("principal=User:alice, host=*, operation=CREATE, permissionType=ALLOW"),
+                listed.toString());
+        try (Admin a = Admin.create(mtls("client"))) {
             a.createTopics(List.of(new NewTopic("mtls-topic", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
             assertTrue(a.listTopics().names().get(30, TimeUnit.SECONDS).contains("mtls-topic"));
+            // DescribeCluster needs DESCRIBE on the cluster, which she lacks, as on Kafka.
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> a.describeCluster().nodes().get(30, TimeUnit.SECONDS));
+            assertTrue(e.getCause() instanceof ClusterAuthorizationException, e.toString());
+            // Only that topic: another is refused, and ops' topics are not listed to her.
+            e = assertThrows(ExecutionException.class, () -> a.createTopics(
+                    List.of(new NewTopic("not-alices", 1, (short) 1))).all().get(30, TimeUnit.SECONDS));
+            assertTrue(e.getCause() instanceof TopicAuthorizationException, e.toString());
+        }
+        try (Admin a = Admin.create(mtls("ops"))) {
+            a.createTopics(List.of(new NewTopic("ops-topic", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
             Collection<Node> nodes = a.describeCluster().nodes().get(30, TimeUnit.SECONDS);
             assertEquals(sslPort, nodes.iterator().next().port(), "DescribeCluster answers the SSL port");
         }
+        try (Admin a = Admin.create(mtls("client"))) {
+            assertTrue(!a.listTopics().names().get(30, TimeUnit.SECONDS).contains("ops-topic"), "alice sees only what she may describe");
+        }
         // Without a client certificate the handshake is refused.
-        Properties noCert = mtls();
+        Properties noCert = mtls("client");
         noCert.remove("ssl.keystore.type");
         noCert.remove("ssl.keystore.certificate.chain");
         noCert.remove("ssl.keystore.key");
