@@ -18,7 +18,7 @@ import (
 
 // setGroupConfig sets a group config with IncrementalAlterConfigs on a
 // GROUP resource, as kafka-configs --entity-type groups does.
-func setGroupConfig(ctx context.Context, t *testing.T, cl *kgo.Client, group, key, value string) {
+func setGroupConfig(ctx context.Context, t testing.TB, cl *kgo.Client, group, key, value string) {
 	t.Helper()
 	r := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	rr := kmsg.NewIncrementalAlterConfigsRequestResource()

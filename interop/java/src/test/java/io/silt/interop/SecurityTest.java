@@ -245,7 +245,7 @@ class SecurityTest {
     }
 
     @Test
-    void kafkaAclsAndAdminClientOverMutualTls() throws Exception {
+    void toolsAndClientsOverMutualTls() throws Exception {
         String bootstrap = "127.0.0.1:" + sslPort;
         // ops is a super user by its certificate's CN; it grants alice (CN=alice) one topic.
         Path ops = commandConfig(mtls("ops"), "ops");
@@ -276,6 +276,42 @@ class SecurityTest {
         try (Admin a = Admin.create(mtls("client"))) {
             assertTrue(!a.listTopics().names().get(30, TimeUnit.SECONDS).contains("ops-topic"), "alice sees only what she may describe");
         }
+        // kafka-configs.sh over mTLS as ops.
+        Tool.run(TOOL_TIMEOUT, null, CONFIG_COMMAND, "--bootstrap-server", bootstrap, "--command-config", ops.toString(),
+                "--alter", "--entity-type", "topics", "--entity-name", "mtls-topic", "--add-config", "retention.ms=3600000").check();
+        Tool.Result configs = Tool.run(TOOL_TIMEOUT, null, CONFIG_COMMAND, "--bootstrap-server", bootstrap,
+                "--command-config", ops.toString(), "--describe", "--entity-type", "topics", "--entity-name", "mtls-topic").check();
+        assertTrue(configs.stdout().contains("retention.ms=3600000"), configs.toString());
+
+        // alice's producer and consumer over mTLS, once ops grants them.
+        Tool.run(TOOL_TIMEOUT, null, ACL_COMMAND, "--bootstrap-server", bootstrap, "--command-config", ops.toString(),
+                "--add", "--allow-principal", "User:alice", "--producer", "--consumer", "--topic", "mtls-topic",
+                "--group", "mtls-group").check();
+        Properties prod = mtls("client");
+        prod.put("key.serializer", StringSerializer.class.getName());
+        prod.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(prod)) {
+            for (int i = 0; i < 5; i++) {
+                producer.send(new ProducerRecord<>("mtls-topic", "k" + i, "m" + i)).get(30, TimeUnit.SECONDS);
+            }
+        }
+        Properties cons = mtls("client");
+        cons.put("key.deserializer", StringDeserializer.class.getName());
+        cons.put("value.deserializer", StringDeserializer.class.getName());
+        cons.put("group.id", "mtls-group");
+        cons.put("auto.offset.reset", "earliest");
+        int got = 0;
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(cons)) {
+            consumer.subscribe(List.of("mtls-topic"));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (got < 5 && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
+                    assertEquals("m" + r.key().substring(1), r.value());
+                    got++;
+                }
+            }
+        }
+        assertEquals(5, got, "records read back over mTLS");
         // Without a client certificate the handshake is refused.
         Properties noCert = mtls("client");
         noCert.remove("ssl.keystore.type");
