@@ -28,6 +28,19 @@ final class Jvm {
 
     /** A service named name; nothing runs until {@link #start}. */
     Jvm(String name, String classpathName, String heap, String mainClass, List<String> args) {
+        this(name, heap, mainClass, args, classpath(classpathName));
+    }
+
+    /**
+     * A program of the tests' own (a main class in interop/java's test
+     * sources, such as a Kafka Streams application) in a JVM of its own,
+     * so that it can be killed -9 as a crash kills it.
+     */
+    static Jvm onTestClasspath(String name, String heap, String mainClass, List<String> args) {
+        return new Jvm(name, heap, mainClass, args, Tool.classpath());
+    }
+
+    private Jvm(String name, String heap, String mainClass, List<String> args, String classpath) {
         this.name = name;
         Path dir = Silt.WORK.resolve("services");
         try {
@@ -43,7 +56,7 @@ final class Jvm {
                 "-Xmx" + heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-Dlog4j2.configurationFile=" + resources.resolve("log4j2-service.xml"),
                 "-Dservice.log=" + log,
-                "-cp", classpath(classpathName), mainClass));
+                "-cp", classpath, mainClass));
         command.addAll(args);
     }
 

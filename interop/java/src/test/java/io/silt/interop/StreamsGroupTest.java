@@ -39,9 +39,9 @@ import org.junit.jupiter.api.Timeout;
  * topics, and assigns its tasks. Three instances share the six tasks (two
  * subtopologies of three partitions), each task with a standby replica on
  * another instance (streams.num.standby.replicas=1, a group config);
- * kafka-streams-groups.sh describes them; one instance is killed (closed without leaving the group, as a
- * crash leaves it), its tasks move to the other two once its session times
- * out, and the counts stay exact. Then the agent coordinating the group is
+ * kafka-streams-groups.sh describes them; one instance, in a JVM of its
+ * own (WordCountApp), is killed -9, its tasks move to the other two once
+ * its session times out, and the counts stay exact. Then the agent coordinating the group is
  * killed -9: the next one resumes the group from the journal, the two
  * instances keep their member epochs and tasks, and the counts stay exact.
  * Once they have left, kafka-streams-groups.sh lists the group and deletes
@@ -75,12 +75,17 @@ class StreamsGroupTest {
     }
 
     Properties streamsConfig(int instance) {
+        return streamsConfig(silt.bootstrap(), silt.dir().resolve("streams-state-" + instance).toString());
+    }
+
+    /** The word count's configuration, in this JVM and in WordCountApp's. */
+    static Properties streamsConfig(String bootstrap, String stateDir) {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, APP);
-        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, silt.bootstrap());
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(StreamsConfig.GROUP_PROTOCOL_CONFIG, "streams");
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
-        p.put(StreamsConfig.STATE_DIR_CONFIG, silt.dir().resolve("streams-state-" + instance).toString());
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "200");
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, "1");
         p.put("processing.exception.handler.global.enabled", "true");
@@ -100,10 +105,14 @@ class StreamsGroupTest {
 
         List<KafkaStreams> instances = new ArrayList<>();
         Map<String, Long> latest = new HashMap<>();
+        // Instance 0 runs in a JVM of its own, to be killed -9; 1 and 2 in this one.
+        Jvm crashing = Jvm.onTestClasspath("wordcount-0", "256m", WordCountApp.class.getName(),
+                List.of(silt.bootstrap(), silt.dir().resolve("streams-state-0").toString()));
         try (KafkaConsumer<String, Long> out = StreamsTest.outputConsumer(silt.bootstrap())) {
             out.assign(Kafka.partitions(StreamsTest.OUTPUT, StreamsTest.PARTITIONS));
             out.seekToBeginning(Kafka.partitions(StreamsTest.OUTPUT, StreamsTest.PARTITIONS));
-            for (int i = 0; i < INSTANCES; i++) {
+            crashing.start();
+            for (int i = 1; i < INSTANCES; i++) {
                 KafkaStreams s = new KafkaStreams(StreamsTest.wordCount(), streamsConfig(i));
                 s.setUncaughtExceptionHandler(e -> {
                     throw new AssertionError("stream thread died", e);
@@ -165,10 +174,10 @@ class StreamsGroupTest {
                     }
                 }
 
-                // Kill one: it stops without leaving the group.
+                // Kill one -9: it leaves nothing behind but its session.
+                assertTrue(crashing.alive(), "instance 0 exited:\n" + crashing.tail(40));
                 long killedAt = System.nanoTime();
-                instances.get(0).close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.REMAIN_IN_GROUP)
-                        .withTimeout(Duration.ofSeconds(30)));
+                crashing.kill9();
 
                 Map<String, Long> more = StreamsTest.produceLines(silt.bootstrap(), 1500, 1000, rnd);
                 more.forEach((w, c) -> expected.merge(w, c, Long::sum));
@@ -208,11 +217,12 @@ class StreamsGroupTest {
                 assertEquals(tasksBefore, tasksAfter, "tasks across the coordinator's death: " + resumed);
                 coordinator.restart();
 
-                Summary.line(String.format("streams groups: word count on 3 instances (6 tasks, 2 active and 2 standby each), one killed: "
+                Summary.line(String.format("streams groups: word count on 3 instances (6 tasks, 2 active and 2 standby each), one (its own JVM) killed -9: "
                         + "its tasks moved and counts exact %d ms later; the coordinating agent killed -9: same epochs "
                         + "and tasks, counts exact %d ms later; %d words, %d distinct",
                         movedMs, resumedMs, expected.values().stream().mapToLong(Long::longValue).sum(), expected.size()));
             } finally {
+                crashing.kill9();
                 for (KafkaStreams s : instances) {
                     s.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
                             .withTimeout(Duration.ofSeconds(30)));
