@@ -42,14 +42,15 @@ func (s consoleSource) view(fn func(st *journal.State)) error {
 }
 
 // ask serves a Kafka request through the agent's API table, as if a client
-// had sent it on a connection, at version (0: the highest served).
+// had sent it on a connection, at version (0: the highest served), as the
+// principal the HTTP guard let in (http_auth.go).
 func (s consoleSource) ask(ctx context.Context, body kmsg.Request, version int16) kmsg.Response {
 	api := apiByKey[body.Key()]
 	if version == 0 {
 		version = api.maxVersion
 	}
 	body.SetVersion(version)
-	c := &conn{a: s.a, ctx: ctx, log: s.a.log}
+	c := &conn{a: s.a, ctx: ctx, log: s.a.log, principal: principalOf(ctx)}
 	rep := api.handle(c, &request{key: body.Key(), version: version, body: body, received: time.Now()})
 	if rep.resp != nil {
 		return rep.resp

@@ -17,7 +17,8 @@ import (
 // joined), the internal RPC between agents (agent/commit), the read-only
 // Iceberg REST catalog of the exported topics under /v1/ (package iceberg),
 // and the web console at /ui with its JSON at /api/v1 (package console,
-// through console_source.go).
+// through console_source.go); with the authorizer on, the catalog and the
+// console serve super users only (http_auth.go).
 func (a *Agent) startHTTP() error {
 	ln, err := net.Listen("tcp", a.cfg.HTTPListen)
 	if err != nil {
@@ -37,13 +38,18 @@ func (a *Agent) startHTTP() error {
 		fmt.Fprintln(w, "ready")
 	})
 	a.commit.Register(mux) // the internal RPC
-	iceberg.NewCatalog(a.bucket, "", a.log.With("component", "iceberg-catalog")).Register(mux)
+	// The catalog and the console, behind the guard (http_auth.go).
+	guarded := http.NewServeMux()
+	iceberg.NewCatalog(a.bucket, "", a.log.With("component", "iceberg-catalog")).Register(guarded)
 	ui, err := console.New(consoleSource{a: a, started: time.Now()}, console.Options{Logger: a.log})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("web console: %w", err)
 	}
-	ui.Register(mux)
+	ui.Register(guarded)
+	for _, prefix := range guardedPrefixes {
+		mux.Handle(prefix, a.guardHTTP(guarded))
+	}
 	a.wg.Go(func() { ui.Run(a.ctx) })
 	a.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.wg.Go(func() {

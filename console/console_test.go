@@ -354,3 +354,40 @@ func TestFormat(t *testing.T) {
 		t.Errorf("sparkline %s", s)
 	}
 }
+
+// What the console asks other agents on a request's behalf carries the
+// request's credentials, so that it passes their guard as the request
+// passed this agent's (agent/http_auth.go).
+func TestPeersCarryTheCredentials(t *testing.T) {
+	a, b := newFake("agent-a"), newFake("agent-b")
+	delete(a.groups, "billing")
+	b.groups["billing"] = GroupMembers{GroupSummary: GroupSummary{Name: "billing", State: "Stable", Type: "consumer", Members: 1},
+		Members: []Member{{ID: "m-b", ClientID: "from-b"}}}
+	srvA := newTestServer(t, a)
+	s, err := New(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const auth = "Basic YWRtaW46YWRtaW4tc2VjcmV0"
+	srvB := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != auth {
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srvB.Close)
+	members := []Agent{
+		{Name: "agent-a", InternalAddr: strings.TrimPrefix(srvA.URL, "http://")},
+		{Name: "agent-b", InternalAddr: strings.TrimPrefix(srvB.URL, "http://")},
+	}
+	a.cluster.Members, b.cluster.Members = members, members
+	a.coord["billing"], b.coord["billing"] = "agent-b", "agent-b"
+
+	if _, body := get(t, srvA.URL+"/api/v1/groups/billing", "Authorization", auth); !strings.Contains(body, `"client_id": "from-b"`) {
+		t.Errorf("with credentials, the group from agent-a: %s", body)
+	}
+	if _, body := get(t, srvA.URL+"/api/v1/groups/billing"); strings.Contains(body, `"client_id": "from-b"`) {
+		t.Errorf("without credentials agent-b answered: %s", body)
+	}
+}

@@ -99,7 +99,17 @@ func (s *Server) Register(mux *http.ServeMux) {
 }
 
 // ServeHTTP serves the console's routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		r = r.WithContext(context.WithValue(r.Context(), authorizationKey{}, auth))
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// authorizationKey keys a request's Authorization header in its context,
+// so that what the console asks other agents on the request's behalf
+// carries the same credentials through their guard (agent/http_auth.go).
+type authorizationKey struct{}
 
 // Run samples the charts' series until ctx ends.
 func (s *Server) Run(ctx context.Context) { s.sampler.run(ctx) }
@@ -213,6 +223,9 @@ func (s *Server) peerGet(ctx context.Context, addr, path string, q url.Values, o
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("ask %s: %w", addr, err)
+	}
+	if auth, ok := ctx.Value(authorizationKey{}).(string); ok {
+		req.Header.Set("Authorization", auth)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
