@@ -42,8 +42,10 @@ import (
 // partitions), and a missing one is created only with CREATE on the
 // cluster or the topic.
 // An agent that is shutting down answers NOT_LEADER_OR_FOLLOWER, so the
-// client retries on another agent. v12 differs from v11 only in what
-// transactional clients may assume, which does not arise here.
+// client retries on another agent. From v12 (a transaction-version-2
+// client; KIP-890 part 2) a transactional batch adds its partition to the
+// transaction itself, in the entry that commits it, instead of after an
+// AddPartitionsToTxn.
 func handleProduce(c *conn, req *request) reply {
 	r := req.body.(*kmsg.ProduceRequest)
 	p := &produce{c: c, r: r, resp: r.ResponseKind().(*kmsg.ProduceResponse)}
@@ -138,7 +140,7 @@ func (p *produce) append(sp *kmsg.ProduceResponseTopicPartition, at produceIndex
 	if info.policy.logAppendTime {
 		sp.LogAppendTime = now
 	}
-	w, err := a.writer.Append(rt.Topic, info.id, rp.Partition, batches, headers)
+	w, err := a.writer.Append(rt.Topic, info.id, rp.Partition, batches, headers, writer.TxnAdd(p.r.Version >= 12))
 	if err != nil {
 		sp.ErrorCode = kerr.NotLeaderForPartition.Code
 		return

@@ -14,8 +14,9 @@ import (
 // as for OffsetCommit, then the offsets are held in the producer's
 // transaction through the journal: visible to OffsetFetch when the
 // transaction commits, dropped when it aborts. Until then a stable
-// OffsetFetch (RequireStable) answers UNSTABLE_OFFSET_COMMIT for them. The
-// group must have been added with AddOffsetsToTxn (INVALID_TXN_STATE).
+// OffsetFetch (RequireStable) answers UNSTABLE_OFFSET_COMMIT for them.
+// Before v5 the group must have been added with AddOffsetsToTxn
+// (INVALID_TXN_STATE); from v5 (transaction version 2) the commit adds it.
 // With the authorizer on: WRITE on the transactional id, READ on the group
 // and on each topic (the others are committed, as Kafka does).
 func handleTxnOffsetCommit(c *conn, req *request) reply {

@@ -58,7 +58,7 @@ func BenchmarkShareRedelivery(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		flush = append(flush, ms(time.Since(start)))
+		flush = append(flush, millis(time.Since(start)))
 
 		acquired := a.fetchUntil(ctx, b, nil, func(off int64, count int16) bool { return off == r.Offset })
 		held := time.Now()
@@ -67,7 +67,7 @@ func BenchmarkShareRedelivery(b *testing.B) {
 		}
 		a.heartbeat(ctx, b)
 		count := bm.fetchUntil(ctx, b, ack, func(off int64, _ int16) bool { return off == r.Offset })
-		late = append(late, ms(time.Since(held)-lock))
+		late = append(late, millis(time.Since(held)-lock))
 		if count != 2 {
 			b.Fatalf("B got record %d at delivery %d, want its second", r.Offset, count)
 		}
@@ -82,7 +82,7 @@ func BenchmarkShareRedelivery(b *testing.B) {
 	b.ReportMetric(flush[len(flush)/2], "ms-flush-median")
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // shareMember is a share group member spoken to in raw requests over a
 // client of its own, so that nothing fetches or acknowledges behind the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/silt-io/silt/localstack"
 	"github.com/silt-io/silt/localstack/localstacktest"
@@ -52,20 +54,68 @@ func txnProducer(t *testing.T, seeds []string, id, topic string, opts ...kgo.Opt
 	return cl
 }
 
+// requestCounter counts the requests a client writes, by key.
+type requestCounter struct{ counts [256]atomic.Int64 }
+
+func (h *requestCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, _ error) {
+	if key >= 0 && int(key) < len(h.counts) {
+		h.counts[key].Add(1)
+	}
+}
+
 // A transactional producer commits the even transactions and aborts the
 // odd ones: a read_committed consumer sees every committed record once and
 // none of the aborted, a read_uncommitted one sees them all. An open
-// transaction holds the last stable offset back until it commits.
+// transaction holds the last stable offset back until it commits. So with
+// both transaction versions: 2, which the agent advertises, where the
+// data adds its partitions (no AddPartitionsToTxn on the wire), and 1, of
+// a client whose Produce stops at v11.
 func TestTransactionsAbortEveryOther(t *testing.T) {
 	c := localstacktest.StartT(t, localstack.Options{})
+	for _, tc := range []struct {
+		name string
+		opts []kgo.Opt
+		adds bool // whether AddPartitionsToTxn is sent
+	}{
+		{"transaction version 2", nil, false},
+		{"transaction version 1", []kgo.Opt{kgo.MaxVersions(func() *kversion.Versions {
+			v := kversion.Stable()
+			v.SetMaxKeyVersion(int16(kmsg.Produce), 11)
+			return v
+		}())}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requests := &requestCounter{}
+			// franz-go settles the version when a transaction begins, and
+			// knows the agent's features only from the second on.
+			var afterFirst int64
+			abortEveryOther(t, c, strings.ReplaceAll(tc.name, " ", "-"), append(tc.opts, kgo.WithHooks(requests)), func(i int) {
+				if i == 0 {
+					afterFirst = requests.counts[kmsg.AddPartitionsToTxn].Load()
+				}
+			})
+			if adds := requests.counts[kmsg.AddPartitionsToTxn].Load() - afterFirst; (adds > 0) != tc.adds {
+				t.Errorf("%d AddPartitionsToTxn requests sent after the first transaction", adds)
+			}
+			if ends := requests.counts[kmsg.EndTxn].Load(); ends == 0 {
+				t.Error("no EndTxn sent")
+			}
+		})
+	}
+}
+
+// abortEveryOther is the test with one client; ended is called after
+// each transaction ends.
+func abortEveryOther(t *testing.T, c *localstack.Cluster, name string, opts []kgo.Opt, ended func(i int)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	adm := newAdmin(t, c)
-	const topic, txns, perTxn = "txn-every-other", 10, 30
+	topic, id := "txn-every-other-"+name, "every-other-"+name
+	const txns, perTxn = 10, 30
 	if _, err := adm.CreateTopic(ctx, 3, 1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
-	p := txnProducer(t, c.Seeds(), "every-other", topic)
+	p := txnProducer(t, c.Seeds(), id, topic, opts...)
 	for i := range txns {
 		if err := p.BeginTransaction(); err != nil {
 			t.Fatal(err)
@@ -79,6 +129,7 @@ func TestTransactionsAbortEveryOther(t *testing.T) {
 		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(i%2 == 0)); err != nil {
 			t.Fatalf("end transaction %d: %v", i, err)
 		}
+		ended(i)
 	}
 	// One transaction left open, on every partition.
 	if err := p.BeginTransaction(); err != nil {
@@ -107,11 +158,11 @@ func TestTransactionsAbortEveryOther(t *testing.T) {
 	}
 
 	// kafka-transactions.sh's view: describe and list.
-	described, err := adm.DescribeTransactions(ctx, "every-other")
+	described, err := adm.DescribeTransactions(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := described["every-other"]
+	d := described[id]
 	if d.Err != nil || d.State != "Ongoing" || d.TimeoutMillis <= 0 || d.StartTimestamp <= 0 || len(d.Topics[topic]) == 0 {
 		t.Errorf("described: %+v", d)
 	}
@@ -119,10 +170,10 @@ func TestTransactionsAbortEveryOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, ok := listed["every-other"]; !ok || l.ProducerID != d.ProducerID || l.State != "Ongoing" {
+	if l, ok := listed[id]; !ok || l.ProducerID != d.ProducerID || l.State != "Ongoing" {
 		t.Errorf("listed: %+v", listed)
 	}
-	if listed, err := adm.ListTransactions(ctx, nil, []string{"CompleteCommit"}); err != nil || len(listed) != 0 {
+	if listed, err := adm.ListTransactions(ctx, nil, []string{"CompleteCommit"}); err != nil || listed[id] != (kadm.ListedTransaction{}) {
 		t.Errorf("listed as CompleteCommit: %+v, %v", listed, err)
 	}
 

@@ -63,7 +63,7 @@ func (s *State) commitChunk(object string, base int64, cc *ChunkCommit) []BatchR
 			continue
 		}
 		if b.Txn {
-			if code := s.checkTxnBatch(cc.Topic, cc.Partition, &b); code != 0 {
+			if code := s.admitTxnBatch(cc.Topic, cc.Partition, &b); code != 0 {
 				out[j] = BatchResult{Code: code, BaseOffset: -1}
 				chunk.Skip = append(chunk.Skip, int32(j))
 				continue

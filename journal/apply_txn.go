@@ -48,6 +48,17 @@ import (
 // (Partition.OpenTxns), which holds back the partition's last stable
 // offset until the marker.
 //
+// Transaction version 2 (KIP-890 part 2; ApiVersions advertises
+// transaction.version 2): a client sends no AddPartitionsToTxn or
+// AddOffsetsToTxn, and the partitions and groups join the transaction with
+// the data. A batch from Produce v12+ (Batch.TxnAdd) adds its partition,
+// and TxnOffsetCommit v5+ (AddGroup) its group, beginning the transaction
+// if it was Empty or Complete*, in the same entry that stores them. Kafka's
+// partition leader has to ask the coordinator first (a round trip before
+// every new partition's first append); here the state they would both
+// consult is this one, so the add costs nothing, and a commit's round
+// trips are the data's and EndTxn's.
+//
 // Every coordinator command carries the coordinator's claim on the
 // transactional id (ClaimTxn, like ClaimGroup), refused with
 // NOT_COORDINATOR once another agent has claimed it.
@@ -190,6 +201,9 @@ type TxnOffsetCommit struct {
 	ProducerID int64          `json:"pid"`
 	Epoch      int16          `json:"epoch"`
 	Offsets    []OffsetCommit `json:"offsets"`
+	// AddGroup adds the group to the transaction, as AddOffsetsToTxn
+	// would (TxnOffsetCommit v5+, transaction version 2).
+	AddGroup bool `json:"addgroup,omitempty"`
 }
 
 // EndTxn completes the producer's transaction. Bump gives the producer the
@@ -325,10 +339,7 @@ func (s *State) addTxnPartitions(c *AddTxnPartitions) Result {
 		}
 		return res
 	}
-	if t.Status != TxnOngoing {
-		t.Status, t.StartTime = TxnOngoing, s.Time
-		t.Partitions, t.Groups, t.Offsets = nil, nil, nil
-	}
+	t.begin(s.Time)
 	for _, tp := range c.Partitions {
 		if i, ok := slices.BinarySearchFunc(t.Partitions, tp, cmpTP); !ok {
 			t.Partitions = slices.Insert(t.Partitions, i, tp)
@@ -348,7 +359,14 @@ func (s *State) txnOffsetCommit(c *TxnOffsetCommit) Result {
 	t := s.Txns[c.TxnID]
 	code := checkTxnProducer(t, c.ProducerID, c.Epoch)
 	if code == 0 {
-		if _, ok := slices.BinarySearch(t.Groups, c.Group); t.Status != TxnOngoing || !ok {
+		_, ok := slices.BinarySearch(t.Groups, c.Group)
+		switch {
+		case t.Status == TxnOngoing && ok:
+		case c.AddGroup && t.beginImplicitly(s.Time):
+			if i, ok := slices.BinarySearch(t.Groups, c.Group); !ok {
+				t.Groups = slices.Insert(t.Groups, i, c.Group)
+			}
+		default:
 			code = kerr.InvalidTxnState.Code
 		}
 	}
@@ -411,8 +429,12 @@ func (s *State) endTxn(c *EndTxn) Result {
 	case t.Status == completed && !c.Bump:
 		return done() // a retry
 	case t.Status == TxnOngoing:
-	case t.Status == TxnEmpty && !c.Commit && c.Bump:
-		// KIP-890: an abort of a transaction that never began.
+	case !c.Commit && c.Bump && (t.Status == TxnEmpty || t.Status == TxnCompleteCommit || t.Status == TxnCompleteAbort):
+		// KIP-890: an abort of a transaction that never began: nothing
+		// was added since the last completion (with transaction version
+		// 2, a produce that failed or is still in flight), so there is
+		// nothing to mark, only the epoch to bump, which fences any
+		// such produce.
 		t.Status = TxnCompleteAbort
 		s.bumpTxn(t)
 		return done()
@@ -472,10 +494,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// checkTxnBatch checks a transactional batch about to be committed to
-// partition key of p: its producer's transaction must be Ongoing at the
-// batch's epoch and hold the partition.
-func (s *State) checkTxnBatch(topic string, partition int32, b *Batch) int16 {
+// admitTxnBatch checks a transactional batch about to be committed to a
+// partition: its producer's transaction must be Ongoing at the batch's
+// epoch and hold the partition. A batch that may add its partition
+// (Batch.TxnAdd) adds it, beginning the transaction if need be.
+func (s *State) admitTxnBatch(topic string, partition int32, b *Batch) int16 {
 	pr := s.Producers[b.ProducerID]
 	if pr == nil || pr.TxnID == "" {
 		return kerr.InvalidTxnState.Code
@@ -486,10 +509,38 @@ func (s *State) checkTxnBatch(topic string, partition int32, b *Batch) int16 {
 		return kerr.InvalidTxnState.Code
 	case b.ProducerEpoch != t.Epoch:
 		return kerr.InvalidProducerEpoch.Code
-	case t.Status != TxnOngoing || !t.HasPartition(topic, partition):
+	case t.Status == TxnOngoing && t.HasPartition(topic, partition):
+		return 0
+	case !b.TxnAdd || !t.beginImplicitly(s.Time):
 		return kerr.InvalidTxnState.Code
 	}
+	tp := TopicPartition{Topic: topic, Partition: partition}
+	if i, ok := slices.BinarySearchFunc(t.Partitions, tp, cmpTP); !ok {
+		t.Partitions = slices.Insert(t.Partitions, i, tp)
+	}
+	t.LastUpdate = s.Time
 	return 0
+}
+
+// begin makes the transaction Ongoing, starting a new one (with no
+// partitions, groups or offsets) unless it already is.
+func (t *TxnState) begin(now int64) {
+	if t.Status != TxnOngoing {
+		t.Status, t.StartTime = TxnOngoing, now
+		t.Partitions, t.Groups, t.Offsets = nil, nil, nil
+	}
+}
+
+// beginImplicitly begins the transaction for a transaction-version-2 add,
+// from any state a new transaction may start in, and reports whether it
+// is Ongoing.
+func (t *TxnState) beginImplicitly(now int64) bool {
+	switch t.Status {
+	case TxnOngoing, TxnEmpty, TxnCompleteCommit, TxnCompleteAbort:
+		t.begin(now)
+		return true
+	}
+	return false
 }
 
 // PendingTxnOffset reports whether an open transaction holds an offset for

@@ -67,6 +67,83 @@ func TestTxnCommands(t *testing.T) {
 	}
 }
 
+// Transaction version 2: a Produce v12 batch (TxnAdd) adds its partition
+// and a TxnOffsetCommit v5 (AddGroup) its group, beginning the
+// transaction from Empty and again after each completion, in the entry
+// that stores them; the epoch and producer checks still come first, and
+// a batch without the flag is refused as before.
+func TestTxnVersion2AddsWithTheData(t *testing.T) {
+	s := NewState()
+	applyAll(t, s, create("t", 2))
+	step := func(name string, c Command, want int16) {
+		t.Helper()
+		r := applyAll(t, s, c)[0]
+		got := r.Code
+		if c.CommitSegment != nil {
+			got = r.Chunks[0][0].Code
+		} else if len(r.Partitions) > 0 && got == 0 {
+			got = r.Partitions[0]
+		}
+		if got != want {
+			t.Errorf("%s: code %d, want %d", name, got, want)
+		}
+	}
+	v2 := func(c Command) Command {
+		for i := range c.CommitSegment.Chunks {
+			for j := range c.CommitSegment.Chunks[i].Batches {
+				c.CommitSegment.Chunks[i].Batches[j].TxnAdd = true
+			}
+		}
+		return c
+	}
+	init := applyAll(t, s, Command{InitTxn: &InitTxn{TxnID: "x", TimeoutMs: 60000, ProducerID: -1, Epoch: -1}})[0]
+	pid, epoch := init.FirstProducerID, init.ProducerEpoch
+	offsets := func(group string, add bool, e int16) Command {
+		return Command{TxnOffsetCommit: &TxnOffsetCommit{TxnID: "x", Group: group, ProducerID: pid, Epoch: e,
+			Offsets: []OffsetCommit{{Topic: "t", Partition: 1, Offset: 5}}, AddGroup: add}}
+	}
+	step("a v11 batch is not added", txnBatch(s, "t", 0, pid, epoch, 0, 2), kerr.InvalidTxnState.Code)
+	step("a v12 batch at another epoch", v2(txnBatch(s, "t", 0, pid, epoch+1, 0, 2)), kerr.InvalidProducerEpoch.Code)
+	step("a v12 batch of an unknown producer", v2(txnBatch(s, "t", 0, pid+1, epoch, 0, 2)), kerr.InvalidTxnState.Code)
+	step("a v12 batch begins the transaction", v2(txnBatch(s, "t", 0, pid, epoch, 0, 2)), 0)
+	if tx := s.Txn("x"); tx.Status != TxnOngoing || !tx.HasPartition("t", 0) || tx.StartTime != s.Time {
+		t.Fatalf("after the first v12 batch: %+v", tx)
+	}
+	step("a second partition joins", v2(txnBatch(s, "t", 1, pid, epoch, 0, 1)), 0)
+	step("a v4 offset commit is not added", offsets("g", false, epoch), kerr.InvalidTxnState.Code)
+	step("a v5 offset commit adds its group", offsets("g", true, epoch), 0)
+	step("commit, bumping the epoch", Command{EndTxn: &EndTxn{TxnID: "x", ProducerID: pid, Epoch: epoch, Commit: true, Bump: true}}, 0)
+	for _, part := range []int32{0, 1} {
+		if p := s.Partition("t", part); p.LastStable() != p.NextOffset || p.Chunks[len(p.Chunks)-1].Marker == nil {
+			t.Errorf("partition %d after the commit: %+v", part, p)
+		}
+	}
+	if o, ok := s.GroupOffset("g", "t", 1); !ok || o.Offset != 5 {
+		t.Errorf("offset committed in the transaction: %+v %v", o, ok)
+	}
+	step("a batch at the old epoch after the bump", v2(txnBatch(s, "t", 0, pid, epoch, 2, 1)), kerr.InvalidProducerEpoch.Code)
+	epoch++
+	// A transaction whose produce failed (or is still in flight) is
+	// aborted from CompleteCommit: the epoch moves on, and the late
+	// produce is fenced.
+	step("abort with nothing added", Command{EndTxn: &EndTxn{TxnID: "x", ProducerID: pid, Epoch: epoch, Bump: true}}, 0)
+	step("that abort retried", Command{EndTxn: &EndTxn{TxnID: "x", ProducerID: pid, Epoch: epoch, Bump: true}}, 0)
+	step("the late produce", v2(txnBatch(s, "t", 0, pid, epoch, 0, 1)), kerr.InvalidProducerEpoch.Code)
+	epoch++
+	step("the next transaction begins with an offset commit", offsets("h", true, epoch), 0)
+	if tx := s.Txn("x"); tx.Status != TxnOngoing || len(tx.Partitions) != 0 || len(tx.Groups) != 1 {
+		t.Fatalf("the next transaction holds what the last one did: %+v", tx)
+	}
+	step("and its data", v2(txnBatch(s, "t", 1, pid, epoch, 0, 1)), 0)
+	step("abort", Command{EndTxn: &EndTxn{TxnID: "x", ProducerID: pid, Epoch: epoch, Bump: true}}, 0)
+	if p := s.Partition("t", 1); len(p.Aborted) != 1 {
+		t.Errorf("aborted index of partition 1: %+v", p.Aborted)
+	}
+	if _, ok := s.GroupOffset("h", "t", 1); ok {
+		t.Error("an aborted transaction's offset was committed")
+	}
+}
+
 // Replaying the same entries gives the same state, byte for byte, and a
 // state decoded from a snapshot mid-way goes on to the same end.
 func TestTxnReplayIsDeterministic(t *testing.T) {

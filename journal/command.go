@@ -210,6 +210,9 @@ type Batch struct {
 	BaseSequence  int32 `json:"seq,omitempty"`
 	// Txn marks a transactional batch (see apply_txn.go).
 	Txn bool `json:"txn,omitempty"`
+	// TxnAdd lets a transactional batch add its partition to its
+	// producer's transaction (Produce v12+, transaction version 2).
+	TxnAdd bool `json:"txnadd,omitempty"`
 }
 
 // DeleteRecords advances a partition's log start offset (Kafka's

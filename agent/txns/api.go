@@ -197,7 +197,8 @@ func (c *Coordinator) EndTxn(ctx context.Context, r *kmsg.EndTxnRequest) *kmsg.E
 // offsets are held in the producer's transaction until it completes.
 func CommitOffsets(ctx context.Context, submit func(ctx context.Context, cmds ...journal.Command) ([]journal.Result, int16), r *kmsg.TxnOffsetCommitRequest, check func() int16) *kmsg.TxnOffsetCommitResponse {
 	resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-	cmd := &journal.TxnOffsetCommit{TxnID: r.TransactionalID, Group: r.Group, ProducerID: r.ProducerID, Epoch: r.ProducerEpoch}
+	cmd := &journal.TxnOffsetCommit{TxnID: r.TransactionalID, Group: r.Group, ProducerID: r.ProducerID, Epoch: r.ProducerEpoch,
+		AddGroup: r.Version >= 5} // transaction version 2 sends no AddOffsetsToTxn
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			cmd.Offsets = append(cmd.Offsets, journal.OffsetCommit{

@@ -240,9 +240,14 @@ func signal(c chan struct{}) {
 	}
 }
 
+// TxnAdd says whether an append's transactional batches may add their
+// partition to their producer's transaction (journal.Batch.TxnAdd): they
+// come from Produce v12+, a transaction-version-2 client's.
+type TxnAdd bool
+
 // Append buffers validated batches of one partition. It blocks while too
 // much is buffered and not yet committed, which pushes back on producers.
-func (w *Writer) Append(topic string, id journal.TopicID, partition int32, batches [][]byte, headers []recordbatch.Header) (*Wait, error) {
+func (w *Writer) Append(topic string, id journal.TopicID, partition int32, batches [][]byte, headers []recordbatch.Header, add TxnAdd) (*Wait, error) {
 	size := 0
 	for _, b := range batches {
 		size += len(b)
@@ -279,6 +284,7 @@ func (w *Writer) Append(topic string, id journal.TopicID, partition int32, batch
 			ProducerEpoch: h.ProducerEpoch,
 			BaseSequence:  h.BaseSequence,
 			Txn:           h.Transactional(),
+			TxnAdd:        h.Transactional() && bool(add),
 		})
 		if h.Codec() != recordbatch.CodecNone {
 			ch.compressible = false

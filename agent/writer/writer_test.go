@@ -105,7 +105,7 @@ func (r *rig) append(t *testing.T, partition int32, sizes ...int) *Wait {
 		b, h := batch(t, n, fmt.Sprintf("p%d-%d", partition, i))
 		batches, headers = append(batches, b), append(headers, h)
 	}
-	w, err := r.w.Append("t", r.topic, partition, batches, headers)
+	w, err := r.w.Append("t", r.topic, partition, batches, headers, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestCloseFlushes(t *testing.T) {
 		t.Errorf("code %d", code)
 	}
 	b, h := batch(t, 1, "late")
-	if _, err := r.w.Append("t", r.topic, 0, [][]byte{b}, []recordbatch.Header{h}); !errors.Is(err, ErrClosed) {
+	if _, err := r.w.Append("t", r.topic, 0, [][]byte{b}, []recordbatch.Header{h}, false); !errors.Is(err, ErrClosed) {
 		t.Errorf("append after Close: %v, want ErrClosed", err)
 	}
 }
