@@ -52,6 +52,18 @@ import (
 // Tombstones are dropped by record time, not (as Kafka's KIP-534 does) by
 // a delete horizon stamped when they are first cleaned: the horizon reuses
 // a batch field and cleaning would then rewrite timestamps.
+//
+// Transactions: an aborted transaction's records are all dropped (they are
+// no key's latest value). A commit marker is dropped, as Kafka's cleaner
+// drops it, once no record of its transaction is left (the pass reads the
+// partition from its start, so it has seen them all) and it is older than
+// delete.retention.ms: a read_committed reader needs a commit marker for
+// nothing, and a compacted topic written transactionally (a Kafka Streams
+// changelog under exactly_once_v2 commits several times a second) would
+// otherwise keep one per commit forever. Abort markers are kept: the
+// partition's aborted-transaction index (journal state) still names their
+// ranges, and a read_committed reader given a range skips its producer's
+// batches until it meets the abort marker.
 
 // keyHash is the 128-bit hash of a key in the cleaning map.
 type keyHash [2]uint64
@@ -174,8 +186,9 @@ func (c *Compactor) cleanPartition(ctx context.Context, pr partitionRef, chunks 
 		groups[len(groups)-1] = append(groups[len(groups)-1], ch)
 		size += ch.RawLen
 	}
+	txns := txnTracker{live: map[int64]bool{}, horizon: nowMs - pr.policy.deleteRetentionMs}
 	for gi, group := range groups {
-		data, dropped, err := c.filterGroup(ctx, group, keep, pr.aborted)
+		data, dropped, err := c.filterGroup(ctx, group, keep, pr.aborted, &txns)
 		if err != nil {
 			return st, err
 		}
@@ -229,7 +242,7 @@ func (c *Compactor) cleanPartition(ctx context.Context, pr partitionRef, chunks 
 // filterGroup reads a group of chunks and returns its batches with only
 // the records keep accepts, covering the group's offsets exactly (see the
 // comment at the top of this file), and the number of records dropped.
-func (c *Compactor) filterGroup(ctx context.Context, group []journal.Chunk, keep func(*recordbatch.Record) bool, aborted []journal.AbortedTxn) ([]byte, int64, error) {
+func (c *Compactor) filterGroup(ctx context.Context, group []journal.Chunk, keep func(*recordbatch.Record) bool, aborted []journal.AbortedTxn, txns *txnTracker) ([]byte, int64, error) {
 	var out []byte
 	var dropped int64
 	end := group[len(group)-1].NextOffset
@@ -270,16 +283,19 @@ func (c *Compactor) filterGroup(ctx context.Context, group []journal.Chunk, keep
 			if err != nil {
 				return nil, 0, fmt.Errorf("batch at offset %d: %w", b.BaseOffset, err)
 			}
-			// Transaction markers are kept: a read_committed consumer
-			// given an aborted range stops skipping its producer's
-			// batches at the abort marker. An aborted transaction's
-			// records all go.
+			// An aborted transaction's records all go; its marker stays,
+			// and a commit marker goes once its transaction has nothing
+			// left (see the top of this file).
 			drop := abortedBatch(aborted, b)
+			keepControl := b.Control() && txns.keepMarker(b)
 			kept := recs[:0:0]
 			for i := range recs {
-				if b.Control() || !drop && keep(&recs[i]) {
+				if keepControl || !b.Control() && !drop && keep(&recs[i]) {
 					kept = append(kept, recs[i])
 				}
+			}
+			if b.Transactional() && !b.Control() && len(kept) > 0 {
+				txns.live[b.ProducerID] = true
 			}
 			dropped += int64(len(recs) - len(kept))
 			if len(kept) == 0 {
@@ -327,4 +343,24 @@ func (c *Compactor) filterGroup(ctx context.Context, group []journal.Chunk, keep
 		return nil, 0, err
 	}
 	return out, dropped, nil
+}
+
+// txnTracker follows, through one cleaning pass of a partition, which
+// producers' current transactions still have a record kept, to tell which
+// commit markers may go.
+type txnTracker struct {
+	live    map[int64]bool // producer id → its open transaction kept a record
+	horizon int64          // markers older than this (by batch time) may go
+}
+
+// keepMarker reports whether the control batch b stays, and ends its
+// producer's transaction in the tracker.
+func (t *txnTracker) keepMarker(b recordbatch.Batch) bool {
+	live := t.live[b.ProducerID]
+	delete(t.live, b.ProducerID)
+	m, err := recordbatch.ParseMarker(b.Bytes)
+	if err != nil || !m.Commit {
+		return true // an abort marker, or a control batch of another kind
+	}
+	return live || b.MaxTimestamp >= t.horizon
 }

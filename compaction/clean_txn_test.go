@@ -1,6 +1,7 @@
 package compaction_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,7 +10,25 @@ import (
 
 	"github.com/silt-io/silt/compaction"
 	"github.com/silt-io/silt/journal"
+	"github.com/silt-io/silt/recordbatch"
 )
+
+// keyedTxn produces key, value pairs in one transaction and commits or
+// aborts it.
+func keyedTxn(ctx context.Context, t *testing.T, p *kgo.Client, commit bool, kv ...string) {
+	t.Helper()
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(kv); i += 2 {
+		if err := p.ProduceSync(ctx, &kgo.Record{Key: []byte(kv[i]), Value: []byte(kv[i+1])}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // Cleaning a compacted topic drops the records of aborted transactions
 // (they never count as a key's latest value) and keeps the transaction
@@ -23,20 +42,7 @@ func TestCleanHonoursTransactions(t *testing.T) {
 	createTopic(t, seeds, topic, 1, map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.01"})
 	ctx := testContext(t, time.Minute)
 	p := newClient(t, seeds, kgo.TransactionalID("clean-txn"), kgo.DefaultProduceTopic(topic))
-	txn := func(commit bool, kv ...string) {
-		t.Helper()
-		if err := p.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < len(kv); i += 2 {
-			if err := p.ProduceSync(ctx, &kgo.Record{Key: []byte(kv[i]), Value: []byte(kv[i+1])}).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	txn := func(commit bool, kv ...string) { t.Helper(); keyedTxn(ctx, t, p, commit, kv...) }
 	txn(true, "a", "a1", "b", "b1")
 	txn(false, "a", "a2-aborted", "c", "c-aborted")
 	txn(true, "b", "b2")
@@ -158,4 +164,95 @@ func TestMergeKeepsTransactions(t *testing.T) {
 	if got := read(kgo.ReadUncommitted(), "t5-2"); fmt.Sprint(got) != fmt.Sprint(allBefore) {
 		t.Errorf("read_uncommitted after the merge: %v, before %v", got, allBefore)
 	}
+}
+
+// A commit marker goes once its transaction has no record left and it is
+// older than delete.retention.ms; a commit marker whose transaction still
+// has a latest value stays, and so does every abort marker (the
+// aborted-transaction index names its range). Until the horizon passes,
+// every marker stays. read_committed reads the same before and after.
+func TestCleanDropsSpentCommitMarkers(t *testing.T) {
+	c := startCluster(t)
+	seeds := c.Seeds()
+	const topic = "clean-markers"
+	createTopic(t, seeds, topic, 1, map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.01",
+		"delete.retention.ms": "60000"})
+	ctx := testContext(t, time.Minute)
+	p := newClient(t, seeds, kgo.TransactionalID("clean-markers"), kgo.DefaultProduceTopic(topic))
+	txn := func(commit bool, kv ...string) { t.Helper(); keyedTxn(ctx, t, p, commit, kv...) }
+	txn(true, "a", "a1")            // spent: a1 is superseded by a2
+	txn(true, "a", "a2", "b", "b1") // a2 stays
+	txn(false, "c", "c-aborted")    // an abort marker stays
+	txn(true, "b", "b2")            // b2 stays
+	txn(true, "d", "d1")            // spent: d1 is superseded outside a transaction
+	plain := newClient(t, seeds, kgo.DefaultProduceTopic(topic))
+	if err := plain.ProduceSync(ctx, &kgo.Record{Key: []byte("d"), Value: []byte("d2")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	markers := func(l *journal.Log) (commits, aborts int) {
+		t.Helper()
+		if _, err := l.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var chunks []journal.Chunk
+		l.View(func(s *journal.State) { chunks = append(chunks, s.Partition(topic, 0).Chunks...) })
+		for _, ch := range chunks {
+			data, err := compaction.ReadChunk(ctx, c.Bucket, ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for b, err := range recordbatch.Iterate(data) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !b.Control() {
+					continue
+				}
+				m, err := recordbatch.ParseMarker(b.Bytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Commit {
+					commits++
+				} else {
+					aborts++
+				}
+			}
+		}
+		return commits, aborts
+	}
+	want := map[string]string{"a": "a2", "b": "b2", "d": "d2"}
+	read := func() map[string]string {
+		cl := newClient(t, seeds, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		got := map[string]string{}
+		for got["d"] != "d2" {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("read %v", got)
+			}
+			fs.EachRecord(func(r *kgo.Record) { got[string(r.Key)] = string(r.Value) })
+		}
+		return got
+	}
+
+	var clk skewClock
+	tl := newTool(t, c.Bucket, compaction.Options{MergeWindow: 50 * time.Millisecond, Now: clk.Now})
+	clk.Advance(time.Second)
+	tl.runOnce(t)
+	if commits, aborts := markers(tl.log); commits != 4 || aborts != 1 {
+		t.Errorf("before delete.retention.ms: %d commit and %d abort markers, want all 4 and 1", commits, aborts)
+	}
+	// Past the horizon; a little more data makes the partition dirty again.
+	clk.Advance(2 * time.Minute)
+	if err := plain.ProduceSync(ctx, &kgo.Record{Key: []byte("d"), Value: []byte("d2")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tl.runOnce(t)
+	if commits, aborts := markers(tl.log); commits != 2 || aborts != 1 {
+		t.Errorf("past delete.retention.ms: %d commit and %d abort markers, want 2 and 1", commits, aborts)
+	}
+	waitFor(t, 10*time.Second, "the agent to see the cleaned chunks", func() bool {
+		got := read()
+		return len(got) == len(want) && got["a"] == "a2" && got["b"] == "b2"
+	})
 }
