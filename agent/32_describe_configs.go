@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/agent/offsetstopic"
 	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
@@ -15,7 +16,8 @@ import (
 //
 // Behavior: a topic's configs are every key silt accepts (see
 // topicConfigs), with the topic's own values marked DYNAMIC_TOPIC_CONFIG
-// and the rest the defaults; a broker's are the agent's settings, read-only;
+// and the rest the defaults (__consumer_offsets is compacted, as on Kafka);
+// a broker's are the agent's settings, read-only;
 // a group's are the group configs, its own marked GROUP_CONFIG.
 // Synonyms (v1+) list only the value's own source; documentation (v3+)
 // says what silt does with the key. Other resource types are
@@ -42,6 +44,10 @@ func handleDescribeConfigs(c *conn, req *request) reply {
 			var configs map[string]string
 			found := false
 			a.journal.View(func(s *journal.State) {
+				if rr.ResourceName == offsetstopic.Topic {
+					// As Kafka sets it up: a compacted topic.
+					found, configs = true, map[string]string{"cleanup.policy": "compact"}
+				}
 				if t := s.Topic(rr.ResourceName); t != nil {
 					found = true
 					configs = make(map[string]string, len(t.Configs))

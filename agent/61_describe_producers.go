@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/agent/offsetstopic"
 	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
 )
@@ -22,6 +23,9 @@ import (
 // reading the journal entries in the bucket it has not applied yet, so a
 // producer that was just acknowledged is described, as a Kafka leader
 // describes it; an unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
+// __consumer_offsets' partitions have no producers (a transaction's offsets
+// are journal state), as kafka-transactions.sh find-hanging asks of every
+// partition.
 //
 // With the authorizer on, each topic needs READ (its partitions
 // TOPIC_AUTHORIZATION_FAILED).
@@ -44,6 +48,11 @@ func (a *Agent) describeProducers(r *kmsg.DescribeProducersRequest, readable []b
 			st := kmsg.NewDescribeProducersResponseTopic()
 			st.Topic = rt.Topic
 			st.Partitions = perPartition(s, rt.Topic, rt.Partitions, func(p int32, known bool) kmsg.DescribeProducersResponseTopicPartition {
+				if rt.Topic == offsetstopic.Topic {
+					// Offsets committed in a transaction are state, not
+					// records: no producer writes there.
+					known = p >= 0 && p < offsetstopic.Partitions
+				}
 				sp := kmsg.NewDescribeProducersResponseTopicPartition()
 				sp.Partition = p
 				if !readable[i] {

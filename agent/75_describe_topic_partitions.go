@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/silt-io/silt/agent/offsetstopic"
 	"github.com/silt-io/silt/gossip"
 	"github.com/silt-io/silt/internal/acl"
 	"github.com/silt-io/silt/journal"
@@ -19,7 +20,10 @@ import (
 // order from the cursor on, at most ResponsePartitionLimit partitions
 // (2000 when the limit is 0 or above it, as Kafka caps it); when the limit
 // cuts the answer, NextCursor names the first partition left out. An
-// unknown topic is UNKNOWN_TOPIC_OR_PARTITION. Leader, replicas and
+// unknown topic is UNKNOWN_TOPIC_OR_PARTITION. __consumer_offsets is
+// described as Metadata describes it (internal, 50 partitions), so a
+// tool that lists internal topics and describes them all
+// (kafka-transactions.sh find-hanging) gets an answer for each. Leader, replicas and
 // in-sync replicas are the owning agent, as in Metadata; there are no
 // eligible-leader or offline replicas. Authorized operations are every
 // topic operation (no authorizer).
@@ -43,7 +47,7 @@ func handleDescribeTopicPartitions(c *conn, req *request) reply {
 	}
 	var listed []string
 	if len(named) == 0 {
-		a.journal.View(func(s *journal.State) { listed = s.TopicNames() })
+		a.journal.View(func(s *journal.State) { listed = withOffsetsTopic(s.TopicNames()) })
 	}
 	describable := c.describableTopicNames(named, listed)
 	ops := map[string]int32{} // authorized operations, decided outside the state lock too
@@ -55,7 +59,7 @@ func handleDescribeTopicPartitions(c *conn, req *request) reply {
 	a.journal.View(func(s *journal.State) {
 		var names []string
 		if len(r.Topics) == 0 {
-			names = s.TopicNames()
+			names = withOffsetsTopic(s.TopicNames())
 		} else {
 			for _, rt := range r.Topics {
 				names = append(names, rt.Topic)
@@ -85,18 +89,23 @@ func handleDescribeTopicPartitions(c *conn, req *request) reply {
 				}
 				continue
 			}
-			if t == nil {
+			partitions := int32(0)
+			switch {
+			case name == offsetstopic.Topic:
+				st.TopicID, st.IsInternal, partitions = offsetsTopicID(s), true, offsetstopic.Partitions
+			case t == nil:
 				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				resp.Topics = append(resp.Topics, st)
 				continue
+			default:
+				st.TopicID, partitions = t.ID, int32(len(t.Partitions))
 			}
 			if left == 0 {
 				resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: first}
 				return
 			}
-			st.TopicID = t.ID
 			st.AuthorizedOperations = ops[name]
-			for p := first; p < int32(len(t.Partitions)); p++ {
+			for p := first; p < partitions; p++ {
 				if left == 0 {
 					resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: p}
 					break
@@ -116,6 +125,13 @@ func handleDescribeTopicPartitions(c *conn, req *request) reply {
 		}
 	})
 	return reply{resp: resp}
+}
+
+// withOffsetsTopic adds __consumer_offsets to a sorted list of topic
+// names, in its place.
+func withOffsetsTopic(names []string) []string {
+	i, _ := slices.BinarySearch(names, offsetstopic.Topic)
+	return slices.Insert(names, i, offsetstopic.Topic)
 }
 
 // maxDescribePartitions is the most partitions one DescribeTopicPartitions

@@ -525,6 +525,16 @@ func matrixCases() []matrixCase {
 			req.TransactionalID, req.ProducerID, req.Commit = name, 1, true
 			return request[*kmsg.EndTxnResponse](t, ctx, cl, req).ErrorCode
 		}, txnFailed},
+		{"WriteTxnMarkers", kmsg.ACLOperationClusterAction, clusterRT, true, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
+			req := kmsg.NewPtrWriteTxnMarkersRequest()
+			m := kmsg.NewWriteTxnMarkersRequestMarker()
+			m.ProducerID, m.ProducerEpoch = 1, 0
+			mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+			mt.Topic, mt.Partitions = name, []int32{0}
+			m.Topics = append(m.Topics, mt)
+			req.Markers = append(req.Markers, m)
+			return request[*kmsg.WriteTxnMarkersResponse](t, ctx, cl, req).Markers[0].Topics[0].Partitions[0].ErrorCode
+		}, kerr.ClusterAuthorizationFailed.Code},
 		{"DescribeTransactions", kmsg.ACLOperationDescribe, txnRT, false, nil, func(t *testing.T, ctx context.Context, cl *kgo.Client, name string, _ [16]byte) int16 {
 			req := kmsg.NewPtrDescribeTransactionsRequest()
 			req.TransactionalIDs = []string{name}

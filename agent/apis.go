@@ -74,6 +74,7 @@ func init() {
 		{kmsg.AddPartitionsToTxn, 0, 5, handleAddPartitionsToTxn},
 		{kmsg.AddOffsetsToTxn, 0, 4, handleAddOffsetsToTxn},
 		{kmsg.EndTxn, 0, 5, handleEndTxn},
+		{kmsg.WriteTxnMarkers, 0, 2, handleWriteTxnMarkers},
 		{kmsg.TxnOffsetCommit, 0, 5, handleTxnOffsetCommit},
 		{kmsg.DescribeTransactions, 0, 0, handleDescribeTransactions},
 		{kmsg.ListTransactions, 0, 2, handleListTransactions},

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -120,4 +121,42 @@ func mapsEqual(a, b map[int32]int64) bool {
 		}
 	}
 	return true
+}
+
+// Tools that list internal topics and describe them all
+// (kafka-transactions.sh find-hanging, kafka-topics.sh --describe) find
+// __consumer_offsets as Metadata lists it: DescribeTopicPartitions gives
+// its 50 partitions, DescribeConfigs says it is compacted, and
+// DescribeProducers finds no producer writing there.
+func TestConsumerOffsetsTopicDescribed(t *testing.T) {
+	ctx, a := startAgent(t, 30*time.Second)
+	req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+	rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+	rt.Topic = "__consumer_offsets"
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, a.cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := resp.Topics[0]; len(resp.Topics) != 1 || d.ErrorCode != 0 || !d.IsInternal || len(d.Partitions) != 50 {
+		t.Errorf("DescribeTopicPartitions: %+v", resp.Topics)
+	}
+	configs, err := a.adm.DescribeTopicConfigs(ctx, "__consumer_offsets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := configs.On("__consumer_offsets", nil); err != nil || c.Err != nil || !slices.ContainsFunc(c.Configs, func(kv kadm.Config) bool {
+		return kv.Key == "cleanup.policy" && kv.MaybeValue() == "compact"
+	}) {
+		t.Errorf("DescribeConfigs: %+v %v", c, err)
+	}
+	producers, err := a.adm.DescribeProducers(ctx, kadm.TopicsSet{"__consumer_offsets": {0: {}, 49: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	producers.EachPartition(func(p kadm.DescribedProducersPartition) {
+		if p.Err != nil || len(p.ActiveProducers) != 0 {
+			t.Errorf("DescribeProducers of partition %d: %+v", p.Partition, p)
+		}
+	})
 }

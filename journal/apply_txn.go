@@ -211,7 +211,11 @@ type TxnOffsetCommit struct {
 // epoch it holds afterwards. Timeout is the coordinator aborting a
 // transaction past its timeout: it applies only if the transaction is
 // still the one the coordinator saw (ProducerID, Epoch) and has expired by
-// the entry's time, and it bumps the epoch, fencing the producer.
+// the entry's time, and it bumps the epoch, fencing the producer. Forced
+// is an operator's abort (WriteTxnMarkers, from kafka-transactions.sh
+// abort): the Ongoing transaction of ProducerID at Epoch is aborted
+// whatever its age and the epoch bumped, as a timeout would; a
+// transaction that is not Ongoing is left as it is.
 type EndTxn struct {
 	TxnID      string      `json:"txn"`
 	ProducerID int64       `json:"pid"`
@@ -219,6 +223,7 @@ type EndTxn struct {
 	Commit     bool        `json:"commit,omitempty"`
 	Bump       bool        `json:"bump,omitempty"`
 	Timeout    bool        `json:"timeout,omitempty"`
+	Forced     bool        `json:"forced,omitempty"`
 	Claim      *GroupClaim `json:"claim,omitempty"`
 }
 
@@ -425,6 +430,12 @@ func (s *State) endTxn(c *EndTxn) Result {
 		}
 		s.completeTxn(c.TxnID, t, false)
 		s.bumpTxn(t)
+		return done()
+	case c.Forced:
+		if t.Status == TxnOngoing {
+			s.completeTxn(c.TxnID, t, false)
+			s.bumpTxn(t)
+		}
 		return done()
 	case t.Status == completed && !c.Bump:
 		return done() // a retry

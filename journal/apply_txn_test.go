@@ -144,6 +144,48 @@ func TestTxnVersion2AddsWithTheData(t *testing.T) {
 	}
 }
 
+// An operator's abort (WriteTxnMarkers) aborts the producer's Ongoing
+// transaction on every partition whatever its age and fences the
+// producer; at an old epoch it is refused, and with nothing open it
+// changes nothing.
+func TestTxnForcedAbort(t *testing.T) {
+	s := NewState()
+	applyAll(t, s, create("t", 2))
+	init := applyAll(t, s, Command{InitTxn: &InitTxn{TxnID: "x", TimeoutMs: 60000, ProducerID: -1, Epoch: -1}})[0]
+	pid, epoch := init.FirstProducerID, init.ProducerEpoch
+	forced := func(e int16) Result {
+		return applyAll(t, s, Command{EndTxn: &EndTxn{TxnID: "x", ProducerID: pid, Epoch: e, Forced: true}})[0]
+	}
+	if r := forced(epoch); r.Code != 0 || s.Txn("x").Epoch != epoch {
+		t.Fatalf("forced abort with nothing open: %+v, epoch %d", r, s.Txn("x").Epoch)
+	}
+	applyAll(t, s, Command{AddTxnPartitions: &AddTxnPartitions{TxnID: "x", ProducerID: pid, Epoch: epoch, Partitions: []TopicPartition{{"t", 0}, {"t", 1}}}})
+	for _, part := range []int32{0, 1} {
+		if r := applyAll(t, s, txnBatch(s, "t", part, pid, epoch, 0, 2))[0]; r.Chunks[0][0].Code != 0 {
+			t.Fatalf("batch on %d: %+v", part, r)
+		}
+	}
+	if r := forced(epoch - 1); r.Code != kerr.ProducerFenced.Code {
+		t.Errorf("forced abort at an old epoch: code %d", r.Code)
+	}
+	if r := forced(epoch); r.Code != 0 {
+		t.Fatalf("forced abort: %+v", r)
+	}
+	tx := s.Txn("x")
+	if tx.Status != TxnCompleteAbort || tx.Epoch != epoch+1 {
+		t.Errorf("after the forced abort: %+v", tx)
+	}
+	for _, part := range []int32{0, 1} {
+		p := s.Partition("t", part)
+		if len(p.Aborted) != 1 || p.LastStable() != p.NextOffset || p.Chunks[len(p.Chunks)-1].Marker == nil {
+			t.Errorf("partition %d after the forced abort: %+v", part, p)
+		}
+	}
+	if r := applyAll(t, s, Command{EndTxn: &EndTxn{TxnID: "x", ProducerID: pid, Epoch: epoch, Commit: true}})[0]; r.Code != kerr.ProducerFenced.Code {
+		t.Errorf("the fenced producer's commit: code %d", r.Code)
+	}
+}
+
 // Replaying the same entries gives the same state, byte for byte, and a
 // state decoded from a snapshot mid-way goes on to the same end.
 func TestTxnReplayIsDeterministic(t *testing.T) {

@@ -347,4 +347,45 @@ class TransactionsTest {
         }
         assertEquals(Map.of("open", 1), readAll(topic, 1, "read_committed", 1));
     }
+
+    /**
+     * kafka-transactions.sh on an open transaction: describe-producers shows
+     * where it starts, find-hanging finds nothing (its coordinator knows it),
+     * and abort ends it: read_committed reads none of it, and the producer
+     * is fenced, as a timeout fences it.
+     */
+    @Test
+    void transactionsCommandAbortsAnOpenTransaction() throws Exception {
+        String topic = "java-txn-abort";
+        createTopic(topic, 1);
+        String broker = Integer.toString(admin.describeCluster().nodes().get(30, TimeUnit.SECONDS).iterator().next().id());
+        try (KafkaProducer<String, String> p = producer("java-abort")) {
+            p.initTransactions();
+            p.beginTransaction();
+            for (int i = 0; i < 5; i++) {
+                p.send(new ProducerRecord<>(topic, "doomed-" + i)).get(30, TimeUnit.SECONDS);
+            }
+            Tool.Result producers = Tool.run(Duration.ofSeconds(60), null, TRANSACTIONS_COMMAND, "--bootstrap-server",
+                    silt.bootstrap(), "describe-producers", "--topic", topic, "--partition", "0").check();
+            // Columns: ProducerId ProducerEpoch LatestCoordinatorEpoch LastSequence
+            // LastTimestamp CurrentTransactionStartOffset; the open one starts at 0.
+            assertTrue(producers.stdout().lines().map(l -> l.trim().split("\\s+"))
+                    .anyMatch(f -> f.length == 6 && f[0].matches("\\d+") && f[5].equals("0")), producers.toString());
+            Tool.Result hanging = Tool.run(Duration.ofSeconds(60), null, TRANSACTIONS_COMMAND, "--bootstrap-server",
+                    silt.bootstrap(), "find-hanging", "--broker-id", broker).check();
+            assertTrue(hanging.stdout().lines().noneMatch(l -> l.startsWith(topic)), hanging.toString());
+            Tool.run(Duration.ofSeconds(60), null, TRANSACTIONS_COMMAND, "--bootstrap-server", silt.bootstrap(),
+                    "abort", "--topic", topic, "--partition", "0", "--start-offset", "0").check();
+            KafkaException e = assertThrows(KafkaException.class, p::commitTransaction);
+            assertTrue(e instanceof ProducerFencedException || e instanceof InvalidProducerEpochException
+                    || e.getCause() instanceof ProducerFencedException || e.getCause() instanceof InvalidProducerEpochException, e.toString());
+        }
+        try (KafkaProducer<String, String> p = producer("java-abort")) {
+            p.initTransactions();
+            p.beginTransaction();
+            p.send(new ProducerRecord<>(topic, "after")).get(30, TimeUnit.SECONDS);
+            p.commitTransaction();
+        }
+        assertEquals(Map.of("after", 1), readAll(topic, 1, "read_committed", 1));
+    }
 }
