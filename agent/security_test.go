@@ -301,9 +301,13 @@ func TestListenersAcrossAgents(t *testing.T) {
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Gossip converges a moment after the agents start, more so under load.
 	for _, a := range c.Agents {
-		if len(a.Members()) != 2 {
-			t.Fatalf("%s sees %d members", a.NodeName(), len(a.Members()))
+		for len(a.Members()) != 2 {
+			if ctx.Err() != nil {
+				t.Fatalf("%s sees %d members", a.NodeName(), len(a.Members()))
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	want := func(listener string) map[string]bool {
