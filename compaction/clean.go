@@ -54,16 +54,19 @@ import (
 // a batch field and cleaning would then rewrite timestamps.
 //
 // Transactions: an aborted transaction's records are all dropped (they are
-// no key's latest value). A commit marker is dropped, as Kafka's cleaner
-// drops it, once no record of its transaction is left (the pass reads the
-// partition from its start, so it has seen them all) and it is older than
-// delete.retention.ms: a read_committed reader needs a commit marker for
-// nothing, and a compacted topic written transactionally (a Kafka Streams
-// changelog under exactly_once_v2 commits several times a second) would
-// otherwise keep one per commit forever. Abort markers are kept: the
-// partition's aborted-transaction index (journal state) still names their
-// ranges, and a read_committed reader given a range skips its producer's
-// batches until it meets the abort marker.
+// no key's latest value). A marker is dropped, as Kafka's cleaner drops it,
+// once no record of its transaction is left (the pass reads the partition
+// from its start, so it has seen them all; an aborted transaction never
+// has one) and it is older than delete.retention.ms: a read_committed
+// reader needs a commit marker for nothing, and a compacted topic written
+// transactionally (a Kafka Streams changelog under exactly_once_v2 commits
+// several times a second) would otherwise keep one per commit forever. An
+// abort marker's entry in the partition's aborted-transaction index goes
+// with it, in the same ReplaceChunks (DropAborted): a read_committed reader
+// told of an aborted range skips its producer's batches until it meets the
+// abort marker, so the index must never name a range whose marker is
+// gone. As with tombstones, delete.retention.ms is how long a reader has
+// to get past a marker once it has been told of its range.
 
 // keyHash is the 128-bit hash of a key in the cleaning map.
 type keyHash [2]uint64
@@ -216,7 +219,8 @@ func (c *Compactor) cleanPartition(ctx context.Context, pr partitionRef, chunks 
 		if last {
 			cleaned = end
 		}
-		ok, err := c.replace(ctx, pr, group, newChunks, cleaned)
+		ok, err := c.replace(ctx, pr, group, newChunks, cleaned, txns.droppedAborts)
+		txns.droppedAborts = nil
 		if err != nil {
 			return st, err
 		}
@@ -287,7 +291,7 @@ func (c *Compactor) filterGroup(ctx context.Context, group []journal.Chunk, keep
 			// and a commit marker goes once its transaction has nothing
 			// left (see the top of this file).
 			drop := abortedBatch(aborted, b)
-			keepControl := b.Control() && txns.keepMarker(b)
+			keepControl := b.Control() && txns.keepMarker(b, recs)
 			kept := recs[:0:0]
 			for i := range recs {
 				if keepControl || !b.Control() && !drop && keep(&recs[i]) {
@@ -347,20 +351,33 @@ func (c *Compactor) filterGroup(ctx context.Context, group []journal.Chunk, keep
 
 // txnTracker follows, through one cleaning pass of a partition, which
 // producers' current transactions still have a record kept, to tell which
-// commit markers may go.
+// markers may go.
 type txnTracker struct {
 	live    map[int64]bool // producer id → its open transaction kept a record
 	horizon int64          // markers older than this (by batch time) may go
+	// droppedAborts are the offsets of the abort markers dropped from the
+	// group being filtered.
+	droppedAborts []int64
 }
 
-// keepMarker reports whether the control batch b stays, and ends its
-// producer's transaction in the tracker.
-func (t *txnTracker) keepMarker(b recordbatch.Batch) bool {
+// keepMarker reports whether the control batch b, whose records are recs,
+// stays, and ends its producer's transaction in the tracker.
+func (t *txnTracker) keepMarker(b recordbatch.Batch, recs []recordbatch.Record) bool {
 	live := t.live[b.ProducerID]
 	delete(t.live, b.ProducerID)
 	m, err := recordbatch.ParseMarker(b.Bytes)
-	if err != nil || !m.Commit {
-		return true // an abort marker, or a control batch of another kind
+	switch {
+	case err != nil:
+		return true // a control batch of another kind
+	case live || b.MaxTimestamp >= t.horizon:
+		return true
+	case !m.Commit:
+		if len(recs) == 0 {
+			return true
+		}
+		// The marker's own offset: an earlier cleaning may have moved the
+		// batch's base down over dropped records, or its end up.
+		t.droppedAborts = append(t.droppedAborts, recs[len(recs)-1].Offset)
 	}
-	return live || b.MaxTimestamp >= t.horizon
+	return false
 }

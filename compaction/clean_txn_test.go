@@ -166,12 +166,12 @@ func TestMergeKeepsTransactions(t *testing.T) {
 	}
 }
 
-// A commit marker goes once its transaction has no record left and it is
-// older than delete.retention.ms; a commit marker whose transaction still
-// has a latest value stays, and so does every abort marker (the
-// aborted-transaction index names its range). Until the horizon passes,
+// A marker goes once its transaction has no record left and it is older
+// than delete.retention.ms: a commit marker whose transaction still has a
+// latest value stays; an aborted transaction's marker goes, and its entry
+// in the aborted-transaction index with it. Until the horizon passes,
 // every marker stays. read_committed reads the same before and after.
-func TestCleanDropsSpentCommitMarkers(t *testing.T) {
+func TestCleanDropsSpentMarkers(t *testing.T) {
 	c := startCluster(t)
 	seeds := c.Seeds()
 	const topic = "clean-markers"
@@ -182,7 +182,7 @@ func TestCleanDropsSpentCommitMarkers(t *testing.T) {
 	txn := func(commit bool, kv ...string) { t.Helper(); keyedTxn(ctx, t, p, commit, kv...) }
 	txn(true, "a", "a1")            // spent: a1 is superseded by a2
 	txn(true, "a", "a2", "b", "b1") // a2 stays
-	txn(false, "c", "c-aborted")    // an abort marker stays
+	txn(false, "c", "c-aborted")    // its marker goes, and its index entry
 	txn(true, "b", "b2")            // b2 stays
 	txn(true, "d", "d1")            // spent: d1 is superseded outside a transaction
 	plain := newClient(t, seeds, kgo.DefaultProduceTopic(topic))
@@ -242,15 +242,25 @@ func TestCleanDropsSpentCommitMarkers(t *testing.T) {
 	if commits, aborts := markers(tl.log); commits != 4 || aborts != 1 {
 		t.Errorf("before delete.retention.ms: %d commit and %d abort markers, want all 4 and 1", commits, aborts)
 	}
+	tl.log.View(func(s *journal.State) {
+		if a := s.Partition(topic, 0).Aborted; len(a) != 1 {
+			t.Errorf("aborted-transaction index before the horizon: %+v", a)
+		}
+	})
 	// Past the horizon; a little more data makes the partition dirty again.
 	clk.Advance(2 * time.Minute)
 	if err := plain.ProduceSync(ctx, &kgo.Record{Key: []byte("d"), Value: []byte("d2")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	tl.runOnce(t)
-	if commits, aborts := markers(tl.log); commits != 2 || aborts != 1 {
-		t.Errorf("past delete.retention.ms: %d commit and %d abort markers, want 2 and 1", commits, aborts)
+	if commits, aborts := markers(tl.log); commits != 2 || aborts != 0 {
+		t.Errorf("past delete.retention.ms: %d commit and %d abort markers, want 2 and 0", commits, aborts)
 	}
+	tl.log.View(func(s *journal.State) {
+		if a := s.Partition(topic, 0).Aborted; len(a) != 0 {
+			t.Errorf("aborted-transaction index after its marker went: %+v", a)
+		}
+	})
 	waitFor(t, 10*time.Second, "the agent to see the cleaned chunks", func() bool {
 		got := read()
 		return len(got) == len(want) && got["a"] == "a2" && got["b"] == "b2"

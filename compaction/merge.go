@@ -127,7 +127,7 @@ func (c *Compactor) Merge(ctx context.Context) (Stats, error) {
 			if err != nil {
 				return st, err
 			}
-			ok, err := c.replace(ctx, pr, group, []journal.Chunk{newChunk}, 0)
+			ok, err := c.replace(ctx, pr, group, []journal.Chunk{newChunk}, 0, nil)
 			if err != nil {
 				return st, err
 			}
@@ -217,8 +217,8 @@ func (c *Compactor) writeChunk(ctx context.Context, pr partitionRef, data []byte
 // took the replacement; when it refused, the new objects are deleted.
 // When the outcome is unknown, the error is returned and the objects are
 // left for the orphan scan.
-func (c *Compactor) replace(ctx context.Context, pr partitionRef, old, new []journal.Chunk, cleaned int64) (bool, error) {
-	cmd := &journal.ReplaceChunks{Topic: pr.topic, TopicID: pr.id, Partition: pr.partition, New: new, Cleaned: cleaned}
+func (c *Compactor) replace(ctx context.Context, pr partitionRef, old, new []journal.Chunk, cleaned int64, dropAborted []int64) (bool, error) {
+	cmd := &journal.ReplaceChunks{Topic: pr.topic, TopicID: pr.id, Partition: pr.partition, New: new, Cleaned: cleaned, DropAborted: dropAborted}
 	for i := range old {
 		cmd.Old = append(cmd.Old, journal.RefOf(&old[i]))
 	}

@@ -26,6 +26,7 @@ package journal
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
+	"slices"
 )
 
 // CodeStale is the result code of a compactor command that names a state
@@ -48,6 +49,12 @@ type ReplaceChunks struct {
 	// Cleaned, if above the partition's cleaned offset, becomes it: the
 	// offsets below it of a compacted topic have been cleaned.
 	Cleaned int64 `json:"cleaned,omitempty"`
+	// DropAborted are the offsets of abort markers the cleaner left out
+	// of New (their transactions' records are gone too): their entries
+	// leave the partition's aborted-transaction index, so that no
+	// read_committed reader is told of a range whose marker it will never
+	// meet. Each must lie in the replaced offsets.
+	DropAborted []int64 `json:"drop_aborted,omitempty"`
 }
 
 // ChunkRef names a committed chunk exactly: its object, position and
@@ -174,6 +181,12 @@ func (s *State) replaceChunks(c *ReplaceChunks) Result {
 			return Result{Code: CodeStale}
 		}
 	}
+	from, to := c.Old[0].BaseOffset, c.Old[len(c.Old)-1].NextOffset
+	for _, off := range c.DropAborted {
+		if off < from || off >= to {
+			return Result{Code: kerr.InvalidRequest.Code}
+		}
+	}
 	chunks := make([]Chunk, 0, len(p.Chunks)-len(c.Old)+len(c.New))
 	chunks = append(chunks, p.Chunks[:i]...)
 	for _, n := range c.New {
@@ -182,6 +195,12 @@ func (s *State) replaceChunks(c *ReplaceChunks) Result {
 	}
 	chunks = append(chunks, p.Chunks[i+len(c.Old):]...)
 	p.Chunks = chunks
+	if len(c.DropAborted) > 0 {
+		p.Aborted = slices.DeleteFunc(p.Aborted, func(a AbortedTxn) bool { return slices.Contains(c.DropAborted, a.LastOffset) })
+		if len(p.Aborted) == 0 {
+			p.Aborted = nil
+		}
+	}
 	if c.Cleaned > 0 {
 		if pr := s.progress(c.TopicID, c.Partition); c.Cleaned > pr.Cleaned {
 			pr.Cleaned = min(c.Cleaned, p.NextOffset)

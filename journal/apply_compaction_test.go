@@ -73,7 +73,9 @@ func TestReplaceChunksRefused(t *testing.T) {
 		old    func(p *Partition) []ChunkRef
 		new    []Chunk
 		id     *TopicID
-		want   int16
+		// dropAborted is the replacement's DropAborted.
+		dropAborted []int64
+		want        int16
 	}{
 		{name: "gap in new", old: func(p *Partition) []ChunkRef { return refs(p, 0, 2) },
 			new: []Chunk{merged("m", 0, 2), merged("n", 3, 5)}, want: kerr.InvalidRequest.Code},
@@ -99,6 +101,8 @@ func TestReplaceChunksRefused(t *testing.T) {
 		}, new: []Chunk{merged("m", 3, 10)}, want: CodeStale},
 		{name: "recreated topic", id: &TopicID{1}, old: func(p *Partition) []ChunkRef { return refs(p, 0, 2) },
 			new: []Chunk{merged("m", 0, 5)}, want: kerr.UnknownTopicOrPartition.Code},
+		{name: "an aborted marker outside the replaced offsets", old: func(p *Partition) []ChunkRef { return refs(p, 0, 2) },
+			new: []Chunk{merged("m", 0, 5)}, dropAborted: []int64{5}, want: kerr.InvalidRequest.Code},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, id := threeChunks(t)
@@ -108,7 +112,7 @@ func TestReplaceChunksRefused(t *testing.T) {
 				id = *tc.id
 			}
 			before := append([]Chunk(nil), s.Partition("t", 0).Chunks...)
-			r := applyAll(t, s, Command{ReplaceChunks: &ReplaceChunks{Topic: "t", TopicID: id, Partition: 0, Old: old, New: tc.new}})
+			r := applyAll(t, s, Command{ReplaceChunks: &ReplaceChunks{Topic: "t", TopicID: id, Partition: 0, Old: old, New: tc.new, DropAborted: tc.dropAborted}})
 			if r[0].Code != tc.want {
 				t.Fatalf("code %d, want %d", r[0].Code, tc.want)
 			}
