@@ -25,8 +25,9 @@ package journal
 //     fails.
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // CodeStale is the result code of a compactor command that names a state
