@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/silt-io/silt/internal/testpki"
 	"github.com/silt-io/silt/localstack"
 	"github.com/silt-io/silt/objstore"
+	"github.com/silt-io/silt/objstore/objstorefault"
 )
 
 // Target is a Kafka cluster under test, with what the engine needs to know
@@ -61,6 +63,11 @@ type LocalOptions struct {
 	// CacheBytes is the agents' chunk cache budget. Default 1 GiB, the
 	// agent's default.
 	CacheBytes int64
+	// RequestLatency, if positive, delays every request to the bucket by
+	// itself plus an exponentially distributed time of the same mean
+	// (20ms: 20 ms + exponential(20 ms)), as S3's first-byte latency
+	// would, on a store (versitygw on loopback) that has none.
+	RequestLatency time.Duration
 	// Logger receives the agents' logs; default warnings and errors on
 	// stderr.
 	Logger *slog.Logger
@@ -106,7 +113,7 @@ func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
 		return nil, err
 	}
 	lo := localstack.Options{
-		S3: opts.S3, Metrics: l.metrics, Logger: opts.Logger,
+		S3: opts.S3, Metrics: l.metrics, Logger: opts.Logger, WrapBucket: opts.withLatency,
 		Configure: func(_ int, cfg *agent.Config) {
 			cfg.FlushInterval = l.flush
 			cfg.CacheBytes = opts.CacheBytes
@@ -246,4 +253,15 @@ func StartKfake() (*Kfake, error) {
 func (k *Kfake) Close() error {
 	k.once.Do(k.c.Close)
 	return nil
+}
+
+// withLatency wraps b with the options' request latency, if any.
+func (o LocalOptions) withLatency(b objstore.Bucket) objstore.Bucket {
+	if o.RequestLatency <= 0 {
+		return b
+	}
+	f := objstorefault.Wrap(b)
+	base := o.RequestLatency
+	f.SetLatencyFunc(func() time.Duration { return base + time.Duration(rand.ExpFloat64()*float64(base)) })
+	return f
 }

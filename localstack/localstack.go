@@ -35,6 +35,10 @@ type Options struct {
 	// Bucket, if set, is used as is (for fault injection); Dir, S3 and
 	// Metrics are then ignored.
 	Bucket objstore.Bucket
+	// WrapBucket, if set, wraps the bucket the cluster opens (the
+	// directory or the S3 server's, already counted by Metrics) before
+	// the agents get it: a benchmark injects a store's latency with it.
+	WrapBucket func(objstore.Bucket) objstore.Bucket
 	// Metrics, if set, counts the requests of the bucket the cluster
 	// opens, so benchmarks can report requests per MiB; default a private
 	// counter.
@@ -114,6 +118,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		if c.Bucket, err = objstore.Open(ctx, dir, objstore.Config{Metrics: opts.Metrics}); err != nil {
 			return nil, err
 		}
+	}
+	if opts.WrapBucket != nil && opts.Bucket == nil {
+		c.Bucket = opts.WrapBucket(c.Bucket)
 	}
 	for i := range opts.Agents {
 		if _, err := c.AddAgent(ctx, i); err != nil {

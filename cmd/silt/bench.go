@@ -45,6 +45,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&local.BucketURL, "bucket", "", "bucket for the in-process agent (a fresh prefix in it is used and left there; default: a temporary directory)")
 	fs.StringVar(&local.Endpoint, "s3-endpoint", "", "endpoint of an S3-compatible server for --bucket (default $SILT_S3_ENDPOINT, else AWS)")
 	fs.BoolVar(&local.S3, "s3", false, "store the in-process agent's bucket in a versitygw S3 server on loopback")
+	fs.DurationVar(&local.RequestLatency, "request-latency", 0, "delay every request to the in-process agent's bucket by this plus an exponential time of the same mean, as S3's latency (20ms: 20 ms + exponential(20 ms))")
 	fs.DurationVar(&local.FlushInterval, "flush-interval", agent.DefaultConfig().FlushInterval, "the in-process agent's flush interval")
 	fs.Var(&cacheSize, "cache-size", "the in-process agent's cache (default the larger of 1GiB and 1.25 × --volume, so the produced topic stays cached)")
 	fs.BoolVar(&asJSON, "json", false, "print the results as JSON")

@@ -40,9 +40,10 @@ type Bucket struct {
 
 	mu struct {
 		sync.Mutex
-		down    bool
-		latency time.Duration
-		puts    []putFault
+		down        bool
+		latency     time.Duration
+		latencyFunc func() time.Duration
+		puts        []putFault
 	}
 }
 
@@ -66,7 +67,16 @@ func (f *Bucket) SetDown(down bool) {
 // SetLatency delays every request by d.
 func (f *Bucket) SetLatency(d time.Duration) {
 	f.mu.Lock()
-	f.mu.latency = d
+	f.mu.latency, f.mu.latencyFunc = d, nil
+	f.mu.Unlock()
+}
+
+// SetLatencyFunc delays every request by what next returns, drawn per
+// request: a distribution rather than a constant, as a real store's
+// first-byte latency is.
+func (f *Bucket) SetLatencyFunc(next func() time.Duration) {
+	f.mu.Lock()
+	f.mu.latency, f.mu.latencyFunc = 0, next
 	f.mu.Unlock()
 }
 
@@ -82,8 +92,11 @@ func (f *Bucket) FailPuts(prefix string, n int, kind Kind) {
 // request must fail.
 func (f *Bucket) before(ctx context.Context, op, key string) error {
 	f.mu.Lock()
-	down, latency := f.mu.down, f.mu.latency
+	down, latency, next := f.mu.down, f.mu.latency, f.mu.latencyFunc
 	f.mu.Unlock()
+	if next != nil {
+		latency = next()
+	}
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {

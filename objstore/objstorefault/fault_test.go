@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/objstore/mem"
@@ -49,5 +50,36 @@ func TestFaults(t *testing.T) {
 	}
 	if _, err := f.PutIfAbsent(ctx, "j/2", []byte("x")); err != nil {
 		t.Errorf("put after the faults were used up: %v", err)
+	}
+}
+
+// A latency function is drawn once per request, and each request waits
+// what it drew.
+func TestLatencyFunc(t *testing.T) {
+	ctx := context.Background()
+	f := objstorefault.Wrap(mem.New())
+	draws := 0
+	f.SetLatencyFunc(func() time.Duration {
+		draws++
+		return time.Duration(draws) * 5 * time.Millisecond
+	})
+	for i, op := range []func() error{
+		func() error { _, err := f.Put(ctx, "a", []byte("x")); return err },
+		func() error { _, err := f.Head(ctx, "a"); return err },
+	} {
+		start := time.Now()
+		if err := op(); err != nil {
+			t.Fatal(err)
+		}
+		if want := time.Duration(i+1) * 5 * time.Millisecond; time.Since(start) < want {
+			t.Errorf("request %d took %v, want at least the %v drawn", i, time.Since(start), want)
+		}
+	}
+	if draws != 2 {
+		t.Errorf("%d draws for 2 requests", draws)
+	}
+	f.SetLatency(0)
+	if _, err := f.Head(ctx, "a"); err != nil || draws != 2 {
+		t.Errorf("SetLatency did not replace the function: %d draws, %v", draws, err)
 	}
 }
