@@ -156,6 +156,9 @@ type Latency struct {
 	// unknown or not applicable).
 	Rate          float64       `json:"rate"`
 	FlushInterval time.Duration `json:"flush_interval_ns"`
+	// PutBudget is the agent's PUT budget during the measurement (0 for a
+	// store without a per-request price); it decides the p99 target.
+	PutBudget float64 `json:"put_budget,omitempty"`
 	P50           time.Duration `json:"p50_ns"`
 	P99           time.Duration `json:"p99_ns"`
 	P999          time.Duration `json:"p999_ns"`

@@ -89,7 +89,15 @@ func (res *Result) rows() []Row {
 		}
 		add(fmt.Sprintf("produce latency p50 ms (%g MB/s, %s)", float64(c.LatencyRate)/1e6, flush),
 			ms(s.Latency.P50), ms(k.Latency.P50), "", nil)
-		add("produce latency p99 ms", ms(s.Latency.P99), ms(k.Latency.P99), "≤ 40", atMost(40))
+		// Issue 13's targets: a store without a per-request price
+		// answers group-commit style; one with a PUT budget (S3) waits
+		// for its next cut, at 20 MB/s and 20 ms + exponential(20 ms)
+		// per request (--request-latency 20ms).
+		p99Target := 40.0
+		if s.Latency.PutBudget > 0 {
+			p99Target = 450
+		}
+		add("produce latency p99 ms", ms(s.Latency.P99), ms(k.Latency.P99), fmt.Sprintf("≤ %g", p99Target), atMost(p99Target))
 		add("produce latency p99.9 ms", ms(s.Latency.P999), ms(k.Latency.P999), "", nil)
 	}
 

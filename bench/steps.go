@@ -296,7 +296,7 @@ func (r *runner) produceLatency(ctx context.Context, t Target, rep *Report, ref 
 		return lat[max(0, min(i, len(lat)-1))]
 	}
 	rep.Latency = Latency{
-		Records: int64(len(lat)), FlushInterval: t.FlushInterval(),
+		Records: int64(len(lat)), FlushInterval: t.FlushInterval(), PutBudget: t.PutBudget(),
 		Rate: float64(int64(len(lat))*int64(r.cfg.RecordSize)) / r.cfg.LatencyDuration.Seconds(),
 		P50:  pct(0.50), P99: pct(0.99), P999: pct(0.999), Max: lat[len(lat)-1],
 	}
