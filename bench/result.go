@@ -158,11 +158,11 @@ type Latency struct {
 	FlushInterval time.Duration `json:"flush_interval_ns"`
 	// PutBudget is the agent's PUT budget during the measurement (0 for a
 	// store without a per-request price); it decides the p99 target.
-	PutBudget float64 `json:"put_budget,omitempty"`
-	P50           time.Duration `json:"p50_ns"`
-	P99           time.Duration `json:"p99_ns"`
-	P999          time.Duration `json:"p999_ns"`
-	Max           time.Duration `json:"max_ns"`
+	PutBudget float64       `json:"put_budget,omitempty"`
+	P50       time.Duration `json:"p50_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	P999      time.Duration `json:"p999_ns"`
+	Max       time.Duration `json:"max_ns"`
 }
 
 // PutRate is the PUT count of one agent producing at a steady rate.
