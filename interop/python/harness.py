@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import hmac
 import os
+import random
 import secrets
 import signal
 import socket
@@ -32,11 +33,31 @@ S3_SECRET_KEY = "silt-test-secret-key-0123456789"
 S3_REGION = "us-east-1"
 
 
+_issued_ports: set[int] = set()
+
+
 def free_port() -> int:
-    """An unused loopback TCP port (another process may still take it first)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """An unused loopback TCP port, never the same twice in this process.
+
+    It comes from below Linux's ephemeral range (32768-60999), where the
+    system assigns nothing behind our back: a port 0 bind draws from the
+    ephemeral range, which outgoing connections also take from, and can
+    hand the same port out twice before either is bound. (The Java
+    harness draws from 20000-26000.)
+    """
+    for _ in range(1000):
+        port = random.randrange(26000, 32000)
+        if port in _issued_ports:
+            continue
+        _issued_ports.add(port)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 26000-32000 after 1000 tries")
 
 
 def _tail(path: Path, lines: int = 200) -> str:

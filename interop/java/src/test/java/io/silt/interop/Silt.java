@@ -170,11 +170,37 @@ public final class Silt implements AutoCloseable {
     }
 
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
+        // Ports the system hands out for port 0 are its ephemeral ports,
+        // which it also gives every outgoing connection, and it may hand
+        // the same one out twice before either is bound: a CI run saw an
+        // agent's HTTP port taken by another's gossip, and another's Kafka
+        // port taken before it started. An agent also keeps its ports while
+        // it is down between a kill and a restart. So the ports come from
+        // below Linux's ephemeral range (32768-60999 by default), where
+        // nothing is assigned behind our back, and none twice in this JVM.
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            int port = PORT_LOW + RANDOM.nextInt(PORT_HIGH - PORT_LOW);
+            if (!ISSUED_PORTS.add(port)) {
+                continue;
+            }
+            try (ServerSocket s = new ServerSocket()) {
+                s.setReuseAddress(true);
+                s.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+                return port;
+            } catch (IOException inUse) {
+                // Someone else's: try another.
+            }
         }
+        throw new IOException("no free port in " + PORT_LOW + "-" + PORT_HIGH + " after 1000 tries");
     }
+
+    /** The range freePort draws from: below the system's ephemeral ports. */
+    private static final int PORT_LOW = 20000;
+    private static final int PORT_HIGH = 26000; // 26000-32000 is the Python harness's
+    private static final java.util.Random RANDOM = new java.util.Random();
+
+    /** Every port freePort has handed out. */
+    private static final java.util.Set<Integer> ISSUED_PORTS = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** One agent process; it keeps its ports and name across restarts. */
     public final class Agent {
