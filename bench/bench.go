@@ -67,6 +67,10 @@ type Config struct {
 	// a directory answers as soon as a segment is written and S3 within
 	// the PUT budget.
 	LatencyFlushInterval time.Duration `json:"latency_flush_interval_ns"`
+	// E2EDuration is how long the end-to-end measurement sends records,
+	// one at a time, after LatencyWarmup, on each of its targets.
+	// Default 10s: some thousands of records, enough for a p99.
+	E2EDuration time.Duration `json:"e2e_duration_ns"`
 	// SteadyRate is the produce rate of the PUT-count and tailing
 	// measurements, in bytes of record values per second. Default 8 MB/s.
 	SteadyRate int64 `json:"steady_rate"`
@@ -115,6 +119,7 @@ func DefaultConfig() Config {
 		LatencyDuration:      20 * time.Second,
 		LatencyWarmup:        time.Second,
 		LatencyFlushInterval: agent.DefaultConfig().FlushInterval,
+		E2EDuration:          10 * time.Second,
 		SteadyRate:           8e6,
 		SteadyDuration:       10 * time.Second,
 		SteadyWarmup:         time.Second,
@@ -140,7 +145,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("produce volume %d: must hold at least one record", c.ProduceBytes)
 	case c.LatencyRate < int64(c.RecordSize) || c.SteadyRate < int64(c.RecordSize):
 		return fmt.Errorf("rates %d and %d B/s: must be at least one record per second", c.LatencyRate, c.SteadyRate)
-	case c.LatencyDuration <= 0 || c.SteadyDuration <= 0 || c.LatencyWarmup < 0 || c.SteadyWarmup < 0:
+	case c.LatencyDuration <= 0 || c.SteadyDuration <= 0 || c.E2EDuration <= 0 || c.LatencyWarmup < 0 || c.SteadyWarmup < 0:
 		return errors.New("durations must be positive (warm-ups may be zero)")
 	case c.LatencyFlushInterval <= 0:
 		return fmt.Errorf("latency flush interval %v: must be positive", c.LatencyFlushInterval)
@@ -240,6 +245,7 @@ var steps = []step{
 	{id: "tail", name: "tailing consume", fn: (*runner).tailConsume},
 	{id: "puts", name: "PUT count", fn: (*runner).putCount},
 	{id: "cold", name: "cold consume", needs: "produce", fn: (*runner).coldConsume},
+	{id: "e2e", name: "end-to-end latency", fn: (*runner).e2eLatency},
 	{id: "latency", name: "produce latency", fn: (*runner).produceLatency},
 	{id: "cluster", name: "cluster throughput and group commit", siltOnly: true, fn: (*runner).clusterThroughput},
 	{id: "tls", name: "produce and consume over TLS beside plaintext", siltOnly: true, fn: (*runner).tlsThroughput},

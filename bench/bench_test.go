@@ -34,6 +34,7 @@ func TestRunTiny(t *testing.T) {
 	cfg.SteadyRate, cfg.SteadyDuration, cfg.SteadyWarmup = 1e6, 500*time.Millisecond, 100*time.Millisecond
 	cfg.ManyPartitions = 50
 	cfg.ClusterAgents, cfg.ClusterBytes = []int{1}, 2<<20
+	cfg.E2EDuration = 500 * time.Millisecond
 	cfg.PhaseTimeout = time.Minute
 	res, err := bench.Run(ctx, cfg, silt, ref)
 	if err != nil {
@@ -76,6 +77,21 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("silt PUT count %+v", p)
 		}
 	}
+	// End to end: the agent, then three agents where the producer's, the
+	// consumer's and the committer are three different ones; the
+	// reference only as itself.
+	if len(s.E2E) != 2 || len(res.Ref.E2E) != 1 || s.E2E[0].Agents != 1 || res.Ref.E2E[0].Agents != 1 {
+		t.Fatalf("end-to-end runs: silt %+v, kfake %+v", s.E2E, res.Ref.E2E)
+	}
+	if c := s.E2E[1]; c.Agents != 3 || c.ProducerNode == c.ConsumerNode || c.ProducerNode == c.Committer || c.ConsumerNode == c.Committer {
+		t.Errorf("3-agent end-to-end run %+v: want producer, consumer and committer on different agents", c)
+	}
+	for _, e := range append(slices.Clone(s.E2E), res.Ref.E2E...) {
+		if l := e.Latency; l.Records == 0 || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.P999 || l.P999 > l.Max {
+			t.Errorf("end-to-end latency of %d agents: %+v", e.Agents, l)
+		}
+	}
+
 	if res.Ref.Produce.Requests != nil || res.Ref.Puts != nil {
 		t.Errorf("kfake has object-store counts: %+v %+v", res.Ref.Produce.Requests, res.Ref.Puts)
 	}

@@ -43,7 +43,9 @@ const maxClusterAgents = 16
 // clusterStarter is a target that can start clusters of its own, with
 // agents configured like its own; the cluster measurement needs one.
 type clusterStarter interface {
-	startCluster(ctx context.Context, agents int) (*cluster, error)
+	// configure, if set, adjusts agent i's configuration before it
+	// starts.
+	startCluster(ctx context.Context, agents int, configure func(i int, cfg *agent.Config)) (*cluster, error)
 }
 
 // cluster is a cluster started for the cluster measurement: agents on
@@ -60,7 +62,7 @@ type cluster struct {
 // startCluster implements clusterStarter: agents as Local's (flush
 // interval, cache), on a fresh bucket of the same kind (a temporary
 // directory, an S3 server of its own, or a fresh prefix of BucketURL).
-func (l *Local) startCluster(ctx context.Context, agents int) (_ *cluster, err error) {
+func (l *Local) startCluster(ctx context.Context, agents int, configure func(i int, cfg *agent.Config)) (_ *cluster, err error) {
 	c := &cluster{regs: make([]*prometheus.Registry, agents), metrics: objstore.NewMetrics(nil), flush: l.opts.FlushInterval}
 	for i := range c.regs {
 		c.regs[i] = prometheus.NewRegistry()
@@ -73,6 +75,9 @@ func (l *Local) startCluster(ctx context.Context, agents int) (_ *cluster, err e
 			cfg.FlushInterval = l.opts.FlushInterval
 			cfg.CacheBytes = l.opts.CacheBytes
 			cfg.Registry = c.regs[i]
+			if configure != nil {
+				configure(i, cfg)
+			}
 		},
 	}
 	defer func() {
@@ -195,7 +200,7 @@ func (r *runner) clusterThroughput(ctx context.Context, t Target, rep *Report, r
 
 // clusterOne measures one cluster of n agents.
 func (r *runner) clusterOne(ctx context.Context, cs clusterStarter, n int, parts int32) (_ ClusterRun, err error) {
-	c, err := cs.startCluster(ctx, n)
+	c, err := cs.startCluster(ctx, n, nil)
 	if err != nil {
 		return ClusterRun{}, err
 	}
@@ -283,9 +288,10 @@ func (r *runner) spreadTopic(ctx context.Context, c *cluster, parts int32) (stri
 }
 
 // partitionLeaders returns how many of topic's partitions each node leads,
-// as Metadata says once it knows every partition's leader.
-func partitionLeaders(ctx context.Context, seeds []string, topic string, parts int32) (map[int32]int, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+// as Metadata says once it knows every partition's leader, to a client
+// with the extra options (a client.id naming a zone).
+func partitionLeaders(ctx context.Context, seeds []string, topic string, parts int32, extra ...kgo.Opt) (map[int32]int, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("metadata client: %w", err)
 	}

@@ -93,6 +93,9 @@ type Report struct {
 	// Cold reads the throughput topic back through a fresh agent; for the
 	// reference it is a second plain read.
 	Cold *Phase `json:"cold_consume,omitempty"`
+	// E2E is the end-to-end measurement: the target's own agent first,
+	// then, for silt, a 3-agent cluster (e2e.go).
+	E2E []E2ERun `json:"e2e,omitempty"`
 	// Cluster is the cluster measurement, one run per cluster size.
 	Cluster []ClusterRun `json:"cluster,omitempty"`
 	// TLS is the TLS measurement (tls.go); nil when not run or the target

@@ -101,6 +101,42 @@ func (res *Result) rows() []Row {
 		add("produce latency p99.9 ms", ms(s.Latency.P999), ms(k.Latency.P999), "", nil)
 	}
 
+	if res.ran("e2e") {
+		e2e := func(r *Report, agents int) *Latency {
+			if i := slices.IndexFunc(r.E2E, func(e E2ERun) bool { return e.Agents == agents }); i >= 0 {
+				return &r.E2E[i].Latency
+			}
+			return nil
+		}
+		pick := func(l *Latency, f func(*Latency) time.Duration) *float64 {
+			if l == nil {
+				return nil
+			}
+			return ms(f(l))
+		}
+		p50 := func(l *Latency) time.Duration { return l.P50 }
+		p99 := func(l *Latency) time.Duration { return l.P99 }
+		p999 := func(l *Latency) time.Duration { return l.P999 }
+		one, ref, many := e2e(s, 1), e2e(k, 1), e2e(s, e2eAgents)
+		add("end-to-end latency p50 ms (one record at a time)", pick(one, p50), pick(ref, p50), "", nil)
+		add("end-to-end latency p99 ms", pick(one, p99), pick(ref, p99), "", nil)
+		add("end-to-end latency p99.9 ms", pick(one, p999), pick(ref, p999), "", nil)
+		if many != nil {
+			add(fmt.Sprintf("end-to-end p50 ms, %d agents, producer and consumer on different agents", e2eAgents),
+				pick(many, p50), nil, "", nil)
+			var target string
+			var met func(float64, *float64) bool
+			if one != nil {
+				// Issue 13's target: the longest path adds at most 10 ms
+				// to one agent's p99.
+				bound := *ms(one.P99) + 10
+				target, met = fmt.Sprintf("≤ %.3g (1 agent + 10)", bound), atMost(bound)
+			}
+			add("  p99 ms", pick(many, p99), nil, target, met)
+			add("  p99.9 ms", pick(many, p999), nil, "", nil)
+		}
+	}
+
 	for i, p := range s.Puts {
 		if i == 0 {
 			budget, target := "none: the store has no per-request price (group commit)", ""

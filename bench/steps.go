@@ -290,15 +290,19 @@ func (r *runner) produceLatency(ctx context.Context, t Target, rep *Report, ref 
 	if len(lat) == 0 {
 		return errors.New("no records after the warm-up")
 	}
+	l := percentiles(lat)
+	l.FlushInterval, l.PutBudget = t.FlushInterval(), t.PutBudget()
+	l.Rate = float64(int64(len(lat))*int64(r.cfg.RecordSize)) / r.cfg.LatencyDuration.Seconds()
+	rep.Latency = l
+	return nil
+}
+
+// percentiles sorts lat and returns its count, p50, p99, p99.9 and maximum.
+func percentiles(lat []time.Duration) Latency {
 	slices.Sort(lat)
 	pct := func(q float64) time.Duration {
 		i := int(q*float64(len(lat))+0.999999) - 1
 		return lat[max(0, min(i, len(lat)-1))]
 	}
-	rep.Latency = Latency{
-		Records: int64(len(lat)), FlushInterval: t.FlushInterval(), PutBudget: t.PutBudget(),
-		Rate: float64(int64(len(lat))*int64(r.cfg.RecordSize)) / r.cfg.LatencyDuration.Seconds(),
-		P50:  pct(0.50), P99: pct(0.99), P999: pct(0.999), Max: lat[len(lat)-1],
-	}
-	return nil
+	return Latency{Records: int64(len(lat)), P50: pct(0.50), P99: pct(0.99), P999: pct(0.999), Max: lat[len(lat)-1]}
 }

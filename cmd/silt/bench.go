@@ -61,6 +61,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.Var(&latRate, "latency-rate", "produce rate of the latency measurement, bytes/s (e.g. 20MB)")
 	fs.DurationVar(&cfg.LatencyDuration, "latency-duration", cfg.LatencyDuration, "length of the latency measurement, after a warm-up of --warmup")
 	fs.DurationVar(&cfg.LatencyFlushInterval, "latency-flush-interval", cfg.LatencyFlushInterval, "the in-process agent's flush interval during the latency measurement")
+	fs.DurationVar(&cfg.E2EDuration, "e2e-duration", cfg.E2EDuration, "length of each end-to-end latency measurement (records one at a time), after a warm-up of --warmup")
 	fs.Var(&steadyRate, "steady-rate", "produce rate of the PUT-count and tailing measurements, bytes/s")
 	fs.DurationVar(&cfg.SteadyDuration, "steady-duration", cfg.SteadyDuration, "length of each PUT-count measurement and of the tailing one")
 	fs.DurationVar(&cfg.SteadyWarmup, "warmup", cfg.SteadyWarmup, "warm-up before the latency and PUT-count measurements, left out of them")

@@ -671,7 +671,12 @@ group.initial.rebalance.delay.ms=0
                 return
             try:
                 produced = self.throughput_phases(system, bootstrap, srv, extra)
-                slow = parse_duration(a.flush_interval) >= 0.1
+                # Only a priced store (S3) makes each record wait for a
+                # cut within the PUT budget; a directory answers at once
+                # (group commit), so it gets as many messages as Kafka:
+                # with fewer, p99 is the second-slowest record, which is
+                # the clients' cold start, not the broker.
+                slow = system == "silt-s3" and parse_duration(a.flush_interval) >= 0.1
                 self.latency_phases(system, bootstrap, srv, "", a.e2e_messages_slow if slow else a.e2e_messages,
                                     parse_duration(a.flush_interval) * 2 + 0.5, diagnostic=True)
                 if a.franz and system == "silt-file":
@@ -930,7 +935,7 @@ group.initial.rebalance.delay.ms=0
             f"tools: Kafka 4.4.0's ProducerPerformance (1 producer), ConsumerPerformance, EndToEndLatency; "
             f"MB = 2^20 bytes as the tools print it; CPU per GB = server utime+stime per 10^9 bytes of values; "
             f"latency {a.latency_seconds:g}s after {a.latency_warmup:g}s warm-up; "
-            f"end-to-end {a.e2e_messages} messages ({a.e2e_messages_slow} at flush ≥ 100ms)",
+            f"end-to-end {a.e2e_messages} messages ({a.e2e_messages_slow} on S3 at flush ≥ 100ms)",
             f"wall time {self.wall / 60:.1f} min; load average (1, 5, 15 min) {m['load_at_start']} at the start, "
             f"{m.get('load_at_end', '?')} at the end (other work on the machine adds noise)",
         ]
@@ -1063,7 +1068,7 @@ def main():
                    help="a second flush interval for silt's latency measurements ('' to skip)")
     p.add_argument("--e2e-messages", type=int, default=1000, help="EndToEndLatency messages (0 to skip)")
     p.add_argument("--e2e-messages-slow", type=int, default=200,
-                   help="EndToEndLatency messages for a silt flush interval of 100ms or more (each waits a flush)")
+                   help="EndToEndLatency messages on S3 at a silt flush interval of 100ms or more (each waits a cut within the PUT budget)")
     p.add_argument("--franz", action=argparse.BooleanOptionalAction, default=True,
                    help="also run `silt bench --brokers` (franz-go) against Kafka and silt-file")
     p.add_argument("--franz-volume", type=parse_size, default=256 << 20)
