@@ -112,7 +112,9 @@ type Config struct {
 	// answered, across all connections (Kafka's queued.max.request.bytes):
 	// a connection whose next request does not fit waits before reading
 	// it. A request larger than the budget waits until it has all of it.
-	// Default 128 MiB (above the largest frame, MaxFrameSize).
+	// Default 64 MiB: eight producers' largest requests at Kafka's
+	// max.request.size of 8 MiB, with the cache and the write path inside
+	// the memory limit (MemoryLimit).
 	QueuedRequestBytes int64
 	// CacheDir, if set, adds a disk tier to the chunk cache.
 	CacheDir string
@@ -181,7 +183,7 @@ func DefaultConfig() Config {
 		FlushBytes:         8 << 20,
 		InlineSegmentBytes: 4 << 20,
 		CacheBytes:         1 << 30,
-		QueuedRequestBytes: 128 << 20,
+		QueuedRequestBytes: 64 << 20,
 		AutoCreateTopics:   true,
 		DefaultPartitions:  1,
 		MessageMaxBytes:    1048588,
@@ -194,14 +196,17 @@ func DefaultConfig() Config {
 }
 
 // memoryOverhead is what the agent needs beyond its budgets: connections'
-// buffers, the journal state, goroutine stacks, the runtime.
-const memoryOverhead = 64 << 20
+// buffers, the journal state, goroutine stacks, the runtime. With the
+// defaults the limit is the cache + 256 MiB less the 32 MiB of a process
+// that Go's limit does not see (the binary's text and data, the kernel's
+// share), so the agent's RSS stays within its cache + 256 MiB.
+const memoryOverhead = 32 << 20
 
 // MemoryLimit is the Go soft memory limit (debug.SetMemoryLimit) the
 // agent's budgets add up to: the chunk cache, the queued request bytes
 // (which hold the produced batches until they are answered), twice the
 // write path's buffer (max(4·FlushBytes, 64 MiB); a cut segment is in
-// memory as its chunks and as the object built from them) and 64 MiB of
+// memory as its chunks and as the object built from them) and 32 MiB of
 // overhead. `silt agent` sets it unless GOMEMLIMIT is set: the garbage
 // collector then runs more often near the limit, where the default (a
 // heap twice the live data) would take a 1 GiB cache to 2 GiB and more.

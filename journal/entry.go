@@ -82,27 +82,31 @@ func (e *Entry) Encode() ([]byte, error) {
 	return json.Marshal(e)
 }
 
-// encodeObject returns the object to store for the entry with data, and
-// its head: the part journal readers need (the object itself when there is
-// no data). It sets DataOffset.
-func (e *Entry) encodeObject(data []byte) (object, head []byte, err error) {
+// encodeObject returns the object to store for the entry with its inline
+// data (laid out as inlineData says), and its head: the part journal
+// readers need (the object itself when there is no data). It sets
+// DataOffset. The data is copied once, into the object: an inline segment
+// is up to InlineSegmentBytes, and every produced byte passes here.
+func (e *Entry) encodeObject(data inline) (object, head []byte, err error) {
 	js, err := json.Marshal(e)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(data) == 0 {
+	if data.size == 0 {
 		e.DataOffset = 0
 		return js, js, nil
 	}
 	if len(js) > math.MaxUint32 {
 		return nil, nil, fmt.Errorf("entry %d: commands too large", e.Seq)
 	}
-	object = make([]byte, 0, entryFrame+len(js)+len(data))
+	object = make([]byte, 0, entryFrame+len(js)+data.size)
 	object = append(object, entryMagic...)
 	object = binary.BigEndian.AppendUint32(object, uint32(len(js)))
 	object = append(object, js...)
 	head = object[:len(object):len(object)]
-	object = append(object, data...)
+	for _, p := range data.parts {
+		object = append(object, p...)
+	}
 	e.DataOffset = int64(entryFrame + len(js))
 	return object, head, nil
 }

@@ -338,15 +338,23 @@ func (l *Log) applyOwn(e *Entry, head []byte) (uint64, []Result, error) {
 	return e.Seq, results, nil
 }
 
+// inline is an entry's inline data: the inline segments' bytes, in the
+// order they follow the entry's head.
+type inline struct {
+	parts [][]byte
+	size  int
+}
+
 // inlineData lays out the inline segments of cmds back to back, setting
-// each one's DataPos, and returns the bytes; nil if there are none.
-func inlineData(cmds []Command) []byte {
-	var data []byte
+// each one's DataPos, without copying them.
+func inlineData(cmds []Command) inline {
+	var in inline
 	for i := range cmds {
 		if cs := cmds[i].CommitSegment; cs != nil && cs.Inline {
-			cs.DataPos = int64(len(data))
-			data = append(data, cs.Data...)
+			cs.DataPos = int64(in.size)
+			in.parts = append(in.parts, cs.Data)
+			in.size += len(cs.Data)
 		}
 	}
-	return data
+	return in
 }
