@@ -529,7 +529,16 @@ class Run:
             r.update(wall_s=wall, server_cpu_s=cpu[srv.name], target_records_per_sec=rate)
             return r
 
+        def latency_defaults():
+            self.create_topic(bootstrap, topic + "d", a.partitions, system)
+            r, wall, cpu = self.measured([srv], lambda: self.producer_perf(
+                bootstrap, topic + "d", records, rate, f"{system}-latency-defaults{suffix}", warmup=warmup, props=[]))
+            r.update(wall_s=wall, server_cpu_s=cpu[srv.name], target_records_per_sec=rate)
+            return r
+
         self.phase(system, f"latency{suffix}", latency)
+        if diagnostic and a.latency_defaults_row:
+            self.phase(system, f"latency_defaults{suffix}", latency_defaults)
         if diagnostic and a.non_idempotent_row:
             self.phase(system, f"latency_non_idempotent{suffix}", latency_non_idempotent)
         if e2e_messages > 0:
@@ -621,6 +630,8 @@ group.initial.rebalance.delay.ms=0
                 "--flush-interval", flush, "--cache-size", str(cache), "--group-initial-rebalance-delay", "0s"]
         if endpoint:
             argv += ["--s3-endpoint", endpoint]
+        if self.a.put_budget is not None:
+            argv += ["--put-budget", f"{self.a.put_budget:g}"]
         srv = Server(f"{system}-agent{n}", argv, os.path.join(self.logs, f"{system}-agent{n}.log"), env=env)
         self.servers.append(srv)
         end = time.monotonic() + 120
@@ -655,6 +666,14 @@ group.initial.rebalance.delay.ms=0
                 self.failures.append((system, "versitygw", str(e)))
                 return
             extra = [gw]
+            if a.s3_latency_ms > 0:
+                try:
+                    proxy, endpoint = self.start_latency_proxy(endpoint)
+                except Failure as e:
+                    self.failures.append((system, "latency proxy", str(e)))
+                    gw.stop()
+                    return
+                self.proxy = proxy
             env.update(AWS_ACCESS_KEY_ID=S3_ACCESS, AWS_SECRET_ACCESS_KEY=S3_SECRET, AWS_REGION=S3_REGION)
             bucket = f"s3://{S3_BUCKET}/bench"
             data = os.path.join(self.work, "s3")
@@ -718,6 +737,9 @@ group.initial.rebalance.delay.ms=0
                     finally:
                         self.stop_agent(system, srv, "agent3")
         finally:
+            if getattr(self, "proxy", None):
+                self.proxy.stop()
+                self.proxy = None
             for s in extra:
                 s.stop()
                 self.results[system]["versitygw"] = {"peak_rss": s.hwm, "cpu_s": s.cpu_total}
@@ -751,6 +773,24 @@ group.initial.rebalance.delay.ms=0
             raise Failure("versitygw not ready after 30s:\n" + srv.log_tail())
         s3_create_bucket(endpoint, S3_BUCKET)
         return srv, endpoint
+
+    def start_latency_proxy(self, endpoint):
+        """Starts latency_proxy.py in front of versitygw's endpoint; returns
+        it and its endpoint. Its CPU is not counted anywhere: it stands for
+        the network between an agent and S3."""
+        port = free_port()
+        target = endpoint.split("://", 1)[1]
+        argv = [sys.executable, os.path.join(HERE, "latency_proxy.py"), str(port), target, f"{self.a.s3_latency_ms:g}"]
+        srv = Server("s3-latency-proxy", argv, os.path.join(self.logs, "s3-latency-proxy.log"))
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if not srv.alive():
+                raise Failure(f"latency proxy exited {srv.p.returncode}:\n{srv.log_tail()}")
+            if "listening" in srv.log_tail(5):
+                return srv, f"http://127.0.0.1:{port}"
+            time.sleep(0.1)
+        srv.stop()
+        raise Failure("latency proxy not listening after 30s:\n" + srv.log_tail())
 
     # ------------------------------------------------------------ main
 
@@ -795,7 +835,9 @@ group.initial.rebalance.delay.ms=0
         """The run recorded in a results.json, to print its tables again."""
         with open(path) as f:
             d = json.load(f)
-        r = cls(argparse.Namespace(**d["config"]))
+        # Options added since the run was recorded take their defaults.
+        cfg = {"latency_defaults_row": False, "s3_latency_ms": 0, "put_budget": None, **d["config"]}
+        r = cls(argparse.Namespace(**cfg))
         r.results, r.failures, r.wall, r.machine_info = d["results"], d["failures"], d["wall_s"], d["machine"]
         return r
 
@@ -869,6 +911,12 @@ group.initial.rebalance.delay.ms=0
                 {"kafka": ["latency"], "silt-file": ["latency"], "silt-s3": ["latency"]},
                 target=(lambda p: None if p[1] is None else p[1] <= fi * 1000 + 30,
                         f"file p99 ≤ {fi * 1000 + 30:g} ms"))
+        if a.latency_defaults_row:
+            add_lat(f"  the same with the producer's defaults (S3: {a.s3_latency_ms:g} ms + exp({a.s3_latency_ms:g} ms) a request)",
+                    {"kafka": ["latency_defaults"], "silt-file": ["latency_defaults"], "silt-s3": ["latency_defaults"]},
+                    target=(lambda p: None if p[2] is None else p[2] <= 450, "S3 p99 ≤ 450 ms"))
+            add("  MB/s achieved there (the rate asked is "
+                f"{rate_mb:g} MB/s)", ["latency_defaults", "mb_per_sec"])
         if a.non_idempotent_row:
             add_lat(f"  the same, idempotence off, 50 requests in flight (diagnostic)",
                     {"kafka": ["latency_non_idempotent"], "silt-file": ["latency_non_idempotent"],
@@ -881,7 +929,8 @@ group.initial.rebalance.delay.ms=0
                     target=(lambda p: None if p[1] is None else p[1] <= ffi * 1000 + 30,
                             f"file p99 ≤ {ffi * 1000 + 30:g} ms"))
         add_lat(f"end-to-end p50 / p99 / p99.9 ms (EndToEndLatency), flush {a.flush_interval}",
-                {"kafka": ["e2e"], "silt-file": ["e2e"], "silt-s3": ["e2e"]})
+                {"kafka": ["e2e"], "silt-file": ["e2e"], "silt-s3": ["e2e"]},
+                target=(lambda p: None if p[0] is None or p[1] is None else p[1] <= p[0] + 5, "file p99 ≤ Kafka + 5"))
         if a.fast_flush_interval:
             add_lat(f"end-to-end p50 / p99 / p99.9 ms (EndToEndLatency), flush {a.fast_flush_interval}",
                     {"kafka": ["e2e"], "silt-file": ["e2e_fast"], "silt-s3": ["e2e_fast"]})
@@ -912,8 +961,11 @@ group.initial.rebalance.delay.ms=0
             return v / MiB if v else None
 
         rv = [rss(s) for s in systems]
+        # Issue 13's budget: the cache + 2 × flush-bytes (8 MiB) + 256 MiB.
+        budget = max(1 << 30, a.volume * 5 // 4) / MiB + 2 * 8 + 256
         rows.append(["peak RSS MiB (VmHWM; silt: the agent of the rows above)"] + [num(v) for v in rv]
-                    + [num(ratio(rv[1], rv[0])), num(ratio(rv[2], rv[0])), ""])
+                    + [num(ratio(rv[1], rv[0])), num(ratio(rv[2], rv[0])),
+                       verdict(None if rv[1] is None else rv[1] <= budget, f"file ≤ {budget:g}")])
         if a.franz:
             add("franz-go produce MB/s (silt bench --brokers: 4 producers, snappy)", ["franz", "produce_mb_per_sec"],
                 systems_=["kafka", "silt-file"])
@@ -929,7 +981,9 @@ group.initial.rebalance.delay.ms=0
             f"silt: one agent per phase, flush {a.flush_interval}"
             f"{f' (and {a.fast_flush_interval})' if a.fast_flush_interval else ''}, "
             f"cache {fmt_size(max(1 << 30, a.volume * 5 // 4))}; file bucket and versitygw on this disk; "
-            f"a bucket write is fsynced before the ack",
+            f"a bucket write is fsynced before the ack; PUT budget "
+            f"{'the default' if a.put_budget is None else f'{a.put_budget:g}'}"
+            f"{f', versitygw behind {a.s3_latency_ms:g} ms + exp({a.s3_latency_ms:g} ms) a request' if a.s3_latency_ms else ''}",
             f"producer P: acks=all enable.idempotence=true {' '.join(a.producer_props)} (the same on every system; "
             f"otherwise the Kafka 4.4.0 producer's defaults: batch.size 16KiB, linger.ms 5, 5 requests in flight)",
             f"tools: Kafka 4.4.0's ProducerPerformance (1 producer), ConsumerPerformance, EndToEndLatency; "
@@ -1049,6 +1103,14 @@ def main():
     p.add_argument("--defaults-volume", type=parse_size, default=64 << 20,
                    help="bytes produced once more with the producer's defaults (16KiB batches, 5 in flight: "
                         "at most 640KiB per silt flush); 0 to skip")
+    p.add_argument("--latency-defaults-row", action=argparse.BooleanOptionalAction, default=True,
+                   help="also measure the latency at the fixed rate with the producer's defaults (16KiB batches, "
+                        "linger 5ms, 5 requests in flight)")
+    p.add_argument("--s3-latency-ms", type=float, default=20,
+                   help="silt-s3: delay every request to versitygw by this + exponential(this) ms, S3's latency "
+                        "(latency_proxy.py; 0: versitygw as it answers on loopback)")
+    p.add_argument("--put-budget", type=float, default=None,
+                   help="silt's --put-budget (default: the agent's): what a priced store's latency costs")
     p.add_argument("--non-idempotent-row", action=argparse.BooleanOptionalAction, default=True,
                    help="also measure the latency at the default flush interval with idempotence off and 50 "
                         "requests in flight (an idempotent producer has at most 5, so at most 5 requests per "
