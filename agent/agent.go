@@ -196,6 +196,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		FlushInterval: a.cfg.FlushInterval, FlushBytes: a.cfg.FlushBytes,
 		InlineSegmentBytes: a.cfg.InlineSegmentBytes, CommitTimeout: a.cfg.CommitTimeout,
 		PutBudget:  a.putBudget(),
+		Compress:   objstore.PricesOf(a.bucket).PerRequest(),
 		Registerer: a.registry,
 	})
 	for _, l := range a.listeners {

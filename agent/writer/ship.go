@@ -62,7 +62,7 @@ func (w *Writer) upload(cut *cutSegment) {
 	inputs := make([]segment.ChunkInput, len(cut.chunks))
 	for i, ch := range cut.chunks {
 		inputs[i] = segment.ChunkInput{
-			Topic: ch.topic, Partition: ch.partition, Data: cut.raw[i], Compress: ch.compressible,
+			Topic: ch.topic, Partition: ch.partition, Data: cut.raw[i], Compress: ch.compressible && w.env.Compress,
 			Batches: int32(len(ch.meta)), Records: ch.records,
 		}
 	}

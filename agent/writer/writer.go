@@ -73,6 +73,13 @@ type Env struct {
 	// a store that charges per request; 0 means the store has no
 	// per-request price, and segments are cut group-commit style (cut.go).
 	PutBudget float64
+	// Compress zstd-compresses the chunks whose batches producers left
+	// uncompressed before they are written. The agent sets it on a store
+	// that charges per request: there the bytes cross a network and are
+	// stored at a price. A directory gets the batches as they came, which
+	// keeps the CPU off the produce path; the compactor compresses them
+	// when it merges old chunks.
+	Compress bool
 	// Registerer receives the metrics; nil means none are exported.
 	Registerer prometheus.Registerer
 }

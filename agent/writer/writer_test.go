@@ -17,6 +17,7 @@ import (
 	"github.com/silt-io/silt/objstore"
 	"github.com/silt-io/silt/objstore/mem"
 	"github.com/silt-io/silt/recordbatch"
+	"github.com/silt-io/silt/segment"
 )
 
 // committerProposer commits through a real journal.Committer, as the
@@ -184,6 +185,38 @@ func TestCommitAnswersAndCaches(t *testing.T) {
 				if !bytes.Equal(cached, read) {
 					t.Errorf("chunk %s@%d: the cache differs from the bucket", ch.Object, ch.Pos)
 				}
+			}
+		})
+	}
+}
+
+// Uncompressed batches are zstd-compressed before they are written only
+// where the writer is told to (the agent tells it on a store that charges
+// per request); otherwise they are stored as the producer sent them, and
+// read back the same either way.
+func TestCompressOnlyWhenTold(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			r := newRig(t, func(e *Env) { e.Compress = compress })
+			if code, _ := await(t, r.append(t, 0, 500)); code != 0 {
+				t.Fatalf("answered code %d", code)
+			}
+			var chunks []journal.Chunk
+			r.journal.View(func(s *journal.State) { chunks = s.Partition("t", 0).Chunks })
+			if len(chunks) != 1 {
+				t.Fatalf("%d chunks committed, want 1", len(chunks))
+			}
+			ch := chunks[0]
+			if stored := ch.Codec == uint8(segment.CodecZstd) && ch.Len < ch.RawLen; stored != compress {
+				t.Errorf("chunk codec %d, %d of %d bytes stored: compressed %v, want %v", ch.Codec, ch.Len, ch.RawLen, stored, compress)
+			}
+			want, _ := batch(t, 500, "p0-0")
+			read, err := chunkread.Read(context.Background(), r.bucket, ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(read) != len(want) || !bytes.Equal(read[recordbatch.HeaderSize:], want[recordbatch.HeaderSize:]) {
+				t.Errorf("read back %d bytes, want the %d produced", len(read), len(want))
 			}
 		})
 	}
