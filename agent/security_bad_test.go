@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,7 +263,7 @@ func TestAuthenticationRefusals(t *testing.T) {
 			"expired":       s.token(t, "RS256", s.claims("carol", -time.Hour)),
 			"wrong issuer":  s.token(t, "ES256", map[string]any{"iss": "https://evil", "aud": testAudience, "sub": "carol", "exp": time.Now().Add(time.Hour).Unix()}),
 			"wrong aud":     s.token(t, "ES256", map[string]any{"iss": testIssuer, "aud": "other", "sub": "carol", "exp": time.Now().Add(time.Hour).Unix()}),
-			"bad signature": s.token(t, "RS256", s.claims("carol", time.Hour))[:200] + "x" + s.token(t, "RS256", s.claims("carol", time.Hour))[201:],
+			"bad signature": tamper(s.token(t, "RS256", s.claims("carol", time.Hour))),
 			"not a JWT":     "hello",
 		} {
 			r := dialRaw(t, saslAddr)
@@ -446,4 +447,18 @@ func TestJWKSRotation(t *testing.T) {
 	if code := auth(oldTok); code != kerr.SaslAuthenticationFailed.Code {
 		t.Errorf("a token of the removed key: error %d, want SASL_AUTHENTICATION_FAILED", code)
 	}
+}
+
+// tamper changes one character of a JWT's signature (the last part) to
+// another, so the token no longer verifies; it never leaves it unchanged.
+// The character is not the last one, whose low bits base64url may ignore.
+func tamper(tok string) string {
+	i := strings.LastIndexByte(tok, '.') + 1
+	b := []byte(tok)
+	if b[i] == 'x' {
+		b[i] = 'y'
+	} else {
+		b[i] = 'x'
+	}
+	return string(b)
 }
