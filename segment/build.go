@@ -20,10 +20,10 @@ type ChunkInput struct {
 	// Parts, when Data is nil, are the record batches one by one: Build
 	// lays them back to back in the object itself, which saves the
 	// caller a copy of every byte it stores raw.
-	Parts [][]byte
-	Compress  bool   // compress with zstd (the agent sets it when the producer left every batch uncompressed)
-	Batches   int32  // number of batches in Data (recorded in the index; not parsed by this package)
-	Records   int64  // number of records (recorded in the index)
+	Parts    [][]byte
+	Compress bool  // compress with zstd (the agent sets it when the producer left every batch uncompressed)
+	Batches  int32 // number of batches in Data (recorded in the index; not parsed by this package)
+	Records  int64 // number of records (recorded in the index)
 }
 
 // size returns the chunk's length, in Data or in Parts.
