@@ -17,25 +17,9 @@ type ChunkInput struct {
 	Topic     string
 	Partition int32
 	Data      []byte // record batches back to back, as the producer sent them
-	// Parts, when Data is nil, are the record batches one by one: Build
-	// lays them back to back in the object itself, which saves the
-	// caller a copy of every byte it stores raw.
-	Parts    [][]byte
-	Compress bool  // compress with zstd (the agent sets it when the producer left every batch uncompressed)
-	Batches  int32 // number of batches in Data (recorded in the index; not parsed by this package)
-	Records  int64 // number of records (recorded in the index)
-}
-
-// size returns the chunk's length, in Data or in Parts.
-func (c *ChunkInput) size() int {
-	if c.Data != nil {
-		return len(c.Data)
-	}
-	n := 0
-	for _, p := range c.Parts {
-		n += len(p)
-	}
-	return n
+	Compress  bool   // compress with zstd (the agent sets it when the producer left every batch uncompressed)
+	Batches   int32  // number of batches in Data (recorded in the index; not parsed by this package)
+	Records   int64  // number of records (recorded in the index)
 }
 
 // encoderLevel is the zstd level Build compresses with. Build runs on the
@@ -88,17 +72,6 @@ func Build(id ID, chunks []ChunkInput) (data []byte, infos []ChunkInfo, err erro
 	if err != nil {
 		return nil, nil, err
 	}
-	// The compressor needs a chunk in one piece (the caller's slice is
-	// left as it is).
-	cloned := false
-	for i := range chunks {
-		if chunks[i].Compress && chunks[i].Data == nil {
-			if !cloned {
-				chunks, cloned = slices.Clone(chunks), true
-			}
-			chunks[i].Data, chunks[i].Parts = slices.Concat(chunks[i].Parts...), nil
-		}
-	}
 	var enc *zstd.Encoder
 	if compressTotal > 0 {
 		if enc, err = encoder(); err != nil {
@@ -115,7 +88,7 @@ func Build(id ID, chunks []ChunkInput) (data []byte, infos []ChunkInfo, err erro
 	regions := make([]int, len(chunks)+1) // regions[i] is chunk i's start
 	regions[0] = HeaderSize
 	for i, c := range chunks {
-		n := c.size()
+		n := len(c.Data)
 		if c.Compress {
 			n = enc.MaxEncodedSize(n)
 		}
@@ -130,26 +103,20 @@ func Build(id ID, chunks []ChunkInput) (data []byte, infos []ChunkInfo, err erro
 	infos = make([]ChunkInfo, len(chunks))
 	pos := HeaderSize
 	for i, c := range chunks {
-		raw, codec := c.size(), CodecNone
+		stored, codec := c.Data, CodecNone
 		// The frame must also be one DecodeChunk accepts: the encoder
 		// leaves the content size out of frames under 256 bytes, and
 		// readers require it, so such a chunk is stored raw.
-		var n int
-		if z := compressed[i]; z != nil && len(z) < raw && checkFrame(z, int64(raw)) == nil {
-			n, codec = copy(data[pos:], z), CodecZstd
-		} else if c.Data != nil {
-			n = copy(data[pos:], c.Data)
-		} else {
-			for _, p := range c.Parts {
-				n += copy(data[pos+n:], p)
-			}
+		if z := compressed[i]; z != nil && len(z) < len(c.Data) && checkFrame(z, int64(len(c.Data))) == nil {
+			stored, codec = z, CodecZstd
 		}
+		n := copy(data[pos:], stored)
 		infos[i] = ChunkInfo{
 			Topic:     c.Topic,
 			Partition: c.Partition,
 			Pos:       int64(pos),
 			Len:       int64(n),
-			RawLen:    int64(raw),
+			RawLen:    int64(len(c.Data)),
 			Codec:     codec,
 			CRC:       checksum(data[pos : pos+n]),
 			Batches:   c.Batches,
@@ -242,12 +209,10 @@ func checkInputs(id ID, chunks []ChunkInput) (indexLen, compressTotal int, err e
 			return 0, 0, bad("topic is not UTF-8")
 		case c.Partition < 0:
 			return 0, 0, bad("negative partition")
-		case c.Data != nil && c.Parts != nil:
-			return 0, 0, bad("both Data and Parts")
-		case c.size() == 0:
+		case len(c.Data) == 0:
 			return 0, 0, bad("empty data")
-		case c.size() > MaxChunkSize:
-			return 0, 0, bad("%d bytes of data, more than MaxChunkSize", c.size())
+		case len(c.Data) > MaxChunkSize:
+			return 0, 0, bad("%d bytes of data, more than MaxChunkSize", len(c.Data))
 		case c.Batches < 0 || c.Records < 0:
 			return 0, 0, bad("negative count: %d batches, %d records", c.Batches, c.Records)
 		}
@@ -258,7 +223,7 @@ func checkInputs(id ID, chunks []ChunkInput) (indexLen, compressTotal int, err e
 		seen[key] = i
 		indexLen += entryFixedSize + len(c.Topic)
 		if c.Compress {
-			compressTotal += c.size()
+			compressTotal += len(c.Data)
 		}
 	}
 	if indexLen > 1<<32-1 {

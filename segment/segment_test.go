@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -176,34 +175,6 @@ func TestBuildIsDeterministic(t *testing.T) {
 	}
 }
 
-// A chunk given in Parts is stored exactly as the same bytes given in one
-// piece, compressed or not, and the caller's chunks are left as they were.
-func TestPartsAreData(t *testing.T) {
-	id := NewID()
-	whole := mixedFlush(12)
-	parts := slices.Clone(whole)
-	for i := range parts {
-		d := parts[i].Data
-		parts[i].Data, parts[i].Parts = nil, [][]byte{d[:len(d)/3], d[len(d)/3 : len(d)/2], {}, d[len(d)/2:]}
-	}
-	want, wantInfos, err := Build(id, whole)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, gotInfos, err := Build(id, parts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) || !slices.Equal(gotInfos, wantInfos) {
-		t.Error("a chunk in parts is stored differently from the same bytes in one piece")
-	}
-	for i, c := range parts {
-		if c.Data != nil || len(c.Parts) != 4 {
-			t.Errorf("chunk %d: Build changed the caller's input", i)
-		}
-	}
-}
-
 func TestBuildRejects(t *testing.T) {
 	ok := ChunkInput{Topic: "t", Partition: 0, Data: []byte("x")}
 	with := func(f func(*ChunkInput)) []ChunkInput {
@@ -219,8 +190,6 @@ func TestBuildRejects(t *testing.T) {
 		{"no chunks", nil, "no chunks"},
 		{"empty data", with(func(c *ChunkInput) { c.Data = nil }), "empty data"},
 		{"empty data, compressed", with(func(c *ChunkInput) { c.Data, c.Compress = []byte{}, true }), "empty data"},
-		{"empty parts", with(func(c *ChunkInput) { c.Data, c.Parts = nil, [][]byte{{}, nil} }), "empty data"},
-		{"data and parts", with(func(c *ChunkInput) { c.Parts = [][]byte{[]byte("y")} }), "both Data and Parts"},
 		{"empty topic", with(func(c *ChunkInput) { c.Topic = "" }), "topic of 0 bytes"},
 		{"topic too long", with(func(c *ChunkInput) { c.Topic = strings.Repeat("a", MaxTopicLen+1) }), "topic of 65536 bytes"},
 		{"topic not UTF-8", with(func(c *ChunkInput) { c.Topic = "a\xffb" }), "not UTF-8"},

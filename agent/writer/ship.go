@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -37,12 +36,16 @@ func (w *Writer) cutAndShip() bool {
 	cut := &cutSegment{seq: w.cutSeq.Add(1), chunks: seg.order, bytes: seg.bytes, uploaded: make(chan struct{})}
 	cut.raw = make([][]byte, len(seg.order))
 	for i, ch := range seg.order {
-		if ch.compressible && w.env.Compress {
-			// The compressor needs the chunk in one piece, and the
-			// cache gets it as it is, not as it is stored.
-			cut.raw[i] = slices.Concat(ch.batches...)
-			ch.batches = nil // the request buffers can go
+		size := 0
+		for _, b := range ch.batches {
+			size += len(b)
 		}
+		raw := make([]byte, 0, size)
+		for _, b := range ch.batches {
+			raw = append(raw, b...)
+		}
+		cut.raw[i] = raw
+		ch.batches = nil // the request buffers can go
 	}
 	go w.upload(cut)
 	w.pipeline <- cut
@@ -59,20 +62,11 @@ func (w *Writer) upload(cut *cutSegment) {
 	inputs := make([]segment.ChunkInput, len(cut.chunks))
 	for i, ch := range cut.chunks {
 		inputs[i] = segment.ChunkInput{
-			Topic: ch.topic, Partition: ch.partition, Data: cut.raw[i], Compress: cut.raw[i] != nil,
+			Topic: ch.topic, Partition: ch.partition, Data: cut.raw[i], Compress: ch.compressible && w.env.Compress,
 			Batches: int32(len(ch.meta)), Records: ch.records,
-		}
-		if cut.raw[i] == nil {
-			// Stored as the producers sent them: Build copies the
-			// batches into the object, the only copy they need.
-			inputs[i].Parts = ch.batches
 		}
 	}
 	data, infos, err := segment.Build(id, inputs)
-	for _, ch := range cut.chunks {
-		ch.batches = nil // the request buffers can go
-	}
-	cut.built = data
 	if err != nil {
 		cut.err = fmt.Errorf("build segment %s: %w", id, err)
 		return
@@ -252,19 +246,7 @@ func (w *Writer) cacheChunk(cut *cutSegment, i int, res *journal.Result, results
 	if base < 0 {
 		return // nothing of the chunk was committed
 	}
-	raw := cut.raw[i]
-	if raw == nil {
-		// Stored raw: the object's own bytes are the chunk. The object is
-		// in the bucket (or its journal entry) already, so patching them
-		// here changes nothing stored.
-		info := cut.infos[i]
-		if info.Codec != segment.CodecNone {
-			w.log.Error("cache committed chunk: stored compressed, but not kept raw", "object", cut.object, "pos", info.Pos)
-			return
-		}
-		raw = cut.built[info.Pos : info.Pos+info.Len : info.Pos+info.Len]
-	}
-	patched, _, err := recordbatch.Patch(raw, base, chunkread.LeaderEpoch, skip)
+	patched, _, err := recordbatch.Patch(cut.raw[i], base, chunkread.LeaderEpoch, skip)
 	if err != nil {
 		w.log.Error("patch committed chunk", "object", cut.object, "err", err)
 		return

@@ -178,13 +178,9 @@ func (ap *Wait) Result() (code int16, baseOffset, logStart int64) {
 
 // cutSegment is a segment on its way to the bucket and the journal.
 type cutSegment struct {
-	seq    uint64
-	chunks []*openChunk
-	// raw holds each chunk's batches back to back when the chunk is
-	// compressed (nil for the others, which Build lays out itself); built
-	// is the object, whose raw chunks the cache gets once committed.
-	raw      [][]byte
-	built    []byte
+	seq      uint64
+	chunks   []*openChunk
+	raw      [][]byte // each chunk's batches, back to back
 	bytes    int
 	uploaded chan struct{} // closed when the upload ends; then object/infos/err are set
 	object   string
