@@ -196,24 +196,23 @@ func DefaultConfig() Config {
 }
 
 // memoryOverhead is what the agent needs beyond its budgets: connections'
-// buffers, the journal state, goroutine stacks, the runtime.
+// buffers, the journal state, goroutine stacks, the runtime. With the
+// defaults the limit is the cache + 256 MiB less the 32 MiB of a process
+// that Go's limit does not see (the binary's text and data, the kernel's
+// share), so the agent's RSS stays within its cache + 256 MiB.
 const memoryOverhead = 32 << 20
 
 // MemoryLimit is the Go soft memory limit (debug.SetMemoryLimit) the
-// agent's budgets add up to: the chunk cache; the queued request bytes,
-// which hold the produced batches until they are answered (the write
-// path buffers those very bytes, so they are counted once); the write
-// path's buffer once more (max(4·FlushBytes, 64 MiB)), for the objects
-// cut segments are built into; and 32 MiB of overhead. At the defaults
-// that is the cache + 160 MiB, which keeps the process (with what Go's
-// limit does not see: the binary, the kernel's share) within the cache
-// + 2 × flush-bytes + 256 MiB. `silt agent` sets it unless GOMEMLIMIT is
-// set: the garbage collector then runs more often near the limit, where
-// the default (a heap twice the live data) would take a 1 GiB cache to
-// 2 GiB and more. It is soft: live data over it is kept, at a cost in GC
-// time.
+// agent's budgets add up to: the chunk cache, the queued request bytes
+// (which hold the produced batches until they are answered), twice the
+// write path's buffer (max(4·FlushBytes, 64 MiB); a cut segment is in
+// memory as its chunks and as the object built from them) and 32 MiB of
+// overhead. `silt agent` sets it unless GOMEMLIMIT is set: the garbage
+// collector then runs more often near the limit, where the default (a
+// heap twice the live data) would take a 1 GiB cache to 2 GiB and more.
+// It is soft: live data over it is kept, at a cost in GC time.
 func (c *Config) MemoryLimit() int64 {
-	return c.CacheBytes + c.QueuedRequestBytes + max(4*int64(c.FlushBytes), 64<<20) + memoryOverhead
+	return c.CacheBytes + c.QueuedRequestBytes + 2*max(4*int64(c.FlushBytes), 64<<20) + memoryOverhead
 }
 
 // validate reports the first invalid field. It changes nothing.
