@@ -198,11 +198,14 @@ func (r *runner) clusterThroughput(ctx context.Context, t Target, rep *Report, r
 	return nil
 }
 
-// clusterOne measures one cluster of n agents.
-func (r *runner) clusterOne(ctx context.Context, cs clusterStarter, n int, parts int32) (_ ClusterRun, err error) {
-	c, err := cs.startCluster(ctx, n, nil)
+// withCluster starts a cluster of n agents (configured by configure, if
+// set), waits until they all see each other, runs measure on it and stops
+// it, whatever measure returned.
+func withCluster[T any](ctx context.Context, cs clusterStarter, n int, configure func(int, *agent.Config), measure func(*cluster) (T, error)) (_ T, err error) {
+	var zero T
+	c, err := cs.startCluster(ctx, n, configure)
 	if err != nil {
-		return ClusterRun{}, err
+		return zero, err
 	}
 	defer func() {
 		if cerr := c.close(); cerr != nil && err == nil {
@@ -210,8 +213,19 @@ func (r *runner) clusterOne(ctx context.Context, cs clusterStarter, n int, parts
 		}
 	}()
 	if err := c.converge(ctx); err != nil {
-		return ClusterRun{}, err
+		return zero, err
 	}
+	return measure(c)
+}
+
+// clusterOne measures one cluster of n agents.
+func (r *runner) clusterOne(ctx context.Context, cs clusterStarter, n int, parts int32) (ClusterRun, error) {
+	return withCluster(ctx, cs, n, nil, func(c *cluster) (ClusterRun, error) { return r.measureCluster(ctx, c, n, parts) })
+}
+
+// measureCluster produces ClusterBytes to a cluster of n agents and reads
+// them back.
+func (r *runner) measureCluster(ctx context.Context, c *cluster, n int, parts int32) (ClusterRun, error) {
 	seeds := c.Seeds()
 	topic, err := r.spreadTopic(ctx, c, parts)
 	if err != nil {

@@ -78,20 +78,15 @@ func (r *runner) e2eLatency(ctx context.Context, t Target, rep *Report, ref bool
 // e2eCluster starts a cluster of agents in zones of their own and measures
 // end-to-end latency from a producer in one non-committer's zone to a
 // consumer in the other's.
-func (r *runner) e2eCluster(ctx context.Context, cs clusterStarter, t Target) (_ E2ERun, err error) {
+func (r *runner) e2eCluster(ctx context.Context, cs clusterStarter, t Target) (E2ERun, error) {
 	zone := func(i int) string { return fmt.Sprintf("e2e-%d", i) }
-	c, err := cs.startCluster(ctx, e2eAgents, func(i int, cfg *agent.Config) { cfg.Zone = zone(i) })
-	if err != nil {
-		return E2ERun{}, err
-	}
-	defer func() {
-		if cerr := c.close(); cerr != nil && err == nil {
-			err = fmt.Errorf("stop the cluster: %w", cerr)
-		}
-	}()
-	if err := c.converge(ctx); err != nil {
-		return E2ERun{}, err
-	}
+	return withCluster(ctx, cs, e2eAgents, func(i int, cfg *agent.Config) { cfg.Zone = zone(i) },
+		func(c *cluster) (E2ERun, error) { return r.e2eAcross(ctx, c, t, zone) })
+}
+
+// e2eAcross measures end-to-end latency on a started cluster whose agent i
+// is in zone(i).
+func (r *runner) e2eAcross(ctx context.Context, c *cluster, t Target, zone func(int) string) (E2ERun, error) {
 	committer, err := controller(ctx, c.Seeds())
 	if err != nil {
 		return E2ERun{}, err
