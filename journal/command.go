@@ -178,13 +178,14 @@ type AlterConfigs struct {
 // live in the entry's object, at DataPos within the entry's data, and Apply
 // gives them the entry's key as their object; Object names the segment key
 // it would otherwise have had. Data holds the segment's bytes on their way
-// to Log.Append and is never encoded.
+// to Log.Append, in parts to be written back to back (segment.BuildParts),
+// and is never encoded.
 type CommitSegment struct {
 	Object  string        `json:"obj"`
 	Chunks  []ChunkCommit `json:"chunks"`
 	Inline  bool          `json:"inline,omitempty"`
 	DataPos int64         `json:"data_pos,omitempty"`
-	Data    []byte        `json:"-"`
+	Data    [][]byte      `json:"-"`
 }
 
 // ChunkCommit describes one partition's chunk in a segment.

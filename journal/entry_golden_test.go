@@ -15,7 +15,7 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/entry-framed.gol
 // `go test ./journal -run Golden -update`.
 func TestFramedEntryGolden(t *testing.T) {
 	e := &Entry{Version: 1, Seq: 7, Writer: "agent-1", Nonce: "00ff", Time: 1700000000000, Commands: []Command{
-		{ID: "agent-1/x/1", CommitSegment: &CommitSegment{Object: "segments/ab/0123.seg", Inline: true, Data: []byte("SEGMENT-BYTES"),
+		{ID: "agent-1/x/1", CommitSegment: &CommitSegment{Object: "segments/ab/0123.seg", Inline: true, Data: [][]byte{[]byte("SEGMENT-"), []byte("BYTES")},
 			Chunks: []ChunkCommit{{Topic: "t", Partition: 0, Pos: 3, Len: 4, RawLen: 4, CRC: 9,
 				Batches: []Batch{{Records: 2, MaxTimestamp: 5, ProducerID: -1}}}}}},
 	}}

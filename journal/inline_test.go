@@ -34,9 +34,9 @@ func TestInlineSegmentsLiveInTheirEntry(t *testing.T) {
 			Batches: []Batch{plain(1)}}
 	}
 	cmds := []Command{
-		{CommitSegment: &CommitSegment{Object: "segments/aa/a.seg", Inline: true, Data: segA,
+		{CommitSegment: &CommitSegment{Object: "segments/aa/a.seg", Inline: true, Data: [][]byte{segA},
 			Chunks: []ChunkCommit{chunk(0, segA, "chunk-A0"), chunk(1, segA, "chunk-A1")}}},
-		{CommitSegment: &CommitSegment{Object: "segments/bb/b.seg", Inline: true, Data: segB,
+		{CommitSegment: &CommitSegment{Object: "segments/bb/b.seg", Inline: true, Data: [][]byte{segB},
 			Chunks: []ChunkCommit{chunk(0, segB, "chunk-B0")}}},
 	}
 	seq, res, err := l.Append(ctx, cmds)

@@ -352,8 +352,10 @@ func inlineData(cmds []Command) inline {
 	for i := range cmds {
 		if cs := cmds[i].CommitSegment; cs != nil && cs.Inline {
 			cs.DataPos = int64(in.size)
-			in.parts = append(in.parts, cs.Data)
-			in.size += len(cs.Data)
+			for _, p := range cs.Data {
+				in.parts = append(in.parts, p)
+				in.size += len(p)
+			}
 		}
 	}
 	return in

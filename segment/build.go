@@ -97,35 +97,114 @@ func Build(id ID, chunks []ChunkInput) (data []byte, infos []ChunkInfo, err erro
 	data = make([]byte, regions[len(chunks)]+indexLen+TrailerSize)
 	compressed := compressInto(enc, chunks, data, regions, compressTotal)
 
+	putHeader(data, id)
+	infos = make([]ChunkInfo, len(chunks))
+	pos := HeaderSize
+	for i := range chunks {
+		stored, info := place(&chunks[i], compressed[i], pos)
+		copy(data[pos:], stored)
+		infos[i] = info
+		pos += len(stored)
+	}
+
+	data, err = appendFooter(data[:pos], id, infos, indexLen)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cap(data)-len(data) > len(data)/4 {
+		// Compression freed much of the allocation. Callers keep segments
+		// in caches, so hand back only what is used.
+		data = slices.Clone(data)
+	}
+	return data, infos, nil
+}
+
+// BuildParts lays out the same segment as Build, with the same bytes, as
+// parts to be written back to back: the header, each chunk's stored bytes
+// and the footer. A chunk stored raw is its input Data itself, not a copy,
+// so the parts alias the inputs. It is for a segment whose bytes are copied
+// once more anyway, into a journal entry: Build's copy of every produced
+// byte would be one too many.
+func BuildParts(id ID, chunks []ChunkInput) (parts [][]byte, size int, infos []ChunkInfo, err error) {
+	if len(chunks) == 0 {
+		return nil, 0, nil, fmt.Errorf("segment %s: build: no chunks", id)
+	}
+	indexLen, compressTotal, err := checkInputs(id, chunks)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	var compressed [][]byte
+	if compressTotal > 0 {
+		enc, err := encoder()
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("segment %s: build: zstd encoder: %w", id, err)
+		}
+		// Only the chunks to compress get a region of the scratch buffer.
+		regions := make([]int, len(chunks)+1)
+		for i, c := range chunks {
+			regions[i+1] = regions[i]
+			if c.Compress {
+				regions[i+1] += enc.MaxEncodedSize(len(c.Data))
+			}
+		}
+		compressed = compressInto(enc, chunks, make([]byte, regions[len(chunks)]), regions, compressTotal)
+	}
+	parts = make([][]byte, 0, len(chunks)+2)
+	header := make([]byte, HeaderSize)
+	putHeader(header, id)
+	parts = append(parts, header)
+	infos = make([]ChunkInfo, len(chunks))
+	pos := HeaderSize
+	for i := range chunks {
+		var z []byte
+		if compressed != nil {
+			z = compressed[i]
+		}
+		stored, info := place(&chunks[i], z, pos)
+		parts = append(parts, stored)
+		infos[i] = info
+		pos += len(stored)
+	}
+	footer, err := appendFooter(make([]byte, 0, indexLen+TrailerSize), id, infos, indexLen)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return append(parts, footer), pos + len(footer), infos, nil
+}
+
+// putHeader writes the segment header into data's first HeaderSize bytes.
+func putHeader(data []byte, id ID) {
 	copy(data, magic)
 	data[len(magic)] = Version
 	copy(data[len(magic)+1:], id[:])
-	infos = make([]ChunkInfo, len(chunks))
-	pos := HeaderSize
-	for i, c := range chunks {
-		stored, codec := c.Data, CodecNone
-		// The frame must also be one DecodeChunk accepts: the encoder
-		// leaves the content size out of frames under 256 bytes, and
-		// readers require it, so such a chunk is stored raw.
-		if z := compressed[i]; z != nil && len(z) < len(c.Data) && checkFrame(z, int64(len(c.Data))) == nil {
-			stored, codec = z, CodecZstd
-		}
-		n := copy(data[pos:], stored)
-		infos[i] = ChunkInfo{
-			Topic:     c.Topic,
-			Partition: c.Partition,
-			Pos:       int64(pos),
-			Len:       int64(n),
-			RawLen:    int64(len(c.Data)),
-			Codec:     codec,
-			CRC:       checksum(data[pos : pos+n]),
-			Batches:   c.Batches,
-			Records:   c.Records,
-		}
-		pos += n
-	}
+}
 
-	data = data[:pos]
+// place chooses what a chunk stores, its zstd frame z (nil if none) or its
+// raw Data, and describes it at position pos.
+func place(c *ChunkInput, z []byte, pos int) (stored []byte, info ChunkInfo) {
+	stored, codec := c.Data, CodecNone
+	// The frame must also be one DecodeChunk accepts: the encoder leaves
+	// the content size out of frames under 256 bytes, and readers require
+	// it, so such a chunk is stored raw.
+	if z != nil && len(z) < len(c.Data) && checkFrame(z, int64(len(c.Data))) == nil {
+		stored, codec = z, CodecZstd
+	}
+	return stored, ChunkInfo{
+		Topic:     c.Topic,
+		Partition: c.Partition,
+		Pos:       int64(pos),
+		Len:       int64(len(stored)),
+		RawLen:    int64(len(c.Data)),
+		Codec:     codec,
+		CRC:       checksum(stored),
+		Batches:   c.Batches,
+		Records:   c.Records,
+	}
+}
+
+// appendFooter appends the index of infos and the trailer to data.
+func appendFooter(data []byte, id ID, infos []ChunkInfo, indexLen int) ([]byte, error) {
+	pos := len(data)
 	data = append(data, id[:]...)
 	data = binary.BigEndian.AppendUint32(data, uint32(len(infos)))
 	for i := range infos {
@@ -133,19 +212,13 @@ func Build(id ID, chunks []ChunkInput) (data []byte, infos []ChunkInfo, err erro
 	}
 	if got := len(data) - pos; got != indexLen {
 		// A bug in checkInputs' arithmetic, never in the input.
-		return nil, nil, fmt.Errorf("segment %s: build: index is %d bytes, computed %d", id, got, indexLen)
+		return nil, fmt.Errorf("segment %s: build: index is %d bytes, computed %d", id, got, indexLen)
 	}
 	indexCRC := checksum(data[pos:])
 	data = binary.BigEndian.AppendUint32(data, uint32(indexLen))
 	data = binary.BigEndian.AppendUint32(data, indexCRC)
 	data = append(data, magic...)
-	data = append(data, Version)
-	if cap(data)-len(data) > len(data)/4 {
-		// Compression freed much of the allocation. Callers keep segments
-		// in caches, so hand back only what is used.
-		data = slices.Clone(data)
-	}
-	return data, infos, nil
+	return append(data, Version), nil
 }
 
 // parallelMin is the number of bytes to compress below which Build does not

@@ -281,3 +281,43 @@ func TestCodecString(t *testing.T) {
 		}
 	}
 }
+
+// BuildParts writes Build's bytes, parted where a journal entry copies them:
+// the same object for the same id and inputs, with the golden file's bytes
+// for its chunks, and raw chunks passed through without a copy.
+func TestBuildPartsIsBuild(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		id     ID
+		chunks []ChunkInput
+	}{
+		{"golden", goldenID, goldenChunks()},
+		{"mixed flush", NewID(), mixedFlush(24)},
+		{"one raw chunk", NewID(), []ChunkInput{{Topic: "t", Data: []byte("batches"), Batches: 1, Records: 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, wantInfos, err := Build(tc.id, tc.chunks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts, size, infos, err := BuildParts(tc.id, tc.chunks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.Join(parts, nil); !bytes.Equal(got, want) || size != len(want) {
+				t.Fatalf("BuildParts wrote %d bytes (said %d), Build %d; equal: %v", len(got), size, len(want), bytes.Equal(got, want))
+			}
+			if !reflect.DeepEqual(infos, wantInfos) {
+				t.Fatalf("BuildParts infos %+v\nBuild infos %+v", infos, wantInfos)
+			}
+			for i, info := range infos {
+				if stored := parts[1+i]; info.Codec == CodecNone && &stored[0] != &tc.chunks[i].Data[0] {
+					t.Errorf("chunk %d is stored raw but its part is a copy of its input", i)
+				}
+			}
+		})
+	}
+	if _, _, _, err := BuildParts(NewID(), nil); err == nil {
+		t.Error("BuildParts of no chunks: no error")
+	}
+}

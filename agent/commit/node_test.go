@@ -190,7 +190,7 @@ func createAndCommitInline(t *testing.T, ctx context.Context, p *Proposer, objec
 		t.Fatal(err)
 	}
 	seq, res, err := p.Submit(ctx, []journal.Command{{CommitSegment: &journal.CommitSegment{
-		Object: object, Inline: true, Data: segBody,
+		Object: object, Inline: true, Data: [][]byte{segBody},
 		Chunks: []journal.ChunkCommit{{Topic: "t", TopicID: res[0].TopicID, Partition: 0, Pos: 7, Len: 5, RawLen: 5,
 			Batches: []journal.Batch{{Records: n, ProducerID: -1, BaseSequence: -1}}}},
 	}}})

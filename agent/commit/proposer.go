@@ -1,6 +1,7 @@
 package commit
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -211,7 +212,7 @@ func (p *Proposer) uploadInline(ctx context.Context, cmds []journal.Command) err
 		if cs == nil || !cs.Inline {
 			continue
 		}
-		if _, err := p.n.env.Bucket.Put(ctx, cs.Object, cs.Data); err != nil {
+		if _, err := p.n.env.Bucket.Put(ctx, cs.Object, bytes.Join(cs.Data, nil)); err != nil {
 			return fmt.Errorf("upload segment %s proposed inline: %w", cs.Object, err)
 		}
 		cs.Inline, cs.Data = false, nil

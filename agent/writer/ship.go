@@ -1,6 +1,7 @@
 package writer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -66,15 +67,15 @@ func (w *Writer) upload(cut *cutSegment) {
 			Batches: int32(len(ch.meta)), Records: ch.records,
 		}
 	}
-	data, infos, err := segment.Build(id, inputs)
+	key := segment.Key(id)
+	data, infos, inline, err := w.build(id, inputs, cut.bytes)
 	if err != nil {
 		cut.err = fmt.Errorf("build segment %s: %w", id, err)
 		return
 	}
-	key := segment.Key(id)
-	if w.shouldInline(len(data)) {
-		cut.object, cut.infos, cut.inline = key, infos, data
-		w.metrics.flushBytes.Observe(float64(len(data)))
+	if inline != nil {
+		cut.object, cut.infos, cut.inline = key, infos, inline
+		w.metrics.flushBytes.Observe(float64(segmentSize(inline)))
 		w.metrics.flushChunks.Observe(float64(len(infos)))
 		return
 	}
@@ -99,6 +100,37 @@ func (w *Writer) upload(cut *cutSegment) {
 	w.metrics.uploadDuration.Observe(time.Since(start).Seconds())
 	w.metrics.flushBytes.Observe(float64(len(data)))
 	w.metrics.flushChunks.Observe(float64(len(infos)))
+}
+
+// build lays out the segment of a cut of raw bytes: as parts when it goes
+// inline (the journal copies them into its entry, so the raw chunks are
+// not copied here first), else as one object to upload.
+func (w *Writer) build(id segment.ID, inputs []segment.ChunkInput, raw int) (data []byte, infos []segment.ChunkInfo, inline [][]byte, err error) {
+	compress := false
+	for _, in := range inputs {
+		compress = compress || in.Compress
+	}
+	if !w.shouldInline(raw) && !(compress && w.env.IsCommitter()) {
+		data, infos, err = segment.Build(id, inputs)
+		return data, infos, nil, err
+	}
+	parts, size, infos, err := segment.BuildParts(id, inputs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if w.shouldInline(size) {
+		return nil, infos, parts, nil
+	}
+	return bytes.Join(parts, nil), infos, nil, nil
+}
+
+// segmentSize is the length of a segment laid out in parts.
+func segmentSize(parts [][]byte) int {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	return n
 }
 
 // shouldInline reports whether a segment of size bytes goes inside its

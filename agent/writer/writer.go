@@ -186,9 +186,10 @@ type cutSegment struct {
 	object   string
 	infos    []segment.ChunkInfo
 	err      error
-	// inline holds the segment's bytes when it is not uploaded on its own
-	// but written inside its journal entry (see shouldInline).
-	inline []byte
+	// inline holds the segment's bytes, in parts (segment.BuildParts),
+	// when it is not uploaded on its own but written inside its journal
+	// entry (see shouldInline).
+	inline [][]byte
 }
 
 // New starts a writer. Close stops it.
