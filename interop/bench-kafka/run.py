@@ -205,6 +205,32 @@ def spread_subdirectories(path):
         pass
 
 
+def settle_page_cache():
+    """Writes everything back and drops the clean page cache (root only;
+    best effort), so that every system, and every produce phase after the
+    first, starts with the memory the page cache held free (not before a
+    consume: Kafka reads from the page cache).
+
+    On the virtual machines here memory is cheap to use again once it has
+    been used and freed, and dear the first time: writing 1 GB into the page
+    cache took 0.16-0.27 s of kernel time in memory just freed (a deleted
+    file, dropped caches) and 0.95-2.4 s in memory the machine had not used
+    yet. The system measured second found the first one's files still in
+    the page cache and grew into new memory: in one run silt, second, spent
+    2.73 s of kernel time producing 1 GiB where it spends 1.2-1.5 s first,
+    most of it in the kernel's copy into the page cache; and each later
+    produce phase grew the page cache further. Files stay on disk (the
+    report counts their size); only their cached copy goes, so silt's cold
+    consume reads what the fresh agent fetches from the disk."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("1\n")
+    except OSError as e:
+        log(f"page cache not dropped ({e.strerror}): the system measured second may grow into memory not used yet")
+    time.sleep(1)
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -523,6 +549,7 @@ class Run:
         def produce_defaults():
             n = a.defaults_volume // a.record_size
             self.create_topic(bootstrap, topic + "def", a.partitions, system)
+            settle_page_cache()
             r, wall, cpu = self.measured(servers, lambda: self.producer_perf(
                 bootstrap, topic + "def", n, -1, f"{system}-produce-defaults", props=[]))
             r.update(wall_s=wall, server_cpu_s=cpu[srv.name], cpu_s_per_gb=cpu[srv.name] / (n * a.record_size / 1e9))
@@ -536,6 +563,7 @@ class Run:
             rate = (self.results[system].get("produce") or {}).get("records_per_sec") or 100_000
             ms = max(1, int(a.txn_records / rate * 1000))
             self.create_topic(bootstrap, topic + "txn", a.partitions, system)
+            settle_page_cache()
             r, wall, cpu = self.measured(servers, lambda: self.producer_perf(
                 bootstrap, topic + "txn", n, -1, f"{system}-produce-txn",
                 extra=["--transactional-id", f"{system}-bench-txn", "--transaction-duration-ms", str(ms)]))
@@ -550,6 +578,7 @@ class Run:
             # one).
             n = a.txn_volume // a.record_size
             self.create_topic(bootstrap, topic + "txnplain", a.partitions, system)
+            settle_page_cache()
             r, wall, cpu = self.measured(servers, lambda: self.producer_perf(
                 bootstrap, topic + "txnplain", n, -1, f"{system}-produce-txn-plain"))
             r.update(wall_s=wall, server_cpu_s=cpu[srv.name])
@@ -865,6 +894,7 @@ group.initial.rebalance.delay.ms=0
         try:
             for system in self.a.systems:
                 log(f"=== {system}")
+                settle_page_cache()
                 if system == "kafka":
                     self.run_kafka()
                 else:
