@@ -44,7 +44,10 @@
 //  3. cutAndShip swaps in a new open segment and starts the upload of the
 //     old one (segment.Build, then a PUT retried with internal/backoff
 //     until CommitTimeout); commitLoop proposes the CommitSegment command
-//     once the upload is done, in cut order.
+//     once the upload is done, in cut order. A segment going inline is laid
+//     out in parts instead (segment.BuildParts): its raw chunks are the
+//     buffers cutAndShip made, and the journal copies them once, into the
+//     entry.
 //  4. When the commit returns, finish resolves each Wait with the offsets
 //     the journal assigned, caches the patched chunks, and frees the
 //     buffer's room.
