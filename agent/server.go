@@ -199,11 +199,12 @@ func (c *conn) readRequest(r io.Reader, size int) (reply, *request, error) {
 }
 
 // wholeFrame is the largest frame read into one allocation of its full
-// size. Every request the agent's budget admitted fits many times over
-// (Kafka's clients send at most max.request.size, 1 MiB by default), and
-// reading into its final buffer saves the copies of growing one; a larger
-// frame grows as it arrives, so a client that announces 100 MiB and sends
-// 10 bytes costs 10 bytes, not 100 MiB.
+// size, which saves the copies of growing a buffer (Kafka's clients send
+// at most max.request.size, 1 MiB by default). Such a frame costs its size
+// as soon as it is announced; the budget of queued request bytes, taken
+// before the read, bounds how many do at once. A larger frame grows as it
+// arrives, so a client that announces 100 MiB and sends 10 bytes costs one
+// 1 MiB step, not 100 MiB.
 const wholeFrame = 16 << 20
 
 // readFrame reads a frame of size bytes.
